@@ -1,0 +1,6 @@
+/**
+ * `@esper/core/testing`: shared contract suites and test helpers for plugin authors.
+ *
+ * @packageDocumentation
+ */
+export {};
