@@ -12,7 +12,9 @@ export default defineConfig({
     include: ['packages/*/src/**/*.test.ts', 'packages/*/test/**/*.test.ts', 'examples/**/*.test.ts'],
     testTimeout: 20_000,
     hookTimeout: 20_000,
-    reporters: ['default'],
+    // CI also writes a JSON summary that .ci/run turns into a closing 'N passed, N failed' line.
+    reporters: process.env.CI ? ['default', 'json'] : ['default'],
+    ...(process.env.CI ? { outputFile: { json: 'test-results.json' } } : {}),
     pool: 'forks',
   },
 });

@@ -2,7 +2,7 @@ import type { AnyPlugin, EsperPlugin } from '../kernel/plugin.js';
 import type { CoreConfigInput } from './core-schema.js';
 
 /** The config-section input of one plugin (every option optional: defaults and factory options fill in). */
-type SectionInput<P> = P extends EsperPlugin<string, unknown, infer I> ? Partial<I> : never;
+type SectionInput<P> = P extends EsperPlugin<string, infer _O, infer I> ? Partial<I> : never;
 
 /**
  * A whole Esper config: the plugins to compose, the kernel's sections, and one section per

@@ -126,9 +126,9 @@ export interface EsperPlugin<Key extends string = string, Options = unknown, Inp
 export type AnyPlugin = EsperPlugin<string, any, any>;
 
 /** The config-section input type of a plugin. */
-export type PluginInput<P> = P extends EsperPlugin<string, unknown, infer I> ? I : never;
+export type PluginInput<P> = P extends EsperPlugin<string, infer _O, infer I> ? I : never;
 /** The validated options type of a plugin. */
-export type PluginOptions<P> = P extends EsperPlugin<string, infer O, unknown> ? O : never;
+export type PluginOptions<P> = P extends EsperPlugin<string, infer O, infer _I> ? O : never;
 
 /**
  * Declares a plugin. Types flow from `configSchema`: the options passed to `register` and

@@ -1,0 +1,85 @@
+import { z } from 'zod';
+import { definePlugin, definePort, type AnyPlugin, type PortToken } from '../../src/index.js';
+
+/** A port used only by the kernel tests. */
+export interface Greeter {
+  greet(name: string): string;
+}
+export const GreeterPort: PortToken<Greeter> = definePort<Greeter>('TestGreeter', { description: 'test greeter' });
+
+export interface Shouter {
+  shout(name: string): string;
+}
+export const ShouterPort: PortToken<Shouter> = definePort<Shouter>('TestShouter', { description: 'test shouter' });
+
+export const greeterSchema = z.strictObject({
+  greeting: z.string().default('hello'),
+  stepTimeoutMs: z.number().positive().default(5),
+  enabled: z.boolean().default(false),
+  mode: z.enum(['fast', 'careful']).default('careful'),
+  nested: z.strictObject({ retries: z.number().int().nonnegative().default(3) }).prefault({}),
+  password: z.string().optional(),
+});
+
+/** A plugin with options, env bindings and a secret; provides Greeter. */
+export function greeterPlugin(options: Partial<z.input<typeof greeterSchema>> = {}, log: string[] = []) {
+  return definePlugin({
+    name: 'test-greeter',
+    configKey: 'greeter',
+    configSchema: greeterSchema,
+    factoryOptions: options,
+    env: {
+      TEST_GREETING: 'greeting',
+      TEST_STEP_TIMEOUT_MS: 'stepTimeoutMs',
+      TEST_ENABLED: 'enabled',
+      TEST_MODE: 'mode',
+      TEST_RETRIES: 'nested.retries',
+      TEST_PASSWORD: 'password',
+    },
+    secrets: ['password'],
+    provides: [GreeterPort],
+    register(ctx) {
+      log.push('greeter:register');
+      ctx.provide(GreeterPort, () => ({ greet: (name) => `${ctx.options.greeting}, ${name}` }));
+    },
+    hooks: recordingHooks('greeter', log),
+  });
+}
+
+/** Hooks that append `<name>:<hook>` to `log`. */
+export function recordingHooks(name: string, log: string[]) {
+  return {
+    init: () => void log.push(`${name}:init`),
+    start: () => void log.push(`${name}:start`),
+    stop: () => void log.push(`${name}:stop`),
+    dispose: () => void log.push(`${name}:dispose`),
+  };
+}
+
+/** A plugin without options that provides/requires whatever the test says. */
+export function barePlugin(
+  name: string,
+  spec: {
+    provides?: PortToken<unknown>[];
+    requires?: PortToken<unknown>[];
+    optionalRequires?: PortToken<unknown>[];
+    bind?: PortToken<unknown>[];
+    log?: string[];
+    hooks?: AnyPlugin['hooks'];
+    hookTimeoutsMs?: AnyPlugin['hookTimeoutsMs'];
+  } = {},
+): AnyPlugin {
+  const log = spec.log ?? [];
+  return definePlugin({
+    name,
+    configKey: name,
+    ...(spec.provides ? { provides: spec.provides } : {}),
+    ...(spec.requires ? { requires: spec.requires } : {}),
+    ...(spec.optionalRequires ? { optionalRequires: spec.optionalRequires } : {}),
+    ...(spec.hookTimeoutsMs ? { hookTimeoutsMs: spec.hookTimeoutsMs } : {}),
+    register(ctx) {
+      for (const token of spec.bind ?? spec.provides ?? []) ctx.provideValue(token, { from: name });
+    },
+    hooks: spec.hooks ?? recordingHooks(name, log),
+  });
+}
