@@ -1,3 +1,4 @@
+import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { container as globalContainer, instanceCachingFactory, type DependencyContainer } from 'tsyringe';

@@ -40,7 +40,13 @@ export interface PortInfo {
   readonly description: string;
 }
 
-const registry = new Map<symbol, PortInfo>();
+// Shared through globalThis so that every copy of @esper/core loaded in one process (a config
+// file transpiled by jiti, two installed versions) sees the same port declarations.
+const REGISTRY_KEY = Symbol.for('esper.port-registry');
+const registry: Map<symbol, PortInfo> = ((globalThis as Record<symbol, unknown>)[REGISTRY_KEY] as
+  | Map<symbol, PortInfo>
+  | undefined) ?? new Map<symbol, PortInfo>();
+(globalThis as Record<symbol, unknown>)[REGISTRY_KEY] = registry;
 
 /**
  * Declares a port token. Plugin authors may declare their own ports for plugin-to-plugin

@@ -1,4 +1,3 @@
-import { container as globalContainer } from 'tsyringe';
 import { describe, expect, it } from 'vitest';
 import {
   createEsper,
@@ -15,6 +14,8 @@ import {
   type AnyPlugin,
 } from '../../src/index.js';
 import { barePlugin, GreeterPort, greeterPlugin, ShouterPort } from './fixtures.js';
+// tsyringe needs the reflect polyfill that @esper/core loads first.
+import { container as globalContainer } from 'tsyringe';
 
 const quiet = { env: {}, logger: silentLogger(), clock: new ManualClock() };
 
