@@ -35,7 +35,9 @@ function check(path) {
   });
 }
 
-for (const top of ['packages', 'examples']) walk(join(root, top));
+// Directories to scan: arguments, or the workspace's packages/ and examples/.
+const targets = process.argv.length > 2 ? process.argv.slice(2) : ['packages', 'examples'].map((d) => join(root, d));
+for (const target of targets) walk(target);
 if (offenders.length > 0) {
   console.error('Shadow enums found (use the generated Leyline enums from @esper/core/leyline instead):');
   for (const o of offenders) console.error(`  ${o}`);
