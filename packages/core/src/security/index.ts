@@ -1,0 +1,10 @@
+/**
+ * Security helpers shared by Oona, Kasmina and Tamiyo: the HMAC signer, the nonce ledger,
+ * freshness checks and command signing/verification.
+ *
+ * @packageDocumentation
+ */
+export { SigningSecretMissingError, SecurityConfigError } from './errors.js';
+export { LeylineSigner, LEYLINE_SECRET_ENV, LEYLINE_SIGNATURE_HEADER } from './signer.js';
+export { NonceLedger, DEFAULT_NONCE_WINDOW_MS, DEFAULT_NONCE_CAPACITY, type NonceLedgerOptions } from './nonce-ledger.js';
+export { checkFreshness, type FreshnessOptions, type FreshnessResult, type FreshnessRejection } from './freshness.js';
