@@ -41,7 +41,7 @@ export function priorityForEvents(levels: Iterable<TelemetryLevel>): MessagePrio
 
 /** The Leyline name of a priority (`MESSAGE_PRIORITY_HIGH`), as written in the indicator. */
 export function priorityName(priority: MessagePriority): string {
-  return MessagePrioritySchema.value[priority]?.name ?? `MESSAGE_PRIORITY_UNSPECIFIED`;
+  return MessagePrioritySchema.value[priority]?.name ?? 'MESSAGE_PRIORITY_UNSPECIFIED';
 }
 
 /**
