@@ -1,6 +1,15 @@
 /**
  * `@esper/core/testing`: shared contract suites and test helpers for plugin authors.
  *
+ * Importing this module imports `vitest`; use it from test files only.
+ *
  * @packageDocumentation
  */
-export {};
+export {
+  describeOonaContract,
+  type OonaContractContext,
+  type OonaContractFactory,
+  type OonaContractOptions,
+  type OonaContractTarget,
+} from './oona-contract.js';
+export { PYTHON_EMERGENCY_ENVELOPE_HEX, PYTHON_EMERGENCY_SIGNATURE, PYTHON_FIXTURE_SECRET } from './oona-fixtures.js';

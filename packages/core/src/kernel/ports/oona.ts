@@ -1,4 +1,11 @@
-import type { BusEnvelope, BusMessageType, EmergencySignal, MessagePriority } from '../../leyline/index.js';
+import type { DescMessage, MessageShape } from '@bufbuild/protobuf';
+import type {
+  BusMessageType,
+  CircuitBreakerState,
+  EmergencySignal,
+  MessagePriority,
+  TelemetryLevel,
+} from '../../leyline/index.js';
 
 /** One message as a consumer handler sees it. */
 export interface OonaMessage {
@@ -9,51 +16,175 @@ export interface OonaMessage {
   readonly messageType: BusMessageType;
   /** The envelope's payload bytes (a serialized Leyline message of `messageType`). */
   readonly payload: Uint8Array;
+  /** Envelope attributes (`origin`, `reason`, `level`, `attempt`, …). */
   readonly attributes: Readonly<Record<string, string>>;
-  /** Delivery attempt, starting at 1. */
+  /** Handler run this is, starting at 1 (failed runs and abandoned deliveries count). */
   readonly attempt: number;
 }
 
-/** A consumer handler: resolve to acknowledge, throw or reject to retry (then dead-letter). */
+/**
+ * A consumer handler: return (or resolve) to acknowledge; throw (or reject) to retry with
+ * backoff, then dead-letter after `retryMaxAttempts` runs. Delivery is at least once: a
+ * handler must tolerate seeing a message again (after a crash or a claim).
+ */
 export type OonaHandler = (message: OonaMessage) => void | Promise<void>;
 
-/** Options for publishing one envelope. */
+/** Logical streams of the catalogue. */
+export type OonaStreamRole =
+  | 'normal'
+  | 'emergency'
+  | 'telemetry'
+  | 'policy'
+  | 'kernelRequests'
+  | 'kernelReady'
+  | 'kernelErrors'
+  | 'deadLetter';
+
+/** Resolved stream names (defaults `oona.normal`, `oona.emergency`, … `oona.deadletter`). */
+export interface OonaStreams {
+  readonly normal: string;
+  readonly emergency: string;
+  readonly telemetry: string;
+  readonly policy: string;
+  readonly kernelRequests: string;
+  readonly kernelReady: string;
+  readonly kernelErrors: string;
+  /** Undefined when dead-lettering is off (exhausted messages are counted and discarded). */
+  readonly deadLetter: string | undefined;
+}
+
+/** Options for one publish. */
 export interface PublishOptions {
-  /** Routing priority; HIGH and CRITICAL go to the emergency stream. Default NORMAL. */
+  /** HIGH and CRITICAL go to the emergency stream. */
   readonly priority?: MessagePriority;
-  /** Explicit stream; overrides routing by message type. */
+  /** Forces the emergency stream (as the reference's `publish_state(emergency=True)`). */
+  readonly emergency?: boolean;
+  /** Envelope attributes (string map). */
+  readonly attributes?: Readonly<Record<string, string>>;
+  /** Publishes to this stream instead of the one the message type routes to. */
   readonly stream?: string;
 }
 
-/** Options for a consume call. */
+/** Options for a consume call or a subscription. */
 export interface ConsumeOptions {
-  readonly stream: string;
-  readonly handler: OonaHandler;
+  /** Stream to read (default: the normal stream). */
+  readonly stream?: string;
   /** Maximum entries per read (default 10). */
   readonly count?: number;
-  /** How long to block waiting for entries, in ms (default 1000). */
+  /**
+   * How long one read waits for new entries, in ms (default 1000 for `subscribe`, none for
+   * `consume`). 0 waits until an entry arrives or the signal aborts.
+   */
   readonly blockMs?: number;
+  /** Only these message types reach the handler; other entries are acknowledged and counted as skipped. */
+  readonly types?: readonly BusMessageType[];
+  /** Cancels a blocking wait (handlers already running finish). */
   readonly signal?: AbortSignal;
+}
+
+/** Options for {@link Oona.subscribe}. */
+export interface SubscribeOptions extends ConsumeOptions {
+  /** Called with backend errors the loop recovered from (it backs off and keeps reading). */
+  readonly onError?: (error: unknown) => void;
+}
+
+/** A running consumer loop. */
+export interface OonaSubscription {
+  readonly stream: string;
+  /** Stops reading, lets the handler in progress finish, and resolves when the loop has ended. */
+  stop(): Promise<void>;
+  /** Resolves when the loop has ended (after `stop()`, an aborted signal or `close()`). */
+  readonly done: Promise<void>;
+}
+
+/** Breakers and mode, for health checks. */
+export interface OonaHealth {
+  readonly publishState: CircuitBreakerState;
+  readonly publishFailures: number;
+  readonly consumeState: CircuitBreakerState;
+  readonly consumeFailures: number;
+  readonly conservativeMode: boolean;
+  /** Publishes waiting in the retry buffer. */
+  readonly bufferedPublishes: number;
+  readonly closed: boolean;
+}
+
+/** A publish that could not be delivered (retry buffer full or retry deadline passed). */
+export interface UnsentPublish {
+  readonly messageType: BusMessageType;
+  readonly stream: string;
+  readonly reason: 'buffer-full' | 'timeout' | 'closed';
+  /** Wall-clock ms when it was given up. */
+  readonly atMs: number;
+  /** The envelope bytes that were not appended. */
+  readonly envelope: Uint8Array;
 }
 
 /**
  * The message fabric port (Oona). Every message is a Leyline `BusEnvelope`, routed to a stream
  * by its `BusMessageType` and priority, signed with HMAC-SHA256 when a secret is configured,
- * consumed through consumer groups with acknowledgement, retries and a dead-letter stream.
+ * consumed through consumer groups with acknowledgement, retries with backoff, redelivery of
+ * entries abandoned by dead consumers, and a dead-letter stream.
  * Implemented on Redis Streams (`@esper/plugin-oona-redis`) and in process
  * (`@esper/plugin-oona-memory`); both pass the contract suite in `@esper/core/testing`.
  */
 export interface Oona {
-  /** Publishes an envelope; resolves false when it was dropped (backpressure, open breaker). */
-  publish(envelope: BusEnvelope, options?: PublishOptions): Promise<boolean>;
-  /** Reads and handles one batch; resolves the number of entries handled. */
-  consume(options: ConsumeOptions): Promise<number>;
-  /** Publishes an emergency signal under the emergency rate limit. */
-  publishEmergencySignal(signal: EmergencySignal): Promise<boolean>;
-  /** Counters and gauges (pending depth per stream, breaker states, drops, …). */
+  /** Resolved stream names. */
+  readonly streams: OonaStreams;
+  /** Consumer group and consumer name of this client. */
+  readonly group: string;
+  readonly consumer: string;
+  /**
+   * Creates the consumer group on every stream (at the stream's end: a group sees only entries
+   * appended after its creation). Idempotent. Plugins call it when they start.
+   */
+  ensureGroups(): Promise<void>;
+  /**
+   * Publishes serialized Leyline bytes of `messageType`. Resolves true when the entry was
+   * appended; false when it was dropped (backpressure), rate-limited, refused by the open
+   * breaker, or could not be written within the retry buffer's deadline (see `unsent()`).
+   * Throws only for programming errors (unknown type, closed client).
+   */
+  publish(messageType: BusMessageType, payload: Uint8Array, options?: PublishOptions): Promise<boolean>;
+  /** Serializes `message` and publishes it under the `BusMessageType` its schema maps to. */
+  publishMessage<Desc extends DescMessage>(schema: Desc, message: MessageShape<Desc>, options?: PublishOptions): Promise<boolean>;
+  /**
+   * Publishes an `EmergencySignal` to the emergency stream (attributes origin, reason, level)
+   * under the signal token bucket; counts per `source` (default: the signal's origin).
+   */
+  publishEmergencySignal(signal: EmergencySignal, options?: { readonly source?: string }): Promise<boolean>;
+  /**
+   * Reads and handles one batch: first entries claimed from consumers idle for `retryIdleMs`
+   * (redelivered), then new entries. Resolves the number of entries handed to the handler.
+   * Rejects with a backend error when the read fails (the consume breaker counts it).
+   */
+  consume(handler: OonaHandler, options?: ConsumeOptions): Promise<number>;
+  /** `consume` on the emergency stream, handing only `EMERGENCY_SIGNAL` entries to the handler. */
+  consumeEmergencySignals(handler: OonaHandler, options?: Omit<ConsumeOptions, 'stream' | 'types'>): Promise<number>;
+  /** A continuous consumer loop with backoff on errors and a graceful stop. */
+  subscribe(handler: OonaHandler, options?: SubscribeOptions): OonaSubscription;
+  /** Unconsumed work of this client's group on `stream`: pending (delivered, unacknowledged) + not yet delivered. */
+  backlog(stream: string): Promise<number>;
+  /** Raw stream length (acknowledged entries included). */
+  streamLength(stream: string): Promise<number>;
+  /** Counters and gauges (see docs/oona.md for the key set). */
   metricsSnapshot(): Promise<Readonly<Record<string, number>>>;
-  /** Trims streams by TTL and length caps; resolves entries removed per stream. */
+  /** Publishes the snapshot as a TelemetryPacket (`oona.<key>` metrics) on the telemetry stream. */
+  emitMetricsTelemetry(source?: string, level?: TelemetryLevel): Promise<boolean>;
+  /** Breaker states and conservative mode. */
+  health(): OonaHealth;
+  /** Publishes given up so far (most recent last, bounded). */
+  unsent(): readonly UnsentPublish[];
+  /**
+   * Trims every stream by TTL (by entry-id time) and length caps, never past an entry some
+   * consumer group has not acknowledged. Resolves entries removed per stream.
+   */
   housekeeping(): Promise<Readonly<Record<string, number>>>;
-  /** Finishes in-flight handlers and releases connections. */
+  /** Stops subscriptions (finishing in-flight handlers), flushes retries and buffered publishes, releases connections. */
   close(): Promise<void>;
 }
+
+// The shared client, the StreamBackend port and the in-memory broker travel with the port so
+// that plugins can import them from `@esper/core`; once the package root re-exports
+// `./oona/index.js` itself, this line can go (the duplicate re-export is harmless meanwhile).
+export * from '../../oona/index.js';

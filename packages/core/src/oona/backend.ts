@@ -1,0 +1,103 @@
+/**
+ * The narrow stream-backend port that {@link OonaClient} talks to. Every Oona rule (routing,
+ * breakers, signatures, retries, guards, metrics) lives in the client; a backend only stores
+ * entries, tracks consumer groups and pending entries, and trims. `@esper/plugin-oona-redis`
+ * implements it with Redis Stream commands, {@link MemoryStreamBackend} in process.
+ *
+ * Errors: a missing group is {@link OonaNoGroupError}, a duplicate group
+ * {@link OonaBusyGroupError}; everything else a backend cannot do is an
+ * {@link OonaBackendError} (or any thrown error), which the client counts as a failure.
+ */
+
+/** Fields of one entry. Oona writes `payload` (envelope bytes) and, when signing, `signature`. */
+export type EntryFields = Readonly<Record<string, Uint8Array>>;
+
+/** One stream entry. */
+export interface StreamEntry {
+  readonly id: string;
+  readonly fields: EntryFields;
+}
+
+/** One entry handed out by {@link StreamBackend.autoClaim}, with how often it has been delivered. */
+export interface ClaimedEntry extends StreamEntry {
+  /** Delivery count after this claim (≥ 2 for an entry that was read before). */
+  readonly deliveries: number;
+}
+
+/** Result of one {@link StreamBackend.autoClaim} step. */
+export interface AutoClaimResult {
+  /** Cursor for the next call; `0-0` when the scan of the pending list is complete. */
+  readonly next: string;
+  readonly entries: readonly ClaimedEntry[];
+  /** Pending ids whose entries no longer exist (trimmed); the backend removed them from the pending list. */
+  readonly deletedIds: readonly string[];
+}
+
+/** State of one consumer group on a stream. */
+export interface GroupInfo {
+  readonly name: string;
+  /** Entries delivered to the group and not yet acknowledged. */
+  readonly pending: number;
+  /** Id of the last entry delivered to the group. */
+  readonly lastDeliveredId: string;
+  /**
+   * Entries in the stream not yet delivered to the group, or `undefined` when the backend
+   * cannot tell (Redis reports no lag after some trims/deletions).
+   */
+  readonly lag: number | undefined;
+}
+
+/** Options of {@link StreamBackend.append}. */
+export interface AppendOptions {
+  /** Explicit id; must be greater than the stream's last id. Default: auto id. */
+  readonly id?: string;
+}
+
+/** Options of {@link StreamBackend.readGroup}. */
+export interface ReadGroupOptions {
+  readonly count: number;
+  /**
+   * Milliseconds to wait for new entries when none are available. `undefined` does not wait;
+   * `0` waits until an entry arrives or `signal` aborts (like Redis `BLOCK 0`).
+   */
+  readonly blockMs?: number;
+  /** Cancels a blocking wait (the read then resolves with no entries or rejects with OonaReadCancelledError). */
+  readonly signal?: AbortSignal;
+}
+
+/** The stream storage operations Oona needs (Redis Streams semantics). */
+export interface StreamBackend {
+  /** `XADD stream * field value …`; resolves the new id. */
+  append(stream: string, fields: EntryFields, options?: AppendOptions): Promise<string>;
+  /** `XLEN`: every entry, acknowledged or not. 0 for a missing stream. */
+  length(stream: string): Promise<number>;
+  /** `XPENDING stream group` count. Throws OonaNoGroupError. */
+  pendingCount(stream: string, group: string): Promise<number>;
+  /** Every group of the stream (`XINFO GROUPS`); empty for a missing stream. */
+  groups(stream: string): Promise<readonly GroupInfo[]>;
+  /** Smallest pending id of the group (`XPENDING` summary), undefined when nothing is pending. Throws OonaNoGroupError. */
+  oldestPending(stream: string, group: string): Promise<string | undefined>;
+  /** `XGROUP CREATE stream group $ MKSTREAM`. Throws OonaBusyGroupError when it exists. */
+  createGroup(stream: string, group: string): Promise<void>;
+  /** `XREADGROUP GROUP g c COUNT n [BLOCK ms] STREAMS stream >`. Throws OonaNoGroupError. */
+  readGroup(stream: string, group: string, consumer: string, options: ReadGroupOptions): Promise<readonly StreamEntry[]>;
+  /** `XACK`; unknown ids are ignored. Resolves how many were acknowledged. */
+  ack(stream: string, group: string, ids: readonly string[]): Promise<number>;
+  /** `XAUTOCLAIM stream group consumer minIdleMs cursor COUNT n`, with delivery counts. */
+  autoClaim(
+    stream: string,
+    group: string,
+    consumer: string,
+    minIdleMs: number,
+    cursor: string,
+    count: number,
+  ): Promise<AutoClaimResult>;
+  /** `XTRIM stream MINID = minId` (exact): removes entries with id < minId; resolves the count removed. */
+  trimMinId(stream: string, minId: string): Promise<number>;
+  /** `XRANGE`/`XREVRANGE` between two ids (`-`, `+` allowed), at most `count` entries. */
+  range(stream: string, start: string, end: string, count: number, reverse?: boolean): Promise<readonly StreamEntry[]>;
+  /** `DEL stream` (tests and cleanup). */
+  deleteStream(stream: string): Promise<void>;
+  /** Releases connections and cancels blocking reads. Idempotent. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,72 @@
+import { EsperError } from '../errors.js';
+
+/** A stream backend operation failed (connection lost, server error, injected fault). */
+export class OonaBackendError extends EsperError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ESPER_OONA_BACKEND', message, options);
+  }
+}
+
+/** The consumer group does not exist on the stream (Redis `NOGROUP`). */
+export class OonaNoGroupError extends EsperError {
+  constructor(
+    readonly stream: string,
+    readonly group: string,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      'ESPER_OONA_NO_GROUP',
+      `Consumer group "${group}" does not exist on stream "${stream}". Call ensureGroups() before consuming.`,
+      options,
+    );
+  }
+}
+
+/** The consumer group already exists (Redis `BUSYGROUP`); `ensureGroups` treats it as success. */
+export class OonaBusyGroupError extends EsperError {
+  constructor(
+    readonly stream: string,
+    readonly group: string,
+    options?: { cause?: unknown },
+  ) {
+    super('ESPER_OONA_BUSY_GROUP', `Consumer group "${group}" already exists on stream "${stream}".`, options);
+  }
+}
+
+/** An explicit entry id was not greater than the stream's last id (Redis `ERR ... equal or smaller`). */
+export class OonaIdTooSmallError extends EsperError {
+  constructor(stream: string, id: string, lastId: string) {
+    super(
+      'ESPER_OONA_ID_TOO_SMALL',
+      `Entry id ${id} is not greater than the last id ${lastId} of stream "${stream}".`,
+    );
+  }
+}
+
+/** The backend could not be reached when the client started. The URL in the message has credentials masked. */
+export class OonaUnreachableError extends EsperError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ESPER_OONA_UNREACHABLE', message, options);
+  }
+}
+
+/** The client or backend was closed; no further operations are accepted. */
+export class OonaClosedError extends EsperError {
+  constructor(what = 'Oona client') {
+    super('ESPER_OONA_CLOSED', `${what} is closed. Create a new one (or start a new run) to keep using the bus.`);
+  }
+}
+
+/** A blocking read was cancelled through its AbortSignal or by close(). */
+export class OonaReadCancelledError extends EsperError {
+  constructor() {
+    super('ESPER_OONA_READ_CANCELLED', 'A blocking stream read was cancelled.');
+  }
+}
+
+/** Settings are inconsistent (e.g. two logical streams share the dead-letter stream). */
+export class OonaConfigError extends EsperError {
+  constructor(message: string) {
+    super('ESPER_OONA_CONFIG', message);
+  }
+}

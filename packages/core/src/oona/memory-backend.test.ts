@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../kernel/ports/clock.js';
+import { OonaBusyGroupError, OonaIdTooSmallError, OonaNoGroupError, OonaReadCancelledError } from './errors.js';
+import { MemoryBroker } from './memory-backend.js';
+
+const f = { payload: new Uint8Array([1]) };
+
+describe('MemoryStreamBackend', () => {
+  it('ids are <ms>-<seq>, strictly increasing even when the wall clock goes back', async () => {
+    const clock = new ManualClock(1_000);
+    const b = new MemoryBroker(clock).backend();
+    expect(await b.append('s', f)).toBe('1000-0');
+    expect(await b.append('s', f)).toBe('1000-1');
+    clock.setWall(500);
+    expect(await b.append('s', f)).toBe('1000-2');
+    clock.setWall(2_000);
+    expect(await b.append('s', f)).toBe('2000-0');
+    await expect(b.append('s', f, { id: '2000-0' })).rejects.toBeInstanceOf(OonaIdTooSmallError);
+    expect(await b.append('s', f, { id: '3000-5' })).toBe('3000-5');
+  });
+
+  it('groups: BUSYGROUP on duplicates, NOGROUP on missing, creation at the end', async () => {
+    const b = new MemoryBroker(new ManualClock()).backend();
+    await b.append('s', f);
+    await b.createGroup('s', 'g');
+    await expect(b.createGroup('s', 'g')).rejects.toBeInstanceOf(OonaBusyGroupError);
+    await expect(b.readGroup('s', 'nope', 'c', { count: 1 })).rejects.toBeInstanceOf(OonaNoGroupError);
+    await expect(b.pendingCount('s', 'nope')).rejects.toBeInstanceOf(OonaNoGroupError);
+    expect(await b.readGroup('s', 'g', 'c', { count: 10 })).toEqual([]);
+    expect(await b.groups('s')).toEqual([{ name: 'g', pending: 0, lastDeliveredId: expect.any(String), lag: 0 }]);
+  });
+
+  it('a blocking read wakes on append from another backend, and is cancelled by its signal', async () => {
+    const broker = new MemoryBroker(new ManualClock());
+    const reader = broker.backend();
+    const writer = broker.backend();
+    await reader.createGroup('s', 'g');
+    const waiting = reader.readGroup('s', 'g', 'c', { count: 5, blockMs: 0 });
+    await writer.append('s', f);
+    expect(await waiting).toHaveLength(1);
+    const controller = new AbortController();
+    const cancelled = reader.readGroup('s', 'g', 'c', { count: 5, blockMs: 0, signal: controller.signal });
+    controller.abort();
+    await expect(cancelled).rejects.toBeInstanceOf(OonaReadCancelledError);
+    const timed = await reader.readGroup('s', 'g', 'c', { count: 5, blockMs: 5 });
+    expect(timed).toEqual([]);
+  });
+
+  it('trimming leaves the PEL alone; autoClaim drops ids whose entries were trimmed', async () => {
+    const clock = new ManualClock(10_000);
+    const b = new MemoryBroker(clock).backend();
+    await b.createGroup('s', 'g');
+    for (let i = 0; i < 4; i++) {
+      await b.append('s', f);
+      clock.advance(1);
+    }
+    await b.readGroup('s', 'g', 'c1', { count: 4 });
+    expect(await b.trimMinId('s', '10002-0')).toBe(2);
+    expect(await b.pendingCount('s', 'g')).toBe(4);
+    expect(await b.oldestPending('s', 'g')).toBe('10000-0');
+    clock.advance(100);
+    const claim = await b.autoClaim('s', 'g', 'c2', 50, '0-0', 10);
+    expect(claim.deletedIds).toEqual(['10000-0', '10001-0']);
+    expect(claim.entries.map((e) => [e.id, e.deliveries])).toEqual([
+      ['10002-0', 2],
+      ['10003-0', 2],
+    ]);
+    expect(claim.next).toBe('0-0');
+    expect(await b.pendingCount('s', 'g')).toBe(2);
+  });
+
+  it('range and reverse range', async () => {
+    const clock = new ManualClock(1);
+    const b = new MemoryBroker(clock).backend();
+    for (let i = 0; i < 3; i++) await b.append('s', f, { id: `${i + 1}-0` });
+    expect((await b.range('s', '-', '+', 10)).map((e) => e.id)).toEqual(['1-0', '2-0', '3-0']);
+    expect((await b.range('s', '+', '-', 1, true)).map((e) => e.id)).toEqual(['3-0']);
+    expect((await b.range('s', '2', '+', 10)).map((e) => e.id)).toEqual(['2-0', '3-0']);
+  });
+
+  it('named brokers are shared in the process', () => {
+    expect(MemoryBroker.named('unit-x')).toBe(MemoryBroker.named('unit-x'));
+    MemoryBroker.forget('unit-x');
+  });
+});

@@ -1,0 +1,822 @@
+import { createHmac } from 'node:crypto';
+import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import { timestampFromMs } from '@bufbuild/protobuf/wkt';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../kernel/ports/clock.js';
+import type { OonaMessage } from '../kernel/ports/oona.js';
+import type { Signer } from '../kernel/ports/signer.js';
+import {
+  BusEnvelopeSchema,
+  BusMessageType,
+  EmergencyLevel,
+  EmergencySignalSchema,
+  KernelArtifactErrorSchema,
+  KernelArtifactReadySchema,
+  KernelPrefetchRequestSchema,
+  MessagePriority,
+  PolicyUpdateSchema,
+  SystemHealthSchema,
+  SystemStatePacketSchema,
+  TelemetryEventSchema,
+  TelemetryLevel,
+  TelemetryPacketSchema,
+} from '../leyline/index.js';
+import type { StreamBackend } from '../oona/backend.js';
+import { OonaClient } from '../oona/client.js';
+import { FaultInjectingBackend } from '../oona/faults.js';
+import { OONA_COUNTERS, OONA_GAUGES } from '../oona/metrics.js';
+import type { OonaSettingsInput } from '../oona/settings.js';
+import { LeylineSigner } from '../security/signer.js';
+import { PYTHON_EMERGENCY_ENVELOPE_HEX, PYTHON_EMERGENCY_SIGNATURE, PYTHON_FIXTURE_SECRET } from './oona-fixtures.js';
+
+/** What a plugin gives the contract suite for one test. */
+export interface OonaContractTarget {
+  /**
+   * A new backend on the store shared by this test (the same broker, the same server): each
+   * call is a separate "connection", so several clients see the same streams.
+   */
+  backend(): StreamBackend | Promise<StreamBackend>;
+  /**
+   * Lets `ms` of backend time pass (claim idle times). The suite has already advanced the
+   * injected clock; an in-memory backend on that clock needs nothing more, a real server sleeps.
+   */
+  elapse?(ms: number): Promise<void>;
+  /** Removes what the test created (streams) and releases resources. */
+  cleanup(): Promise<void>;
+}
+
+/** Context the suite gives a factory: the injected clock (also the memory broker's) and a unique stream prefix. */
+export interface OonaContractContext {
+  readonly clock: ManualClock;
+  /** Prefix for every stream name of the test, e.g. `c42-7:`. */
+  readonly prefix: string;
+}
+
+/** Makes a target for one test. */
+export type OonaContractFactory = (ctx: OonaContractContext) => Promise<OonaContractTarget>;
+
+/** Options of {@link describeOonaContract}. */
+export interface OonaContractOptions {
+  /** Seed for the suite's pseudo-random choices (default 42). */
+  readonly seed?: number;
+  /** Milliseconds of claim idle time used by redelivery scenarios (default 40; real servers sleep this long). */
+  readonly idleMs?: number;
+}
+
+const SECRET = 'contract-secret';
+
+/** Mulberry32: a tiny seeded PRNG so that the suite's random choices are reproducible. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+function hex(text: string): Uint8Array {
+  return Uint8Array.from(Buffer.from(text, 'hex'));
+}
+
+/** A minimal, independent protobuf reader (varint and length-delimited fields only). */
+function readFields(bytes: Uint8Array): Array<{ field: number; varint?: bigint; bytes?: Uint8Array }> {
+  const out: Array<{ field: number; varint?: bigint; bytes?: Uint8Array }> = [];
+  let i = 0;
+  const varint = (): bigint => {
+    let shift = 0n;
+    let value = 0n;
+    for (;;) {
+      const b = bytes[i++];
+      if (b === undefined) throw new Error('truncated varint');
+      value |= BigInt(b & 0x7f) << shift;
+      if ((b & 0x80) === 0) return value;
+      shift += 7n;
+    }
+  };
+  while (i < bytes.length) {
+    const key = Number(varint());
+    const field = key >>> 3;
+    const wire = key & 7;
+    if (wire === 0) out.push({ field, varint: varint() });
+    else if (wire === 2) {
+      const len = Number(varint());
+      out.push({ field, bytes: bytes.subarray(i, i + len) });
+      i += len;
+    } else throw new Error(`unexpected wire type ${wire}`);
+  }
+  return out;
+}
+
+const utf8 = new TextDecoder();
+
+/**
+ * The Oona contract suite: every Oona plugin must pass it. It runs the reference's acceptance
+ * scenarios (spec §1.18, adjusted where Esper fixes a reference defect, see docs/decisions),
+ * the derived scenarios and the port's own guarantees (redelivery, at-least-once, ordering,
+ * dead letter, signatures, emergency limits, safe trimming, graceful stop) against the
+ * backend the factory makes.
+ *
+ * @example
+ * ```ts
+ * describeOonaContract('memory', async ({ clock }) => {
+ *   const broker = new MemoryBroker(clock);
+ *   return { backend: () => broker.backend(), cleanup: async () => {} };
+ * });
+ * ```
+ */
+export function describeOonaContract(name: string, factory: OonaContractFactory, options: OonaContractOptions = {}): void {
+  const idleMs = options.idleMs ?? 40;
+  let testNo = 0;
+
+  describe(`Oona contract: ${name}`, () => {
+    let clock: ManualClock;
+    let target: OonaContractTarget;
+    let prefix: string;
+    let clients: OonaClient[];
+    let raw: StreamBackend;
+
+    const stream = (n: string): string => `${prefix}oona.${n}`;
+
+    beforeEach(async () => {
+      testNo += 1;
+      clock = new ManualClock(Date.now());
+      prefix = `c${options.seed ?? 42}-${process.pid}-${testNo}-${Date.now() % 100_000}:`;
+      target = await factory({ clock, prefix });
+      raw = await target.backend();
+      clients = [];
+    });
+
+    afterEach(async () => {
+      await Promise.allSettled(clients.map((c) => c.close()));
+      await raw.close();
+      await target.cleanup();
+    });
+
+    async function client(
+      settings: Partial<OonaSettingsInput> = {},
+      extra: { signer?: Signer; ensure?: boolean } = {},
+    ): Promise<{ oona: OonaClient; faults: FaultInjectingBackend }> {
+      const faults = new FaultInjectingBackend(await target.backend());
+      const oona = new OonaClient({
+        backend: faults,
+        clock,
+        ...(extra.signer ? { signer: extra.signer } : {}),
+        settings: {
+          normalStream: stream('normal'),
+          emergencyStream: stream('emergency'),
+          telemetryStream: stream('telemetry'),
+          policyStream: stream('policy'),
+          kernelRequestStream: stream('kernels.requests'),
+          kernelReadyStream: stream('kernels.ready'),
+          kernelErrorStream: stream('kernels.errors'),
+          deadLetterStream: stream('deadletter'),
+          group: 'oona-test',
+          consumer: `consumer-${clients.length + 1}`,
+          retryBackoffMs: 0,
+          publishRetryBufferSize: 0,
+          messageTtlMs: null,
+          ...settings,
+        },
+      });
+      clients.push(oona);
+      if (extra.ensure !== false) await oona.ensureGroups();
+      return { oona, faults };
+    }
+
+    async function elapse(ms: number): Promise<void> {
+      clock.advance(ms);
+      await target.elapse?.(ms);
+    }
+
+    const state = (step = 0): Uint8Array =>
+      toBinary(SystemStatePacketSchema, create(SystemStatePacketSchema, { version: 1, globalStep: BigInt(step) }));
+
+    const telemetry = (level = TelemetryLevel.INFO): Uint8Array =>
+      toBinary(TelemetryPacketSchema, create(TelemetryPacketSchema, { packetId: 'p-1', sourceSubsystem: 'test', level }));
+
+    const request = (id: string, issuedMs: number | undefined): Uint8Array =>
+      toBinary(
+        KernelPrefetchRequestSchema,
+        create(KernelPrefetchRequestSchema, {
+          requestId: id,
+          blueprintId: 'bp-1',
+          trainingRunId: 'run-1',
+          ...(issuedMs !== undefined ? { issuedAt: timestampFromMs(issuedMs) } : {}),
+        }),
+      );
+
+    const signal = (reason = 'loss_spike') =>
+      create(EmergencySignalSchema, { version: 1, level: EmergencyLevel.HALT, reason, origin: 'tolaria' });
+
+    const collect = (): { seen: OonaMessage[]; handler: (m: OonaMessage) => void } => {
+      const seen: OonaMessage[] = [];
+      return { seen, handler: (m) => void seen.push(m) };
+    };
+
+    const failing = (): void => {
+      throw new Error('handler failure');
+    };
+
+    // ---------------------------------------------------------------- reference scenarios (§1.18)
+
+    it('1. round trip: a state packet reaches the handler and nothing stays pending', async () => {
+      const { oona } = await client({ maxStreamLength: 50, emergencyThreshold: 10 });
+      expect(await oona.publishMessage(SystemStatePacketSchema, create(SystemStatePacketSchema, { version: 1 }))).toBe(true);
+      const { seen, handler } = collect();
+      expect(await oona.consume(handler)).toBe(1);
+      expect(seen).toHaveLength(1);
+      expect(seen[0]!.messageType).toBe(BusMessageType.SYSTEM_STATE);
+      expect(seen[0]!.attempt).toBe(1);
+      expect(fromBinary(SystemStatePacketSchema, seen[0]!.payload).version).toBe(1);
+      expect(await oona.backlog(stream('normal'))).toBe(0);
+    });
+
+    it('2. kernel request and backpressure: drops once the unconsumed backlog reaches the threshold', async () => {
+      const { oona } = await client({ backpressureDropThreshold: 2 });
+      const now = clock.nowMs();
+      expect(await oona.publish(BusMessageType.KERNEL_PREFETCH_REQUEST, request('req-1', now))).toBe(true);
+      const { seen, handler } = collect();
+      await oona.consume(handler, { stream: oona.streams.kernelRequests });
+      expect(seen.map((m) => fromBinary(KernelPrefetchRequestSchema, m.payload).requestId)).toEqual(['req-1']);
+      // Decision 0033: the backlog is unconsumed work, not XLEN, so acknowledged entries do not count.
+      expect(await oona.publish(BusMessageType.KERNEL_PREFETCH_REQUEST, request('req-2', now))).toBe(true);
+      expect(await oona.publish(BusMessageType.KERNEL_PREFETCH_REQUEST, request('req-3', now))).toBe(true);
+      expect(await oona.publish(BusMessageType.KERNEL_PREFETCH_REQUEST, request('req-4', now))).toBe(false);
+      expect(await oona.streamLength(oona.streams.kernelRequests)).toBe(3);
+    });
+
+    it('3. backlog reroute: over the emergency threshold normal traffic goes to the emergency stream', async () => {
+      const { oona } = await client({ emergencyThreshold: 1 });
+      expect(await oona.publish(BusMessageType.SYSTEM_STATE, state())).toBe(true);
+      expect(await oona.publish(BusMessageType.SYSTEM_STATE, state())).toBe(true);
+      expect(await oona.streamLength(stream('normal'))).toBe(1);
+      expect(await oona.streamLength(stream('emergency'))).toBe(1);
+    });
+
+    it('4. length cap: housekeeping trims consumed entries down to maxStreamLength exactly', async () => {
+      const { oona } = await client({ maxStreamLength: 5 });
+      for (let i = 0; i < 10; i++) expect(await oona.publish(BusMessageType.SYSTEM_STATE, state(i))).toBe(true);
+      await oona.consume(() => undefined, { count: 10 });
+      const removed = await oona.housekeeping();
+      expect(removed[stream('normal')]).toBe(5);
+      expect(await oona.streamLength(stream('normal'))).toBe(5);
+    });
+
+    it('5. telemetry without priority lands on the telemetry stream', async () => {
+      const { oona } = await client();
+      expect(await oona.publish(BusMessageType.TELEMETRY, telemetry())).toBe(true);
+      expect(await oona.streamLength(stream('telemetry'))).toBe(1);
+      expect(await oona.streamLength(stream('emergency'))).toBe(0);
+    });
+
+    it('6. CRITICAL telemetry goes to the emergency stream, not telemetry', async () => {
+      const { oona } = await client();
+      expect(await oona.publish(BusMessageType.TELEMETRY, telemetry(TelemetryLevel.CRITICAL), { priority: MessagePriority.CRITICAL })).toBe(true);
+      expect(await oona.streamLength(stream('emergency'))).toBe(1);
+      expect(await oona.streamLength(stream('telemetry'))).toBe(0);
+    });
+
+    it('7. a Tamiyo HIGH-priority packet goes to the emergency stream', async () => {
+      const { oona } = await client();
+      const packet = create(TelemetryPacketSchema, {
+        packetId: 'tamiyo-1',
+        sourceSubsystem: 'tamiyo',
+        level: TelemetryLevel.WARNING,
+        events: [create(TelemetryEventSchema, { description: 'timeout_inference', level: TelemetryLevel.WARNING })],
+        systemHealth: create(SystemHealthSchema, { indicators: { priority: 'MESSAGE_PRIORITY_HIGH' } }),
+      });
+      expect(await oona.publishMessage(TelemetryPacketSchema, packet, { priority: MessagePriority.HIGH })).toBe(true);
+      expect(await oona.streamLength(stream('emergency'))).toBe(1);
+    });
+
+    it('8. policy updates land on the policy stream', async () => {
+      const { oona } = await client();
+      const update = create(PolicyUpdateSchema, { version: 1, policyId: 'policy-1', payload: new Uint8Array([1, 2]) });
+      expect(await oona.publishMessage(PolicyUpdateSchema, update)).toBe(true);
+      expect(await oona.streamLength(stream('policy'))).toBe(1);
+    });
+
+    it('9. reroute metrics: publish_rerouted and queue_depth_max', async () => {
+      const { oona } = await client({ emergencyThreshold: 2, maxStreamLength: 100 });
+      for (let i = 0; i < 3; i++) expect(await oona.publish(BusMessageType.SYSTEM_STATE, state(i))).toBe(true);
+      expect(await oona.streamLength(stream('normal'))).toBe(2);
+      expect(await oona.streamLength(stream('emergency'))).toBe(1);
+      const m = await oona.metricsSnapshot();
+      expect(m.publish_rerouted).toBe(1);
+      expect(m.queue_depth_max).toBeGreaterThanOrEqual(2);
+    });
+
+    it('10. drop threshold: the sixth publish is dropped', async () => {
+      const { oona } = await client({ backpressureDropThreshold: 5, maxStreamLength: 100 });
+      for (let i = 0; i < 5; i++) expect(await oona.publish(BusMessageType.SYSTEM_STATE, state(i))).toBe(true);
+      expect(await oona.publish(BusMessageType.SYSTEM_STATE, state(6))).toBe(false);
+      const m = await oona.metricsSnapshot();
+      expect(m.publish_dropped).toBe(1);
+      expect(m.queue_depth_normal).toBeGreaterThanOrEqual(5);
+      // Decision 0030: backpressure is not a fault, the breaker stays closed.
+      expect(oona.health().publishFailures).toBe(0);
+    });
+
+    it('11. retry then dead letter: attempt "1" requeued, then dead-lettered with attempt "2"', async () => {
+      const { oona } = await client({ retryMaxAttempts: 2 });
+      expect(await oona.publish(BusMessageType.SYSTEM_STATE, state(1))).toBe(true);
+      await oona.consume(failing);
+      const [newest] = await raw.range(stream('normal'), '+', '-', 1, true);
+      const envelope = fromBinary(BusEnvelopeSchema, newest!.fields.payload!);
+      expect(envelope.attributes.attempt).toBe('1');
+      await oona.consume(failing);
+      expect(await oona.backlog(stream('normal'))).toBe(0);
+      expect(await raw.pendingCount(stream('normal'), 'oona-test')).toBe(0);
+      expect(await oona.streamLength(stream('deadletter'))).toBe(1);
+      const [dead] = await raw.range(stream('deadletter'), '-', '+', 1);
+      expect(fromBinary(BusEnvelopeSchema, dead!.fields.payload!).attributes.attempt).toBe('2');
+      const m = await oona.metricsSnapshot();
+      expect(m.dead_letter_total).toBe(1);
+      expect(m.retry_total).toBe(1);
+    });
+
+    it('12. kernel ready and error streams deliver their payloads intact', async () => {
+      const { oona } = await client();
+      await oona.publishMessage(KernelArtifactReadySchema, create(KernelArtifactReadySchema, { requestId: 'req-42', artifactRef: 'urza://a' }));
+      await oona.publishMessage(KernelArtifactErrorSchema, create(KernelArtifactErrorSchema, { requestId: 'req-43', reason: 'not found' }));
+      const ready = collect();
+      const errors = collect();
+      await oona.consume(ready.handler, { stream: oona.streams.kernelReady });
+      await oona.consume(errors.handler, { stream: oona.streams.kernelErrors });
+      expect(fromBinary(KernelArtifactReadySchema, ready.seen[0]!.payload).artifactRef).toBe('urza://a');
+      expect(fromBinary(KernelArtifactErrorSchema, errors.seen[0]!.payload).reason).toBe('not found');
+    });
+
+    it('13. a stale kernel request is acknowledged without calling the handler', async () => {
+      const { oona } = await client({ kernelFreshnessWindowMs: 1_000 });
+      expect(await oona.publish(BusMessageType.KERNEL_PREFETCH_REQUEST, request('req-old', clock.nowMs() - 5_000))).toBe(true);
+      const { seen, handler } = collect();
+      await oona.consume(handler, { stream: oona.streams.kernelRequests });
+      expect(seen).toHaveLength(0);
+      expect((await oona.metricsSnapshot()).kernel_stale_dropped).toBe(1);
+      expect(await raw.pendingCount(oona.streams.kernelRequests, 'oona-test')).toBe(0);
+    });
+
+    it('14. replay suppression: the same request id is handled once', async () => {
+      const { oona } = await client();
+      const { seen, handler } = collect();
+      await oona.publish(BusMessageType.KERNEL_PREFETCH_REQUEST, request('req-unique', clock.nowMs()));
+      await oona.consume(handler, { stream: oona.streams.kernelRequests });
+      clock.advance(10);
+      await oona.publish(BusMessageType.KERNEL_PREFETCH_REQUEST, request('req-unique', clock.nowMs()));
+      await oona.consume(handler, { stream: oona.streams.kernelRequests });
+      expect(seen).toHaveLength(1);
+      expect((await oona.metricsSnapshot()).kernel_replay_dropped).toBe(1);
+    });
+
+    it('15. TTL housekeeping removes an old foreign entry once it is consumed', async () => {
+      const { oona } = await client({ messageTtlMs: 1 });
+      await raw.append(stream('normal'), { payload: new TextEncoder().encode('old') }, { id: '0-1' });
+      const { seen, handler } = collect();
+      await oona.consume(handler);
+      expect(seen).toHaveLength(0);
+      expect((await oona.metricsSnapshot()).decode_rejected).toBe(1);
+      const removed = await oona.housekeeping();
+      expect(removed[stream('normal')]).toBeGreaterThanOrEqual(1);
+      expect(removed[stream('deadletter')]).toBe(0);
+    });
+
+    it('16. publish breaker: an append error makes publish return false and is counted', async () => {
+      const { oona, faults } = await client();
+      faults.failNext('append');
+      expect(await oona.publish(BusMessageType.SYSTEM_STATE, state())).toBe(false);
+      const m = await oona.metricsSnapshot();
+      expect(m.publish_errors).toBe(1);
+      expect(oona.health().publishFailures).toBe(1);
+    });
+
+    it('17. metrics telemetry: oona.<key> metric points on the telemetry stream', async () => {
+      const { oona } = await client();
+      expect(await oona.emitMetricsTelemetry()).toBe(true);
+      const { seen, handler } = collect();
+      await oona.consume(handler, { stream: oona.streams.telemetry });
+      const packet = fromBinary(TelemetryPacketSchema, seen[0]!.payload);
+      const names = packet.metrics.map((p) => p.name);
+      expect(names).toContain('oona.queue_depth_kernel_requests');
+      expect(names).toContain('oona.publish_total');
+      expect(names.every((n) => n.startsWith('oona.'))).toBe(true);
+      expect(packet.packetId).toMatch(/^oona-[0-9a-f-]{36}$/);
+    });
+
+    it('18. emergency burst limit: at most emergencyMaxPerMin HIGH publishes pass', async () => {
+      const { oona } = await client({ emergencyMaxPerMin: 5 });
+      let ok = 0;
+      for (let i = 0; i < 10; i++) {
+        if (await oona.publish(BusMessageType.TELEMETRY, telemetry(TelemetryLevel.WARNING), { priority: MessagePriority.HIGH })) ok++;
+      }
+      expect(ok).toBe(5);
+      const m = await oona.metricsSnapshot();
+      expect(m.emergency_published).toBe(5);
+      expect(m.emergency_rate_dropped).toBe(5);
+      // One token refills after 60 s / 5.
+      clock.advance(12_000);
+      expect(await oona.publish(BusMessageType.TELEMETRY, telemetry(), { priority: MessagePriority.HIGH })).toBe(true);
+      expect(await oona.publish(BusMessageType.TELEMETRY, telemetry(), { priority: MessagePriority.HIGH })).toBe(false);
+    });
+
+    // ---------------------------------------------------------------- derived scenarios (§1.18 21–25)
+
+    it('21. a signed client rejects unsigned and tampered entries, counts them and calls no handler', async () => {
+      const { oona } = await client({}, { signer: new LeylineSigner(SECRET) });
+      const { oona: unsigned } = await client();
+      await unsigned.publish(BusMessageType.SYSTEM_STATE, state(1));
+      const envelope = toBinary(BusEnvelopeSchema, create(BusEnvelopeSchema, { messageType: BusMessageType.SYSTEM_STATE, payload: state(2) }));
+      const good = new LeylineSigner(SECRET).sign(envelope);
+      const tampered = Uint8Array.from(envelope);
+      tampered[tampered.length - 1]! ^= 0x01;
+      await raw.append(stream('normal'), { payload: tampered, signature: new TextEncoder().encode(good) });
+      await raw.append(stream('normal'), { payload: envelope, signature: new TextEncoder().encode(new LeylineSigner('other').sign(envelope)) });
+      const { seen, handler } = collect();
+      await oona.consume(handler, { count: 10 });
+      expect(seen).toHaveLength(0);
+      expect((await oona.metricsSnapshot()).signature_rejected).toBe(3);
+      expect(await oona.backlog(stream('normal'))).toBe(0);
+    });
+
+    it('22. conservative mode: explicit emergencies do not stick; a backlog reroute ends when the backlog clears', async () => {
+      const { oona } = await client({ emergencyThreshold: 1 });
+      await oona.publish(BusMessageType.TELEMETRY, telemetry(), { priority: MessagePriority.CRITICAL });
+      expect(oona.health().conservativeMode).toBe(false);
+      expect(await oona.publish(BusMessageType.SYSTEM_STATE, state(1))).toBe(true);
+      expect(await oona.streamLength(stream('normal'))).toBe(1);
+      expect(await oona.publish(BusMessageType.SYSTEM_STATE, state(2))).toBe(true);
+      expect(await oona.streamLength(stream('emergency'))).toBe(2);
+      expect(oona.health().conservativeMode).toBe(true);
+      await oona.consume(() => undefined);
+      expect(await oona.publish(BusMessageType.TELEMETRY, telemetry())).toBe(true);
+      expect(oona.health().conservativeMode).toBe(false);
+      expect(await oona.streamLength(stream('telemetry'))).toBe(1);
+    });
+
+    it('23. publish breaker: opens after 3 failures, denies for 30 s, half-open trial closes it', async () => {
+      const { oona, faults } = await client();
+      faults.failAlways('append');
+      for (let i = 0; i < 3; i++) expect(await oona.publish(BusMessageType.SYSTEM_STATE, state())).toBe(false);
+      faults.heal();
+      expect(oona.health().publishState).toBe(2);
+      expect(await oona.publish(BusMessageType.SYSTEM_STATE, state())).toBe(false);
+      clock.advance(29_999);
+      expect(await oona.publish(BusMessageType.SYSTEM_STATE, state())).toBe(false);
+      expect((await oona.metricsSnapshot()).breaker_publish_open).toBe(2);
+      clock.advance(1);
+      // The trial publish (HALF_OPEN) still routes conservatively; its success closes the breaker.
+      expect(await oona.publish(BusMessageType.SYSTEM_STATE, state())).toBe(true);
+      expect(oona.health().publishState).toBe(1);
+      expect(await oona.streamLength(stream('emergency'))).toBe(1);
+      expect(await oona.publish(BusMessageType.SYSTEM_STATE, state())).toBe(true);
+      expect(await oona.streamLength(stream('normal'))).toBe(1);
+    });
+
+    it('24. a failed kernel request is retried, not dropped as a replay of itself', async () => {
+      const { oona } = await client();
+      await oona.publish(BusMessageType.KERNEL_PREFETCH_REQUEST, request('req-retry', clock.nowMs()));
+      const seen: number[] = [];
+      const handler = (m: OonaMessage): void => {
+        seen.push(m.attempt);
+        if (m.attempt === 1) throw new Error('first run fails');
+      };
+      await oona.consume(handler, { stream: oona.streams.kernelRequests });
+      await oona.consume(handler, { stream: oona.streams.kernelRequests });
+      expect(seen).toEqual([1, 2]);
+      expect((await oona.metricsSnapshot()).kernel_replay_dropped).toBe(0);
+      // Once handled, the id is remembered.
+      await oona.publish(BusMessageType.KERNEL_PREFETCH_REQUEST, request('req-retry', clock.nowMs()));
+      await oona.consume(handler, { stream: oona.streams.kernelRequests });
+      expect(seen).toHaveLength(2);
+    });
+
+    it('25. a group created after entries were appended does not receive them', async () => {
+      const { oona } = await client();
+      await oona.publish(BusMessageType.SYSTEM_STATE, state(1));
+      const { oona: late } = await client({ group: 'late-group' });
+      const { seen, handler } = collect();
+      expect(await late.consume(handler)).toBe(0);
+      await oona.publish(BusMessageType.SYSTEM_STATE, state(2));
+      await late.consume(handler);
+      expect(seen.map((m) => fromBinary(SystemStatePacketSchema, m.payload).globalStep)).toEqual([2n]);
+    });
+
+    // ---------------------------------------------------------------- §6.5 extras
+
+    it('signed round trip between two clients sharing a secret; an unsigned client accepts signed entries', async () => {
+      const { oona: a } = await client({}, { signer: new LeylineSigner(SECRET) });
+      const { oona: b } = await client({ group: 'other' }, { signer: new LeylineSigner(SECRET) });
+      const { oona: plain } = await client({ group: 'plain' });
+      await a.publish(BusMessageType.SYSTEM_STATE, state(7));
+      const fromB = collect();
+      const fromPlain = collect();
+      await b.consume(fromB.handler);
+      await plain.consume(fromPlain.handler);
+      expect(fromB.seen).toHaveLength(1);
+      expect(fromPlain.seen).toHaveLength(1);
+    });
+
+    it('wire format: payload = envelope bytes (independent decoder), signature = base64 HMAC-SHA256 of them', async () => {
+      const { oona } = await client({}, { signer: new LeylineSigner(SECRET) });
+      await oona.publishEmergencySignal(signal('grad_explosion'));
+      const [entry] = await raw.range(stream('emergency'), '-', '+', 10);
+      expect(Object.keys(entry!.fields).sort()).toEqual(['payload', 'signature']);
+      const payload = entry!.fields.payload!;
+      const expected = createHmac('sha256', Buffer.from(SECRET, 'utf8')).update(payload).digest('base64');
+      expect(utf8.decode(entry!.fields.signature)).toBe(expected);
+      expect(expected).toHaveLength(44);
+      const fields = readFields(payload);
+      expect(fields.find((f) => f.field === 1)?.varint).toBe(10n);
+      const inner = readFields(fields.find((f) => f.field === 2)!.bytes!);
+      expect(utf8.decode(inner.find((f) => f.field === 3)!.bytes)).toBe('grad_explosion');
+      const attributes = Object.fromEntries(
+        fields
+          .filter((f) => f.field === 3)
+          .map((f) => readFields(f.bytes!).map((kv) => utf8.decode(kv.bytes)))
+          .map(([k, v]) => [k, v]),
+      );
+      expect(attributes).toEqual({ origin: 'tolaria', reason: 'grad_explosion', level: '4' });
+    });
+
+    it('a Python-produced entry (fixture bytes + signature) verifies and decodes', async () => {
+      const { oona } = await client({}, { signer: new LeylineSigner(PYTHON_FIXTURE_SECRET) });
+      await raw.append(stream('emergency'), {
+        payload: hex(PYTHON_EMERGENCY_ENVELOPE_HEX),
+        signature: new TextEncoder().encode(PYTHON_EMERGENCY_SIGNATURE),
+      });
+      const { seen, handler } = collect();
+      await oona.consumeEmergencySignals(handler);
+      expect(seen).toHaveLength(1);
+      const decoded = fromBinary(EmergencySignalSchema, seen[0]!.payload);
+      expect(decoded.reason).toBe('loss_spike');
+      expect(decoded.level).toBe(EmergencyLevel.HALT);
+      expect(decoded.monotonicTimeMs).toBe(123456789n);
+      expect(decoded.attributes).toEqual({ epoch: '3', mode: 'automatic' });
+      expect(seen[0]!.attributes).toEqual({ origin: 'tolaria', reason: 'loss_spike', level: '4' });
+    });
+
+    it('housekeeping with an injected wall clock trims by entry-id time', async () => {
+      const { oona } = await client({ messageTtlMs: 60_000 });
+      const base = clock.nowMs() - 120_000;
+      await raw.append(stream('telemetry'), { payload: new Uint8Array() }, { id: `${base}-0` });
+      await raw.append(stream('telemetry'), { payload: new Uint8Array() }, { id: `${base + 30_000}-0` });
+      await raw.append(stream('telemetry'), { payload: new Uint8Array() }, { id: `${base + 90_000}-0` });
+      await oona.consume(() => undefined, { stream: oona.streams.telemetry, count: 10 });
+      expect((await oona.housekeeping())[stream('telemetry')]).toBe(2);
+      expect(await oona.streamLength(stream('telemetry'))).toBe(1);
+      clock.advance(31_000);
+      expect((await oona.housekeeping())[stream('telemetry')]).toBe(1);
+    });
+
+    it('metrics snapshot key set: counters, gauges and per-source emergency keys', async () => {
+      const { oona } = await client({ emergencyMaxPerMin: 1 });
+      await oona.publishEmergencySignal(signal(), { source: 'tolaria run/1' });
+      await oona.publishEmergencySignal(signal(), { source: 'tolaria run/1' });
+      const m = await oona.metricsSnapshot();
+      expect(Object.keys(m).sort()).toEqual(
+        [...OONA_COUNTERS, ...OONA_GAUGES, 'emergency_published.src.tolaria_run_1', 'emergency_rate_dropped.src.tolaria_run_1'].sort(),
+      );
+      expect(m['emergency_published.src.tolaria_run_1']).toBe(1);
+      expect(m['emergency_rate_dropped.src.tolaria_run_1']).toBe(1);
+    });
+
+    // ---------------------------------------------------------------- the port's guarantees
+
+    it('redelivery: an entry left pending by a consumer that died mid-handler is claimed and handled', async () => {
+      const { oona } = await client({ retryIdleMs: idleMs });
+      await oona.publish(BusMessageType.SYSTEM_STATE, state(1));
+      const taken = await raw.readGroup(stream('normal'), 'oona-test', 'dead-consumer', { count: 1 });
+      expect(taken).toHaveLength(1);
+      const { seen, handler } = collect();
+      expect(await oona.consume(handler)).toBe(0);
+      await elapse(idleMs + 5);
+      expect(await oona.consume(handler)).toBe(1);
+      expect(seen[0]!.messageId).toBe(taken[0]!.id);
+      expect(seen[0]!.attempt).toBe(2);
+      expect(await oona.backlog(stream('normal'))).toBe(0);
+      expect((await oona.metricsSnapshot()).redelivered_total).toBe(1);
+    });
+
+    it('redelivery: abandoned deliveries count as attempts, an exhausted entry goes to the dead letter', async () => {
+      const { oona } = await client({ retryIdleMs: idleMs, retryMaxAttempts: 2 });
+      await oona.publish(BusMessageType.SYSTEM_STATE, state(1));
+      await raw.readGroup(stream('normal'), 'oona-test', 'dead-1', { count: 1 });
+      await elapse(idleMs + 5);
+      const claimed = await raw.autoClaim(stream('normal'), 'oona-test', 'dead-2', idleMs, '0-0', 10);
+      expect(claimed.entries[0]!.deliveries).toBe(2);
+      await elapse(idleMs + 5);
+      const { seen, handler } = collect();
+      await oona.consume(handler);
+      expect(seen).toHaveLength(0);
+      expect(await oona.streamLength(stream('deadletter'))).toBe(1);
+      expect(await oona.backlog(stream('normal'))).toBe(0);
+    });
+
+    it('at-least-once: with failures and a dying consumer, an idempotent handler applies every message once', async () => {
+      const random = prng(options.seed ?? 42);
+      const { oona } = await client({ retryIdleMs: idleMs, retryMaxAttempts: 10 });
+      const n = 30;
+      for (let i = 0; i < n; i++) await oona.publish(BusMessageType.SYSTEM_STATE, state(i));
+      await raw.readGroup(stream('normal'), 'oona-test', 'doomed', { count: 3 });
+      const applied = new Set<bigint>();
+      let deliveries = 0;
+      const handler = (m: OonaMessage): void => {
+        deliveries++;
+        if (random() < 0.3) throw new Error('transient');
+        applied.add(fromBinary(SystemStatePacketSchema, m.payload).globalStep);
+      };
+      for (let round = 0; round < 40 && applied.size < n; round++) {
+        await oona.consume(handler, { count: 8 });
+        if (round % 5 === 4) await elapse(idleMs + 5);
+      }
+      expect(applied.size).toBe(n);
+      expect(deliveries).toBeGreaterThan(n);
+      expect(await oona.backlog(stream('normal'))).toBe(0);
+      expect(await oona.streamLength(stream('deadletter'))).toBe(0);
+    });
+
+    it('ordering: one consumer sees one stream in publish order', async () => {
+      const { oona } = await client();
+      for (let i = 0; i < 50; i++) await oona.publish(BusMessageType.SYSTEM_STATE, state(i));
+      const steps: bigint[] = [];
+      for (let round = 0; round < 20 && steps.length < 50; round++) {
+        await oona.consume((m) => void steps.push(fromBinary(SystemStatePacketSchema, m.payload).globalStep), { count: 7 });
+      }
+      expect(steps).toEqual(Array.from({ length: 50 }, (_, i) => BigInt(i)));
+    });
+
+    it('dead letter after the maximum attempts (3), with backoff between retries', async () => {
+      const { oona } = await client({ retryMaxAttempts: 3, retryBackoffMs: 5, retryBackoffMaxMs: 20 });
+      await oona.publish(BusMessageType.SYSTEM_STATE, state(1));
+      const attempts: number[] = [];
+      const handler = (m: OonaMessage): void => {
+        attempts.push(m.attempt);
+        throw new Error('always fails');
+      };
+      for (let i = 0; i < 40 && attempts.length < 3; i++) {
+        await oona.consume(handler, { blockMs: 30 });
+      }
+      expect(attempts).toEqual([1, 2, 3]);
+      expect(await oona.streamLength(stream('deadletter'))).toBe(1);
+      const m = await oona.metricsSnapshot();
+      expect(m.retry_total).toBe(2);
+      expect(m.handler_failures).toBe(3);
+    });
+
+    it('emergency signals: burst limit per source, own budget, consumeEmergencySignals skips other types', async () => {
+      const { oona } = await client({ emergencyMaxPerMin: 3 });
+      const results: boolean[] = [];
+      for (let i = 0; i < 6; i++) results.push(await oona.publishEmergencySignal(signal(), { source: 'tolaria' }));
+      expect(results).toEqual([true, true, true, false, false, false]);
+      // Decision 0038: telemetry on the emergency stream has its own bucket, so detections cannot starve signals.
+      expect(await oona.publish(BusMessageType.TELEMETRY, telemetry(TelemetryLevel.CRITICAL), { priority: MessagePriority.CRITICAL })).toBe(true);
+      const { seen, handler } = collect();
+      await oona.consumeEmergencySignals(handler, { count: 10 });
+      expect(seen).toHaveLength(3);
+      expect(seen.every((m) => m.messageType === BusMessageType.EMERGENCY_SIGNAL)).toBe(true);
+      expect(seen[0]!.attributes).toEqual({ origin: 'tolaria', reason: 'loss_spike', level: String(EmergencyLevel.HALT) });
+      const m = await oona.metricsSnapshot();
+      expect(m.consume_skipped).toBe(1);
+      expect(m['emergency_published.src.tolaria']).toBe(3);
+      expect(m['emergency_rate_dropped.src.tolaria']).toBe(3);
+    });
+
+    it('trimming never removes an entry that is pending or not yet delivered', async () => {
+      const { oona } = await client({ maxStreamLength: 2, messageTtlMs: 1, retryIdleMs: idleMs });
+      for (let i = 0; i < 10; i++) await oona.publish(BusMessageType.SYSTEM_STATE, state(i));
+      await oona.consume(() => undefined, { count: 4 });
+      await raw.readGroup(stream('normal'), 'oona-test', 'dead', { count: 2 });
+      clock.setWall(Math.max(clock.nowMs(), Date.now()) + 1_000);
+      expect((await oona.housekeeping())[stream('normal')]).toBe(4);
+      expect((await oona.metricsSnapshot()).trim_blocked).toBe(1);
+      await elapse(idleMs + 5);
+      const steps: bigint[] = [];
+      for (let i = 0; i < 4 && steps.length < 6; i++) {
+        await oona.consume((m) => void steps.push(fromBinary(SystemStatePacketSchema, m.payload).globalStep), { count: 10 });
+      }
+      expect(steps).toEqual([4n, 5n, 6n, 7n, 8n, 9n]);
+      // Another group that has read nothing pins the whole stream.
+      const { oona: audit } = await client({ group: 'audit', messageTtlMs: 1 });
+      await oona.publish(BusMessageType.SYSTEM_STATE, state(10));
+      await oona.consume(() => undefined);
+      clock.advance(1_000);
+      expect((await oona.housekeeping())[stream('normal')]).toBe(6);
+      expect(await audit.backlog(stream('normal'))).toBe(1);
+      expect((await audit.housekeeping())[stream('normal')]).toBe(0);
+    });
+
+    it('fan-out across groups, work sharing within a group', async () => {
+      const { oona: a1 } = await client({ group: 'g-a', consumer: 'a1' });
+      const { oona: a2 } = await client({ group: 'g-a', consumer: 'a2' });
+      const { oona: b } = await client({ group: 'g-b', consumer: 'b1' });
+      for (let i = 0; i < 4; i++) await a1.publish(BusMessageType.SYSTEM_STATE, state(i));
+      const A = collect();
+      const B = collect();
+      await a1.consume(A.handler, { count: 2 });
+      await a2.consume(A.handler, { count: 10 });
+      await b.consume(B.handler, { count: 10 });
+      expect(A.seen).toHaveLength(4);
+      expect(new Set(A.seen.map((m) => m.messageId)).size).toBe(4);
+      expect(B.seen).toHaveLength(4);
+    });
+
+    it('subscribe: a continuous loop handles traffic; stop() lets the running handler finish and ack', async () => {
+      const { oona } = await client();
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      let started!: () => void;
+      const running = new Promise<void>((r) => (started = r));
+      const handled: bigint[] = [];
+      const sub = oona.subscribe(
+        async (m) => {
+          started();
+          await gate;
+          handled.push(fromBinary(SystemStatePacketSchema, m.payload).globalStep);
+        },
+        { blockMs: 20, count: 1 },
+      );
+      await oona.publish(BusMessageType.SYSTEM_STATE, state(1));
+      await running;
+      const stopping = sub.stop();
+      release();
+      await stopping;
+      expect(handled).toEqual([1n]);
+      expect(await oona.backlog(stream('normal'))).toBe(0);
+    });
+
+    it('a blocking read is cancelled by stop() and by close(), even when it waits forever (blockMs 0)', async () => {
+      const { oona } = await client();
+      const sub = oona.subscribe(() => undefined, { blockMs: 0 });
+      await new Promise((r) => setTimeout(r, 20));
+      const t0 = Date.now();
+      await sub.stop();
+      const other = oona.subscribe(() => undefined, { blockMs: 0 });
+      await new Promise((r) => setTimeout(r, 20));
+      await oona.close();
+      await other.done;
+      expect(Date.now() - t0).toBeLessThan(2_000);
+      await expect(oona.publish(BusMessageType.SYSTEM_STATE, state())).rejects.toThrow(/closed/);
+    });
+
+    it('close() finishes an in-flight handler before releasing the backend', async () => {
+      const { oona } = await client();
+      await oona.publish(BusMessageType.SYSTEM_STATE, state(1));
+      let finished = false;
+      const consuming = oona.consume(async () => {
+        await new Promise((r) => setTimeout(r, 30));
+        finished = true;
+      });
+      await new Promise((r) => setTimeout(r, 5));
+      await oona.close();
+      expect(finished).toBe(true);
+      expect(await consuming).toBe(1);
+      expect(await raw.pendingCount(stream('normal'), 'oona-test')).toBe(0);
+    });
+
+    it('consume breaker: read failures open it; consume is denied, then recovers after the timeout', async () => {
+      const { oona, faults } = await client();
+      faults.failAlways('readGroup');
+      for (let i = 0; i < 3; i++) await expect(oona.consume(() => undefined)).rejects.toThrow(/injected/);
+      faults.heal();
+      expect(oona.health().consumeState).toBe(2);
+      expect(await oona.consume(() => undefined)).toBe(0);
+      expect((await oona.metricsSnapshot()).breaker_consume_open).toBe(1);
+      clock.advance(30_000);
+      await oona.publish(BusMessageType.SYSTEM_STATE, state());
+      expect(await oona.consume(() => undefined)).toBe(1);
+      expect(oona.health().consumeState).toBe(1);
+    });
+
+    it('handler errors do not trip the publish breaker', async () => {
+      const { oona } = await client({ retryMaxAttempts: 10 });
+      for (let i = 0; i < 5; i++) await oona.publish(BusMessageType.SYSTEM_STATE, state(i));
+      await oona.consume(failing, { count: 5 });
+      expect(oona.health().publishState).toBe(1);
+      expect(oona.health().publishFailures).toBe(0);
+    });
+
+    it('the publish retry buffer retries after a backend error and reports what it gave up', async () => {
+      const { oona, faults } = await client({ publishRetryBufferSize: 2, publishRetryTimeoutMs: 60_000 });
+      faults.failNext('append', 2);
+      const first = oona.publish(BusMessageType.SYSTEM_STATE, state(1));
+      await new Promise((r) => setTimeout(r, 5));
+      // The first publish is waiting in the buffer; the second queues behind it to keep order.
+      const results = await Promise.all([first, oona.publish(BusMessageType.SYSTEM_STATE, state(2))]);
+      expect(results).toEqual([true, true]);
+      const steps: bigint[] = [];
+      await oona.consume((m) => void steps.push(fromBinary(SystemStatePacketSchema, m.payload).globalStep), { count: 10 });
+      expect(steps).toEqual([1n, 2n]);
+      faults.failAlways('append');
+      const pending = [1, 2, 3].map((i) => oona.publish(BusMessageType.SYSTEM_STATE, state(i)));
+      expect(await pending[2]).toBe(false);
+      expect(oona.unsent().map((u) => u.reason)).toEqual(['buffer-full']);
+      clock.advance(61_000);
+      expect(await Promise.all(pending.slice(0, 2))).toEqual([false, false]);
+      expect(oona.unsent().map((u) => u.reason)).toEqual(['buffer-full', 'timeout', 'timeout']);
+      expect((await oona.metricsSnapshot()).publish_unsent).toBe(3);
+    });
+  });
+}
