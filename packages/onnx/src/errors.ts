@@ -1,0 +1,69 @@
+import { EsperError } from '@esper/core';
+
+/**
+ * A graph was built wrongly: a duplicate or unknown name, a missing input, an operator used
+ * with arguments it does not accept. Fix the building code; nothing was run.
+ */
+export class OnnxGraphError extends EsperError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ESPER_ONNX_GRAPH', message, options);
+  }
+}
+
+/** Two shapes that are known at build time do not fit together (matmul, broadcast, concat …). */
+export class OnnxShapeError extends EsperError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ESPER_ONNX_SHAPE', message, options);
+  }
+}
+
+/** Bytes that should hold an ONNX `ModelProto` could not be decoded or use unsupported features. */
+export class OnnxModelParseError extends EsperError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ESPER_ONNX_MODEL_PARSE', message, options);
+  }
+}
+
+/**
+ * No backend in the requested fallback order could create a session. The message lists every
+ * backend tried and why it failed; the last failure travels as `cause`.
+ */
+export class OnnxBackendUnavailableError extends EsperError {
+  /** Each backend tried, in order, with the reason it failed. */
+  readonly attempts: readonly { backend: string; reason: string }[];
+  constructor(message: string, attempts: readonly { backend: string; reason: string }[], options?: { cause?: unknown }) {
+    super('ESPER_ONNX_BACKEND_UNAVAILABLE', message, options);
+    this.attempts = attempts;
+  }
+}
+
+/** ONNX Runtime rejected a model or a run (bad feeds, missing inputs, kernel failure). */
+export class OnnxRunError extends EsperError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ESPER_ONNX_RUN', message, options);
+  }
+}
+
+/** A session, runtime or cache was used after `dispose()`. */
+export class OnnxDisposedError extends EsperError {
+  constructor(message: string) {
+    super('ESPER_ONNX_DISPOSED', message);
+  }
+}
+
+/**
+ * A checkpoint file is damaged or not a checkpoint: bad magic, truncated, a header or tensor
+ * checksum mismatch. Restore from another checkpoint; never load a partially valid one.
+ */
+export class OnnxCheckpointCorruptError extends EsperError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ESPER_ONNX_CHECKPOINT_CORRUPT', message, options);
+  }
+}
+
+/** A parameter set does not match what a graph or checkpoint expects (missing name, wrong shape). */
+export class OnnxParameterError extends EsperError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ESPER_ONNX_PARAMETER', message, options);
+  }
+}

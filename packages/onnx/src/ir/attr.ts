@@ -1,0 +1,12 @@
+import type { AttributeValue } from './graph.js';
+import type { TensorData } from './tensor-data.js';
+
+/** Attribute helpers: ONNX needs the attribute type, which a JS number alone does not say. */
+export const attr = {
+  int: (value: number): AttributeValue => ({ type: 'int', value }),
+  float: (value: number): AttributeValue => ({ type: 'float', value }),
+  string: (value: string): AttributeValue => ({ type: 'string', value }),
+  ints: (value: readonly number[]): AttributeValue => ({ type: 'ints', value: [...value] }),
+  floats: (value: readonly number[]): AttributeValue => ({ type: 'floats', value: [...value] }),
+  tensor: (value: TensorData): AttributeValue => ({ type: 'tensor', value }),
+};

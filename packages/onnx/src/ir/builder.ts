@@ -1,0 +1,206 @@
+import { OnnxGraphError, OnnxShapeError } from '../errors.js';
+import type { DType } from './dtype.js';
+import { DEFAULT_OPSET, type AttributeValue, type Graph, type Node, type ParameterKind, type Shape, type ValueInfo } from './graph.js';
+import { formatShape } from './shape.js';
+import { tensor as makeTensor, type TensorData } from './tensor-data.js';
+export { attr } from './attr.js';
+import { Tensor } from './tensor.js';
+
+/** Options of {@link GraphBuilder.param}. */
+export interface ParamOptions {
+  /** `'initializer'` (default) bakes the value into the model; `'input'` makes it a graph input the caller feeds. */
+  readonly kind?: ParameterKind;
+}
+
+/** Output description for {@link GraphBuilder.op}: element type and inferred shape. */
+export interface OpOutput {
+  readonly dtype: DType;
+  readonly shape: Shape | null;
+}
+
+const NAME_RE = /^[A-Za-z_][A-Za-z0-9_.:/-]*$/;
+
+/**
+ * Builds a {@link Graph} one operator at a time.
+ *
+ * Every value gets a unique name (hints are suffixed `_1`, `_2` … on collision; names the caller
+ * insists on — inputs, parameters, outputs — throw {@link OnnxGraphError} when taken). Shapes
+ * are inferred as operators are added, and fixed dims that cannot fit throw
+ * {@link OnnxShapeError} at the call that introduced them, not at session creation.
+ *
+ * ```ts
+ * const g = new GraphBuilder('mlp');
+ * const x = g.input('x', 'float32', ['batch', 4]);
+ * const w = g.param('w', f32([4, 3], weights));
+ * g.output(x.matmul(w).relu(), 'y');
+ * const graph = g.build();
+ * ```
+ */
+export class GraphBuilder {
+  readonly name: string;
+  readonly opset: number;
+  private readonly inputs: ValueInfo[] = [];
+  private readonly outputs: ValueInfo[] = [];
+  private readonly nodes: Node[] = [];
+  private readonly initializers = new Map<string, TensorData>();
+  private readonly parameters = new Map<string, ParameterKind>();
+  private readonly valueInfo = new Map<string, ValueInfo>();
+  private readonly metadata = new Map<string, string>();
+  private readonly used = new Set<string>();
+  private readonly counters = new Map<string, number>();
+  private readonly scopes: string[] = [];
+  private built = false;
+
+  constructor(name = 'graph', options: { opset?: number } = {}) {
+    this.name = name;
+    this.opset = options.opset ?? DEFAULT_OPSET;
+    if (this.opset < 18) throw new OnnxGraphError(`opset ${this.opset} is too old: @esper/onnx needs opset 18 or newer`);
+  }
+
+  /** Declares a graph input. Dims may be numbers, symbolic names (`'batch'`) or `null`. */
+  input(name: string, dtype: DType, shape: Shape | null): Tensor {
+    this.claim(name, 'input');
+    const info: ValueInfo = { name, dtype, shape: shape === null ? null : [...shape] };
+    this.inputs.push(info);
+    return new Tensor(this, name, dtype, info.shape);
+  }
+
+  /**
+   * Declares a trainable parameter with its starting value. As an initializer (default) the
+   * value is baked into the model; as an input it becomes a graph input the caller feeds on
+   * every run (training graphs do this so updated values need no recompile).
+   */
+  param(name: string, value: TensorData, options: ParamOptions = {}): Tensor {
+    this.claim(name, 'parameter');
+    const kind = options.kind ?? 'initializer';
+    this.initializers.set(name, value);
+    this.parameters.set(name, kind);
+    if (kind === 'input') this.inputs.push({ name, dtype: value.dtype, shape: [...value.dims] });
+    return new Tensor(this, name, value.dtype, value.dims);
+  }
+
+  /** Adds a constant tensor (an initializer that is not a parameter) under a fresh name. */
+  constant(value: TensorData, nameHint = 'const'): Tensor {
+    const name = this.fresh(nameHint);
+    this.initializers.set(name, value);
+    return new Tensor(this, name, value.dtype, value.dims);
+  }
+
+  /** A scalar or 1-D float constant of the given dtype (default float32). */
+  scalar(value: number, dtype: 'float32' | 'float64' = 'float32'): Tensor {
+    const data = dtype === 'float32' ? Float32Array.of(value) : Float64Array.of(value);
+    return this.constant(makeTensor(dtype, [], data), 'scalar');
+  }
+
+  /** Marks `t` as a graph output, renaming it to `name` (through an Identity) when given. */
+  output(t: Tensor, name?: string): Tensor {
+    this.own(t);
+    let out = t;
+    if (name !== undefined && name !== t.name) {
+      this.claim(name, 'output');
+      this.nodes.push({ name: this.fresh(`Identity_${name}`), opType: 'Identity', domain: '', inputs: [t.name], outputs: [name], attributes: {} });
+      out = new Tensor(this, name, t.dtype, t.shape);
+    } else if (this.outputs.some((o) => o.name === t.name)) {
+      throw new OnnxGraphError(`"${t.name}" is already a graph output`);
+    }
+    this.outputs.push({ name: out.name, dtype: out.dtype, shape: out.shape });
+    return out;
+  }
+
+  /** Sets a metadata entry (serialized as `metadata_props`). */
+  meta(key: string, value: string): this {
+    this.metadata.set(key, value);
+    return this;
+  }
+
+  /**
+   * Runs `fn` with names prefixed by `scope/` (nested scopes join with `/`), so that blocks built
+   * by the same helper twice keep readable, distinct names.
+   */
+  scope<T>(scope: string, fn: () => T): T {
+    this.scopes.push(scope);
+    try {
+      return fn();
+    } finally {
+      this.scopes.pop();
+    }
+  }
+
+  /**
+   * Appends one operator node and returns its outputs. Operator helpers in `ops/` call this
+   * after inferring output shapes; call it directly for operators they do not cover.
+   * `null` inputs are omitted optional inputs.
+   */
+  op(opType: string, inputs: readonly (Tensor | null)[], attributes: Record<string, AttributeValue>, outputs: readonly OpOutput[], options: { domain?: string; nameHint?: string } = {}): Tensor[] {
+    for (const t of inputs) if (t !== null) this.own(t);
+    const hint = options.nameHint ?? opType;
+    const nodeName = this.fresh(hint);
+    const outs = outputs.map((o, i) => {
+      const name = outputs.length === 1 ? this.fresh(`${hint}_out`, true) : this.fresh(`${hint}_out${i}`, true);
+      const info: ValueInfo = { name, dtype: o.dtype, shape: o.shape === null ? null : [...o.shape] };
+      this.valueInfo.set(name, info);
+      return new Tensor(this, name, o.dtype, info.shape);
+    });
+    this.nodes.push({
+      name: nodeName,
+      opType,
+      domain: options.domain ?? '',
+      inputs: inputs.map((t) => (t === null ? '' : t.name)),
+      outputs: outs.map((t) => t.name),
+      attributes: { ...attributes },
+    });
+    return outs;
+  }
+
+  /** Like {@link op} for the common one-output case. */
+  op1(opType: string, inputs: readonly (Tensor | null)[], attributes: Record<string, AttributeValue>, output: OpOutput, nameHint?: string): Tensor {
+    return this.op(opType, inputs, attributes, [output], nameHint === undefined ? {} : { nameHint })[0] as Tensor;
+  }
+
+  /** Freezes the graph. The builder cannot be used afterwards. */
+  build(): Graph {
+    if (this.built) throw new OnnxGraphError(`graph "${this.name}" was already built`);
+    if (this.outputs.length === 0) throw new OnnxGraphError(`graph "${this.name}" has no outputs: call output() before build()`);
+    this.built = true;
+    for (const o of this.outputs) this.valueInfo.delete(o.name);
+    return {
+      name: this.name,
+      opset: this.opset,
+      inputs: [...this.inputs],
+      outputs: [...this.outputs],
+      nodes: [...this.nodes],
+      initializers: new Map(this.initializers),
+      parameters: new Map(this.parameters),
+      valueInfo: new Map(this.valueInfo),
+      metadata: new Map(this.metadata),
+    };
+  }
+
+  /** A name not used yet in this graph, derived from `hint` (scoped). */
+  fresh(hint: string, scoped = true): string {
+    const base = (scoped && this.scopes.length > 0 ? `${this.scopes.join('/')}/${hint}` : hint).replace(/[^A-Za-z0-9_.:/-]/g, '_');
+    let name = base;
+    let n = this.counters.get(base) ?? 0;
+    while (this.used.has(name)) name = `${base}_${++n}`;
+    this.counters.set(base, n);
+    this.used.add(name);
+    return name;
+  }
+
+  private claim(name: string, what: string): void {
+    if (this.built) throw new OnnxGraphError(`graph "${this.name}" was already built`);
+    if (!NAME_RE.test(name)) throw new OnnxGraphError(`${what} name "${name}" is not valid: use letters, digits, _ . : / -, not starting with a digit`);
+    if (this.used.has(name)) throw new OnnxGraphError(`${what} name "${name}" is already used in graph "${this.name}"`);
+    this.used.add(name);
+  }
+
+  private own(t: Tensor): void {
+    if (this.built) throw new OnnxGraphError(`graph "${this.name}" was already built`);
+    if (t.builder !== this) throw new OnnxGraphError(`tensor "${t.name}" belongs to another graph builder; use graft() to combine graphs`);
+  }
+
+  /** Throws {@link OnnxShapeError} with the shapes involved (used by operator helpers). */
+  static shapeError(what: string, ...shapes: (Shape | null)[]): never {
+    throw new OnnxShapeError(`${what} (shapes ${shapes.map(formatShape).join(', ')})`);
+  }
+}

@@ -1,0 +1,10 @@
+export * from './dtype.js';
+export * from './tensor-data.js';
+export * from './graph.js';
+export * from './shape.js';
+export { attr } from './attr.js';
+export { GraphBuilder, type ParamOptions, type OpOutput } from './builder.js';
+export { Tensor } from './tensor.js';
+export * from './serialize.js';
+export * from './digest.js';
+export * from './compose.js';

@@ -1,0 +1,191 @@
+import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import {
+  AttributeProto_AttributeType,
+  ModelProtoSchema,
+  TensorProtoSchema,
+  type AttributeProto,
+  type ModelProto,
+  type TensorProto,
+  type ValueInfoProto,
+} from '../../gen/onnx_pb.js';
+import { OnnxModelParseError } from '../errors.js';
+import { allocate, dtypeFromOnnx, onnxDataType, type DType } from './dtype.js';
+import { IR_VERSION, type AttributeValue, type Dim, type Graph, type Node, type ParameterKind, type ValueInfo } from './graph.js';
+import { numel, tensor, tensorBytes, tensorFromBytes, type TensorData } from './tensor-data.js';
+
+/** Metadata key holding the parameter table (`{"name": "initializer" | "input"}`) as JSON. */
+export const PARAMETERS_METADATA_KEY = 'esper.parameters';
+/** Producer name written into every model. */
+export const PRODUCER_NAME = '@esper/onnx';
+
+/** Options of {@link toModelProto} and {@link serializeModel}. */
+export interface SerializeOptions {
+  /**
+   * Also write the start values of input parameters as initializers (ONNX treats an initializer
+   * that is also a graph input as a default the caller may override). Default false: training
+   * graphs are fed their parameters on every run, and a second copy would only cost memory.
+   */
+  readonly includeInputParameterValues?: boolean;
+}
+
+const utf8 = new TextEncoder();
+const fromUtf8 = new TextDecoder();
+
+function tensorProto(name: string, t: TensorData): TensorProto {
+  return create(TensorProtoSchema, {
+    name,
+    dims: t.dims.map((d) => BigInt(d)),
+    dataType: onnxDataType(t.dtype),
+    rawData: tensorBytes(t).slice(),
+  });
+}
+
+function dimProto(d: Dim) {
+  if (typeof d === 'number') return { value: { case: 'dimValue' as const, value: BigInt(d) } };
+  if (typeof d === 'string') return { value: { case: 'dimParam' as const, value: d } };
+  return {};
+}
+
+function valueInfoProto(v: ValueInfo) {
+  return {
+    name: v.name,
+    type: {
+      value: {
+        case: 'tensorType' as const,
+        value: { elemType: onnxDataType(v.dtype), ...(v.shape === null ? {} : { shape: { dim: v.shape.map(dimProto) } }) },
+      },
+    },
+  };
+}
+
+function attributeProto(name: string, a: AttributeValue) {
+  switch (a.type) {
+    case 'int': return { name, type: AttributeProto_AttributeType.INT, i: BigInt(a.value) };
+    case 'float': return { name, type: AttributeProto_AttributeType.FLOAT, f: a.value };
+    case 'string': return { name, type: AttributeProto_AttributeType.STRING, s: utf8.encode(a.value) };
+    case 'ints': return { name, type: AttributeProto_AttributeType.INTS, ints: a.value.map((v) => BigInt(v)) };
+    case 'floats': return { name, type: AttributeProto_AttributeType.FLOATS, floats: [...a.value] };
+    case 'strings': return { name, type: AttributeProto_AttributeType.STRINGS, strings: a.value.map((s) => utf8.encode(s)) };
+    case 'tensor': return { name, type: AttributeProto_AttributeType.TENSOR, t: tensorProto('', a.value) };
+  }
+}
+
+/** Converts a graph to an ONNX `ModelProto` message (IR version 10, the graph's opset). */
+export function toModelProto(graph: Graph, options: SerializeOptions = {}): ModelProto {
+  const skip = new Set(options.includeInputParameterValues ? [] : [...graph.parameters].filter(([, k]) => k === 'input').map(([n]) => n));
+  const metadata = new Map(graph.metadata);
+  if (graph.parameters.size > 0) metadata.set(PARAMETERS_METADATA_KEY, JSON.stringify(Object.fromEntries(graph.parameters)));
+  return create(ModelProtoSchema, {
+    irVersion: BigInt(IR_VERSION),
+    opsetImport: [{ domain: '', version: BigInt(graph.opset) }],
+    producerName: PRODUCER_NAME,
+    metadataProps: [...metadata].map(([key, value]) => ({ key, value })),
+    graph: {
+      name: graph.name,
+      node: graph.nodes.map((n) => ({
+        name: n.name,
+        opType: n.opType,
+        domain: n.domain,
+        input: [...n.inputs],
+        output: [...n.outputs],
+        attribute: Object.entries(n.attributes).map(([k, v]) => attributeProto(k, v)),
+      })),
+      initializer: [...graph.initializers].filter(([n]) => !skip.has(n)).map(([n, t]) => tensorProto(n, t)),
+      input: graph.inputs.map(valueInfoProto),
+      output: graph.outputs.map(valueInfoProto),
+      valueInfo: [...graph.valueInfo.values()].map(valueInfoProto),
+    },
+  });
+}
+
+/** Serializes a graph to ONNX `ModelProto` bytes, ready for ONNX Runtime. Deterministic. */
+export function serializeModel(graph: Graph, options: SerializeOptions = {}): Uint8Array {
+  return toBinary(ModelProtoSchema, toModelProto(graph, options));
+}
+
+function parseTensor(t: TensorProto): TensorData {
+  const dtype = dtypeFromOnnx(t.dataType);
+  const dims = t.dims.map((d) => Number(d));
+  if (t.rawData.byteLength > 0 || numel(dims) === 0) return tensorFromBytes(dtype, dims, t.rawData);
+  const out = allocate(dtype, numel(dims));
+  const src: ArrayLike<number | bigint> =
+    dtype === 'float32' ? t.floatData : dtype === 'float64' ? t.doubleData : dtype === 'int64' ? t.int64Data : t.int32Data;
+  if (src.length !== out.length) throw new OnnxModelParseError(`tensor "${t.name}": ${src.length} values for dims [${dims.join(', ')}]`);
+  for (let i = 0; i < out.length; i++) (out as unknown as (number | bigint)[])[i] = dtype === 'int64' ? BigInt(src[i] as number | bigint) : Number(src[i]);
+  return tensor(dtype, dims, out);
+}
+
+function parseValueInfo(v: ValueInfoProto): ValueInfo {
+  const tt = v.type?.value;
+  if (tt?.case !== 'tensorType') throw new OnnxModelParseError(`value "${v.name}" is not a tensor (only tensor values are supported)`);
+  const dtype: DType = dtypeFromOnnx(tt.value.elemType);
+  const shape = tt.value.shape
+    ? tt.value.shape.dim.map((d): Dim => (d.value.case === 'dimValue' ? Number(d.value.value) : d.value.case === 'dimParam' ? d.value.value : null))
+    : null;
+  return { name: v.name, dtype, shape };
+}
+
+function parseAttribute(a: AttributeProto): AttributeValue {
+  switch (a.type) {
+    case AttributeProto_AttributeType.INT: return { type: 'int', value: Number(a.i) };
+    case AttributeProto_AttributeType.FLOAT: return { type: 'float', value: a.f };
+    case AttributeProto_AttributeType.STRING: return { type: 'string', value: fromUtf8.decode(a.s) };
+    case AttributeProto_AttributeType.INTS: return { type: 'ints', value: a.ints.map((v) => Number(v)) };
+    case AttributeProto_AttributeType.FLOATS: return { type: 'floats', value: [...a.floats] };
+    case AttributeProto_AttributeType.STRINGS: return { type: 'strings', value: a.strings.map((s) => fromUtf8.decode(s)) };
+    case AttributeProto_AttributeType.TENSOR:
+      if (!a.t) throw new OnnxModelParseError(`attribute "${a.name}" has no tensor`);
+      return { type: 'tensor', value: parseTensor(a.t) };
+    default:
+      throw new OnnxModelParseError(`attribute "${a.name}" has type ${AttributeProto_AttributeType[a.type] ?? a.type}, which @esper/onnx does not support`);
+  }
+}
+
+/**
+ * Parses ONNX `ModelProto` bytes into a {@link Graph}. Throws {@link OnnxModelParseError} for
+ * bytes that are not a model or use features outside the IR (subgraph attributes, sequences,
+ * external data).
+ */
+export function parseModel(bytes: Uint8Array): Graph {
+  let model: ModelProto;
+  try {
+    model = fromBinary(ModelProtoSchema, bytes);
+  } catch (cause) {
+    throw new OnnxModelParseError(`bytes are not an ONNX ModelProto: ${(cause as Error).message}`, { cause });
+  }
+  const g = model.graph;
+  if (!g) throw new OnnxModelParseError('model has no graph');
+  const opset = model.opsetImport.find((o) => o.domain === '' || o.domain === 'ai.onnx');
+  if (!opset) throw new OnnxModelParseError('model does not import the default ONNX opset');
+  const metadata = new Map(model.metadataProps.map((p) => [p.key, p.value] as const));
+  const parameters = new Map<string, ParameterKind>();
+  const table = metadata.get(PARAMETERS_METADATA_KEY);
+  if (table !== undefined) {
+    metadata.delete(PARAMETERS_METADATA_KEY);
+    try {
+      for (const [k, v] of Object.entries(JSON.parse(table) as Record<string, string>)) parameters.set(k, v === 'input' ? 'input' : 'initializer');
+    } catch (cause) {
+      throw new OnnxModelParseError(`metadata ${PARAMETERS_METADATA_KEY} is not valid JSON`, { cause });
+    }
+  }
+  for (const t of g.initializer) if (t.externalData.length > 0) throw new OnnxModelParseError(`initializer "${t.name}" uses external data, which @esper/onnx does not load`);
+  const nodes: Node[] = g.node.map((n) => ({
+    name: n.name,
+    opType: n.opType,
+    domain: n.domain === 'ai.onnx' ? '' : n.domain,
+    inputs: [...n.input],
+    outputs: [...n.output],
+    attributes: Object.fromEntries(n.attribute.map((a) => [a.name, parseAttribute(a)])),
+  }));
+  return {
+    name: g.name,
+    opset: Number(opset.version),
+    inputs: g.input.map(parseValueInfo),
+    outputs: g.output.map(parseValueInfo),
+    nodes,
+    initializers: new Map(g.initializer.map((t) => [t.name, parseTensor(t)] as const)),
+    parameters,
+    valueInfo: new Map(g.valueInfo.map((v) => [v.name, parseValueInfo(v)] as const)),
+    metadata,
+  };
+}

@@ -1,0 +1,6 @@
+export * from './math.js';
+export * from './reduce.js';
+export * from './layout.js';
+export * from './nn.js';
+export * from './loss.js';
+export type { Operand } from './util.js';
