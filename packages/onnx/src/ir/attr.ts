@@ -4,9 +4,9 @@ import type { TensorData } from './tensor-data.js';
 /** Attribute helpers: ONNX needs the attribute type, which a JS number alone does not say. */
 export const attr = {
   int: (value: number): AttributeValue => ({ type: 'int', value }),
-  float: (value: number): AttributeValue => ({ type: 'float', value }),
+  float: (value: number): AttributeValue => ({ type: 'float', value: Math.fround(value) }),
   string: (value: string): AttributeValue => ({ type: 'string', value }),
   ints: (value: readonly number[]): AttributeValue => ({ type: 'ints', value: [...value] }),
-  floats: (value: readonly number[]): AttributeValue => ({ type: 'floats', value: [...value] }),
+  floats: (value: readonly number[]): AttributeValue => ({ type: 'floats', value: value.map((v) => Math.fround(v)) }),
   tensor: (value: TensorData): AttributeValue => ({ type: 'tensor', value }),
 };

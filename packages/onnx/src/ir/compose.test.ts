@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import { OnnxGraphError, OnnxShapeError } from '../errors.js';
+import { OnnxRuntime } from '../runtime/runtime.js';
+import { GraphBuilder } from './builder.js';
+import { graft } from './compose.js';
+import { f32, toNumbers } from './tensor-data.js';
+
+// host: y = relu(x @ w) @ v ; seed: out = h + alpha * (h * 2)
+function host() {
+  const g = new GraphBuilder('host');
+  const x = g.input('x', 'float32', ['batch', 2]);
+  const w = g.param('w', f32([2, 2], [1, 0, 0, 1]));
+  const v = g.param('v', f32([2, 1], [1, 1]));
+  const h = g.scope('layer1', () => x.matmul(w).relu());
+  g.output(h.matmul(v), 'y');
+  return { graph: g.build(), h: h.name };
+}
+function seed() {
+  const g = new GraphBuilder('seed');
+  const h = g.input('h', 'float32', ['batch', 2]);
+  const alpha = g.input('alpha', 'float32', []);
+  const s = g.param('s', f32([2], [2, 2]));
+  g.output(h.add(alpha.mul(h.mul(s))), 'out');
+  return g.build();
+}
+
+describe('graft', () => {
+  it('inserts a subgraph at a named tensor; consumers read its output', async () => {
+    const { graph, h } = host();
+    const grafted = graft(graph, seed(), { at: h, prefix: 'seed0' });
+    expect(grafted.inputs.map((i) => i.name)).toEqual(['x', 'seed0/alpha']);
+    expect(grafted.parameters.get('seed0/s')).toBe('initializer');
+    const rt = new OnnxRuntime();
+    const s = await rt.createSession(grafted);
+    const x = f32([2, 2], [1, 2, -1, 3]);
+    const run = async (alpha: number) => toNumbers((await s.run({ x, 'seed0/alpha': f32([], [alpha]) })).y!);
+    expect(await run(0)).toEqual([3, 3]);
+    // h = relu(x) = [[1,2],[0,3]]; out = h * (1 + 2 alpha); alpha 0.5 → 2h → sums 6, 6
+    expect(await run(0.5)).toEqual([6, 6]);
+    await rt.dispose();
+  });
+
+  it('grafts at a graph output, keeping the output name', async () => {
+    const g = new GraphBuilder('host2');
+    const x = g.input('x', 'float32', ['batch', 2]);
+    g.output(x.relu(), 'feat');
+    const grafted = graft(g.build(), seed(), { at: 'feat', prefix: 'sd', bind: {} });
+    expect(grafted.outputs.map((o) => o.name)).toEqual(['feat']);
+    const rt = new OnnxRuntime();
+    const s = await rt.createSession(grafted);
+    const out = await s.run({ x: f32([1, 2], [1, -1]), 'sd/alpha': f32([], [1]) });
+    expect(toNumbers(out.feat!)).toEqual([3, 0]);
+    await rt.dispose();
+  });
+
+  it('binds extra subgraph inputs to host tensors', async () => {
+    const g = new GraphBuilder('host3');
+    const x = g.input('x', 'float32', ['batch', 2]);
+    const gate = g.input('gate', 'float32', []);
+    const h = x.relu();
+    g.output(h.sum([1], { keepDims: false }), 'y');
+    const bound = graft(g.build(), seed(), { at: h.name, prefix: 's1', bind: { alpha: 'gate' } });
+    expect(bound.inputs.map((i) => i.name)).toEqual(['x', 'gate']);
+    const rt = new OnnxRuntime();
+    const s = await rt.createSession(bound);
+    const out = await s.run({ x: f32([1, 2], [1, 2]), gate: f32([], [1]) });
+    expect(toNumbers(out.y!)).toEqual([9]);
+    await rt.dispose();
+    expect(() => graft(bound, seed(), { at: 'x', prefix: 's2', bind: { alpha: 'x' } })).toThrow(OnnxShapeError);
+  });
+
+  it('reports unknown names, collisions and shape mismatches', () => {
+    const { graph, h } = host();
+    expect(() => graft(graph, seed(), { at: 'nope', prefix: 'p' })).toThrow(OnnxGraphError);
+    const once = graft(graph, seed(), { at: h, prefix: 'p' });
+    expect(() => graft(once, seed(), { at: 'x', prefix: 'p' })).toThrow(/choose another prefix/);
+    const wide = new GraphBuilder('wide');
+    wide.output(wide.input('h', 'float32', ['batch', 3]).relu(), 'o');
+    expect(() => graft(graph, wide.build(), { at: h, prefix: 'w' })).toThrow(OnnxShapeError);
+  });
+});
