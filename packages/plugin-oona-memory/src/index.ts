@@ -1,0 +1,8 @@
+/**
+ * `@esper/plugin-oona-memory`: the Oona message fabric in process, with the same semantics as
+ * `@esper/plugin-oona-redis` (both pass the contract suite in `@esper/core/testing`).
+ *
+ * @packageDocumentation
+ */
+export { oonaMemory, oonaMemorySchema, type OonaMemoryInput, type OonaMemoryOptions } from './plugin.js';
+export { MemoryBroker, MemoryStreamBackend } from '@esper/core';

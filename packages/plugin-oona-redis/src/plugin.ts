@@ -1,0 +1,118 @@
+import {
+  definePlugin,
+  OONA_SETTINGS_ENV,
+  OonaClient,
+  oonaSettingsShape,
+  pickOonaSettings,
+  startHousekeeping,
+  Tokens,
+  type Logger,
+  type Oona,
+  type Signer,
+} from '@esper/core';
+import { z } from 'zod';
+import { RedisStreamBackend } from './backend.js';
+
+/** Options of {@link oonaRedis}: the shared Oona settings plus the connection. */
+export const oonaRedisSchema = z.strictObject({
+  ...oonaSettingsShape,
+  /** `redis://[user:password@]host:port/db` or `rediss://` for TLS (`REDIS_URL`, a secret). */
+  redisUrl: z.string().min(1).default('redis://localhost:6379/0'),
+  /** Per-attempt connect timeout, ms (`OONA_REDIS_CONNECT_TIMEOUT_MS`). */
+  connectTimeoutMs: z.number().int().positive().default(2_000),
+  /** Start fails with ESPER_OONA_UNREACHABLE after this long, ms (`OONA_REDIS_START_TIMEOUT_MS`). */
+  startTimeoutMs: z.number().int().positive().default(5_000),
+  /** First reconnect delay, doubling per attempt, ms. */
+  reconnectBaseMs: z.number().int().positive().default(50),
+  /** Longest reconnect delay, ms. */
+  reconnectMaxMs: z.number().int().positive().default(2_000),
+  /** CA certificate file (PEM) for `rediss://` servers with a private CA (`OONA_REDIS_TLS_CA_FILE`). */
+  tlsCaFile: z.string().min(1).optional(),
+  /** Verify the server certificate for `rediss://`. */
+  tlsRejectUnauthorized: z.boolean().default(true),
+});
+
+/** Validated options. */
+export type OonaRedisOptions = z.output<typeof oonaRedisSchema>;
+/** What the `oona` config section may hold. */
+export type OonaRedisInput = z.input<typeof oonaRedisSchema>;
+
+/** Builds the backend for validated options (exported for tools and tests). */
+export function redisBackendFor(options: OonaRedisOptions, logger?: Logger): RedisStreamBackend {
+  return new RedisStreamBackend({
+    url: options.redisUrl,
+    connectTimeoutMs: options.connectTimeoutMs,
+    startTimeoutMs: options.startTimeoutMs,
+    reconnectBaseMs: options.reconnectBaseMs,
+    reconnectMaxMs: options.reconnectMaxMs,
+    tlsRejectUnauthorized: options.tlsRejectUnauthorized,
+    ...(options.tlsCaFile !== undefined ? { tlsCaFile: options.tlsCaFile } : {}),
+    ...(logger !== undefined ? { logger } : {}),
+  });
+}
+
+/**
+ * Plugin: the Oona message fabric on Redis Streams (node-redis), wire-compatible with the
+ * reference (`payload` = BusEnvelope bytes, `signature` = Base64 HMAC-SHA256 of them). Provides
+ * `Tokens.Oona`; connects and creates the consumer groups at `init` (failing within
+ * `startTimeoutMs` with an error naming the URL, credentials masked), closes gracefully at
+ * `stop` (in-flight handlers finish). Signs when the kernel has a `Signer`.
+ *
+ * @example
+ * ```ts
+ * export default defineConfig({ plugins: [oonaRedis({ group: 'tamiyo' })] }); // REDIS_URL from the env
+ * ```
+ */
+export function oonaRedis(options: Partial<OonaRedisInput> = {}) {
+  const runs = new Map<string, { backend: RedisStreamBackend; stopHousekeeping?: () => void }>();
+  return definePlugin({
+    name: '@esper/plugin-oona-redis',
+    configKey: 'oona',
+    configSchema: oonaRedisSchema,
+    factoryOptions: options,
+    env: {
+      ...OONA_SETTINGS_ENV,
+      REDIS_URL: 'redisUrl',
+      OONA_REDIS_CONNECT_TIMEOUT_MS: 'connectTimeoutMs',
+      OONA_REDIS_START_TIMEOUT_MS: 'startTimeoutMs',
+      OONA_REDIS_TLS_CA_FILE: 'tlsCaFile',
+    },
+    secrets: ['redisUrl'],
+    provides: [Tokens.Oona],
+    register(ctx) {
+      const backend = redisBackendFor(ctx.options, ctx.logger);
+      runs.set(ctx.run.runId, { backend });
+      ctx.provide(Tokens.Oona, (container) => {
+        const signer = container.isRegistered(Tokens.Signer, true) ? container.resolve<Signer>(Tokens.Signer) : undefined;
+        return new OonaClient({
+          backend,
+          settings: pickOonaSettings(ctx.options),
+          clock: ctx.clock,
+          logger: ctx.logger,
+          ...(signer !== undefined ? { signer } : {}),
+        });
+      });
+    },
+    hooks: {
+      async init(ctx) {
+        const state = runs.get(ctx.run.runId);
+        await state?.backend.connect();
+        await ctx.resolve(Tokens.Oona).ensureGroups();
+      },
+      start(ctx) {
+        const state = runs.get(ctx.run.runId);
+        const oona: Oona = ctx.resolve(Tokens.Oona);
+        if (state !== undefined) state.stopHousekeeping = startHousekeeping(oona, ctx.options.housekeepingIntervalMs, ctx.logger);
+      },
+      async stop(ctx) {
+        runs.get(ctx.run.runId)?.stopHousekeeping?.();
+        await ctx.resolve(Tokens.Oona).close();
+      },
+      async dispose(ctx) {
+        // When init failed, nothing resolved the client: close the connection here.
+        await runs.get(ctx.run.runId)?.backend.close();
+        runs.delete(ctx.run.runId);
+      },
+    },
+  });
+}

@@ -1,0 +1,37 @@
+import { createClient } from 'redis';
+
+/** The shared test server (never restarted by tests). */
+export const REDIS_URL = process.env.OONA_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
+
+/** Whether the shared server answers PING within a second. */
+export async function redisAvailable(url = REDIS_URL): Promise<boolean> {
+  const client = createClient({ url, socket: { connectTimeout: 1_000, reconnectStrategy: false } });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    await client.ping();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    if (client.isOpen) client.destroy();
+  }
+}
+
+/** Deletes every key that starts with `prefix` (SCAN, bounded). */
+export async function deleteKeys(prefix: string, url = REDIS_URL): Promise<void> {
+  const client = createClient({ url, socket: { connectTimeout: 1_000, reconnectStrategy: false } });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    let cursor = '0';
+    for (let i = 0; i < 1_000; i++) {
+      const reply = (await client.sendCommand(['SCAN', cursor, 'MATCH', `${prefix}*`, 'COUNT', '1000'])) as [string, string[]];
+      if (reply[1].length > 0) await client.sendCommand(['DEL', ...reply[1]]);
+      cursor = reply[0];
+      if (cursor === '0') break;
+    }
+  } finally {
+    if (client.isOpen) client.destroy();
+  }
+}
