@@ -10,3 +10,4 @@ export * from './errors.js';
 export * from './ir/index.js';
 export * from './ops/index.js';
 export * from './runtime/index.js';
+export * from './params/index.js';
