@@ -32,7 +32,11 @@ export const coreConfigSchema = z.strictObject({
   security: z
     .strictObject({
       /** HMAC key for Leyline signatures (env `ESPER_LEYLINE_SECRET`). Never printed. */
-      leylineSecret: z.string().min(1).optional(),
+      leylineSecret: z
+        .string()
+        .min(1)
+        .refine((s) => s.trim() !== '', 'must not be blank: use the key shared by every Esper process')
+        .optional(),
       /** How long a command id is remembered against replay, in ms. */
       nonceWindowMs: z.number().int().positive().default(300_000),
       /** Maximum age of a command, in ms. */

@@ -2,7 +2,8 @@ import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
 import { toJsonString } from '@bufbuild/protobuf';
 import { z } from 'zod';
-import { MessagePriority, MessagePrioritySchema, TelemetryPacketSchema, type TelemetryPacket } from '../leyline/index.js';
+import { MessagePriority, TelemetryPacketSchema, type TelemetryPacket } from '../leyline/index.js';
+import { priorityName } from '../telemetry/priority.js';
 import { definePlugin } from '../kernel/plugin.js';
 import type { Logger } from '../kernel/ports/logger.js';
 import type { TelemetrySink } from '../kernel/ports/telemetry-sink.js';
@@ -34,7 +35,7 @@ export class JsonlTelemetrySink implements TelemetrySink {
   ) {}
 
   emit(packet: TelemetryPacket, priority: MessagePriority): Promise<void> | void {
-    const name = MessagePrioritySchema.values.find((v) => v.number === priority)?.name ?? 'MESSAGE_PRIORITY_UNSPECIFIED';
+    const name = priorityName(priority);
     const json = toJsonString(TelemetryPacketSchema, packet, { useProtoFieldName: true });
     this.buffer.push(`{"priority":"${name}","packet":${json}}\n`);
     if (this.buffer.length >= this.batchSize || priority === MessagePriority.CRITICAL) return this.flush();
