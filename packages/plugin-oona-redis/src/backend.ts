@@ -252,7 +252,7 @@ export class RedisStreamBackend implements StreamBackend {
     args.push('BLOCK', String(options.blockMs), 'STREAMS', stream, '>');
     if (this.closed) throw new OonaClosedError('Redis stream backend');
     if (options.signal?.aborted === true) throw new OonaReadCancelledError();
-    const client = await this.acquire();
+    const client = this.acquire();
     let cancelled = false;
     const cancel = (): void => {
       cancelled = true;
@@ -260,6 +260,8 @@ export class RedisStreamBackend implements StreamBackend {
     };
     options.signal?.addEventListener('abort', cancel, { once: true });
     try {
+      // Connecting a fresh connection waits for the server (reconnecting) and is cancellable too.
+      if (!client.isReady) await client.connect();
       const reply = await client.sendCommand(args, BUFFERS);
       this.release(client);
       return this.parseRead(reply);
@@ -278,22 +280,15 @@ export class RedisStreamBackend implements StreamBackend {
     return toEntries(first?.[1]);
   }
 
-  /** A dedicated connection for one blocking read. */
-  private async acquire(): Promise<Client> {
-    const reused = this.idle.pop();
-    if (reused !== undefined && reused.isReady) {
-      this.busy.add(reused);
-      return reused;
+  /** A dedicated connection for one blocking read (reused when idle and ready, else a new one, not yet connected). */
+  private acquire(): Client {
+    let client = this.idle.pop();
+    while (client !== undefined && !client.isReady) {
+      client.destroy();
+      client = this.idle.pop();
     }
-    if (reused !== undefined) reused.destroy();
-    const client = this.makeClient('blocking');
+    client ??= this.makeClient('blocking');
     this.busy.add(client);
-    try {
-      await client.connect();
-    } catch (error) {
-      this.discard(client);
-      throw new OonaBackendError(`Redis blocking connection to ${this.displayUrl} failed: ${this.scrub(message(error))}`, { cause: error });
-    }
     return client;
   }
 

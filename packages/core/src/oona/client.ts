@@ -306,9 +306,13 @@ export class OonaClient implements Oona {
     return 'ok';
   }
 
-  /** Conservative mode ends once the publish breaker is closed and the normal backlog is under the threshold. */
+  /**
+   * Conservative mode ends once the publish breaker admits calls again (a half-open trial
+   * counts: rerouting it would only hide the recovery) and the normal backlog is under the
+   * emergency threshold.
+   */
   private async conservativeCleared(): Promise<boolean> {
-    if (this.publishBreaker.state !== CircuitBreakerState.CIRCUIT_STATE_CLOSED) return false;
+    if (this.publishBreaker.state === CircuitBreakerState.CIRCUIT_STATE_OPEN) return false;
     const threshold = this.settings.emergencyThreshold;
     if (threshold === null) return true;
     const depth = await this.depth(this.streams.normal);
@@ -326,15 +330,18 @@ export class OonaClient implements Oona {
       job.resolve = resolve;
     });
     this.buffer.push(job);
-    this.draining ??= this.drain().finally(() => {
-      this.draining = undefined;
-    });
+    this.draining ??= this.drain();
     return promise;
   }
 
   private async drain(): Promise<void> {
     let delayMs = 25;
-    while (this.buffer.length > 0) {
+    for (;;) {
+      if (this.buffer.length === 0) {
+        // Cleared in the same microtask that saw the buffer empty, so a later enqueue starts a new drain.
+        this.draining = undefined;
+        return;
+      }
       const job = this.buffer[0]!;
       if (this.clock.monotonicMs() > job.deadlineMs) {
         this.buffer.shift();

@@ -469,12 +469,13 @@ export function describeOonaContract(name: string, factory: OonaContractFactory,
       expect(await oona.publish(BusMessageType.SYSTEM_STATE, state())).toBe(false);
       expect((await oona.metricsSnapshot()).breaker_publish_open).toBe(2);
       clock.advance(1);
-      // The trial publish (HALF_OPEN) still routes conservatively; its success closes the breaker.
+      // The trial publish (HALF_OPEN) goes through; its success closes the breaker and ends conservative mode.
+      expect(oona.health().conservativeMode).toBe(true);
       expect(await oona.publish(BusMessageType.SYSTEM_STATE, state())).toBe(true);
       expect(oona.health().publishState).toBe(1);
-      expect(await oona.streamLength(stream('emergency'))).toBe(1);
-      expect(await oona.publish(BusMessageType.SYSTEM_STATE, state())).toBe(true);
+      expect(oona.health().conservativeMode).toBe(false);
       expect(await oona.streamLength(stream('normal'))).toBe(1);
+      expect(await oona.streamLength(stream('emergency'))).toBe(0);
     });
 
     it('24. a failed kernel request is retried, not dropped as a replay of itself', async () => {

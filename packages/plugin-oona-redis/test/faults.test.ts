@@ -1,0 +1,191 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import { OonaClient, type OonaMessage } from '@esper/core';
+import { BusMessageType, SystemStatePacketSchema } from '@esper/core/leyline';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RedisStreamBackend } from '../src/index.js';
+
+const hasRedisServer = spawnSync('redis-server', ['--version']).status === 0;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * A redis-server child owned by the test (never the shared one). It keeps an append-only file
+ * with `appendfsync always` in a temp dir, so that a crash (SIGKILL) and restart keep every
+ * entry and consumer-group state the server acknowledged — as a durable production server would.
+ */
+class OwnRedis {
+  private child: ChildProcess | undefined;
+  readonly dir = mkdtempSync(join(tmpdir(), 'oona-fault-'));
+  constructor(readonly port: number) {}
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}/0`;
+  }
+
+  async start(): Promise<void> {
+    this.child = spawn(
+      'redis-server',
+      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', this.dir],
+      { stdio: 'ignore' },
+    );
+    for (let i = 0; i < 100; i++) {
+      if (spawnSync('redis-cli', ['-p', String(this.port), 'ping'], { encoding: 'utf8' }).stdout.trim() === 'PONG') return;
+      await sleep(20);
+    }
+    throw new Error(`own redis-server on ${this.port} did not start`);
+  }
+
+  async kill(): Promise<void> {
+    const child = this.child;
+    if (child === undefined || child.exitCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill('SIGKILL');
+    await exited;
+    this.child = undefined;
+  }
+
+  async dispose(): Promise<void> {
+    await this.kill();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+const state = (step: number): Uint8Array =>
+  toBinary(SystemStatePacketSchema, create(SystemStatePacketSchema, { version: 1, globalStep: BigInt(step) }));
+
+describe.skipIf(!hasRedisServer)('Redis faults (own redis-server child)', () => {
+  let redis: OwnRedis;
+
+  beforeAll(async () => {
+    redis = new OwnRedis(await freePort());
+    await redis.start();
+  });
+
+  afterAll(async () => {
+    await redis.dispose();
+  });
+
+  const settings = {
+    group: 'fault-test',
+    retryBackoffMs: 0,
+    publishBreaker: { timeoutMs: 150 },
+    consumeBreaker: { timeoutMs: 150 },
+  };
+  const backend = () => new RedisStreamBackend({ url: redis.url, reconnectBaseMs: 20, reconnectMaxMs: 100, connectTimeoutMs: 500 });
+
+  it('server restart under load: bounded publish buffer, consumers reconnect, nothing acknowledged is lost, unacked entries are redelivered', async () => {
+    const pubBackend = backend();
+    const conBackend = backend();
+    await Promise.all([pubBackend.connect(), conBackend.connect()]);
+    const publisher = new OonaClient({
+      backend: pubBackend,
+      settings: { ...settings, consumer: 'pub', publishRetryBufferSize: 40, publishRetryTimeoutMs: 4_000 },
+    });
+    const consumer = new OonaClient({ backend: conBackend, settings: { ...settings, consumer: 'con', retryIdleMs: 200 } });
+    await publisher.ensureGroups();
+
+    const applied = new Set<bigint>();
+    let deliveries = 0;
+    const sub = consumer.subscribe(
+      async (m: OonaMessage) => {
+        deliveries++;
+        await sleep(1);
+        applied.add(fromBinary(SystemStatePacketSchema, m.payload).globalStep);
+      },
+      { count: 20, blockMs: 50, onError: () => undefined },
+    );
+
+    // Publish at a steady rate (not awaiting each one) across a crash and restart of the server.
+    const results: Array<Promise<boolean>> = [];
+    const total = 400;
+    let restarted: Promise<void> | undefined;
+    for (let i = 0; i < total; i++) {
+      results.push(publisher.publish(BusMessageType.SYSTEM_STATE, state(i)));
+      if (i === 150) {
+        await redis.kill();
+        restarted = sleep(300).then(() => redis.start());
+      }
+      if (i % 10 === 9) await sleep(3);
+    }
+    await restarted;
+    const outcomes = await Promise.all(results);
+    const sent = outcomes.flatMap((ok, i) => (ok ? [BigInt(i)] : []));
+    const unsent = publisher.unsent();
+
+    // Every publish is accounted for: appended (true) or reported unsent (false).
+    expect(sent.length + unsent.length).toBe(total);
+    expect(unsent.every((u) => u.reason === 'buffer-full' || u.reason === 'timeout')).toBe(true);
+    expect(unsent.length).toBeGreaterThan(0);
+    expect(sent.length).toBeGreaterThan(150);
+
+    // The consumer reconnects; entries it had read but not acknowledged when the server died
+    // are claimed after retryIdleMs and redelivered.
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline && !sent.every((s) => applied.has(s))) await sleep(50);
+    expect(sent.filter((s) => !applied.has(s))).toEqual([]);
+    while (Date.now() < deadline && (await consumer.backlog(consumer.streams.normal)) > 0) await sleep(50);
+    expect(await consumer.backlog(consumer.streams.normal)).toBe(0);
+    expect(deliveries).toBeGreaterThanOrEqual(sent.length);
+    const m = await consumer.metricsSnapshot();
+    expect(m.consume_errors).toBeGreaterThan(0);
+    expect(m.redelivered_total).toBeGreaterThan(0);
+    console.log(`restart: ${sent.length} sent, ${unsent.length} reported unsent, ${deliveries} deliveries, ${m.redelivered_total} redelivered after claim`);
+
+    await sub.stop();
+    await Promise.all([publisher.close(), consumer.close()]);
+  }, 30_000);
+
+  it('the publish breaker opens while the server is down and recovers through half-open', async () => {
+    const b = backend();
+    await b.connect();
+    const oona = new OonaClient({ backend: b, settings: { ...settings, consumer: 'breaker', publishRetryBufferSize: 0 } });
+    await oona.ensureGroups();
+    expect(await oona.publish(BusMessageType.SYSTEM_STATE, state(1))).toBe(true);
+    await redis.kill();
+    for (let i = 0; i < 3; i++) expect(await oona.publish(BusMessageType.SYSTEM_STATE, state(2))).toBe(false);
+    expect(oona.health().publishState).toBe(2);
+    expect(await oona.publish(BusMessageType.SYSTEM_STATE, state(3))).toBe(false);
+    const m = await oona.metricsSnapshot();
+    expect(m.publish_errors).toBe(3);
+    expect(m.breaker_publish_open).toBe(1);
+    await redis.start();
+    const deadline = Date.now() + 5_000;
+    while (!b.ready && Date.now() < deadline) await sleep(20);
+    await sleep(160);
+    // First call after the timeout is the half-open trial; its success closes the breaker.
+    expect(await oona.publish(BusMessageType.SYSTEM_STATE, state(4))).toBe(true);
+    expect(oona.health().publishState).toBe(1);
+    await oona.close();
+  }, 20_000);
+
+  it('unreachable at start: OonaUnreachableError names the masked URL within the start timeout', async () => {
+    const port = await freePort();
+    const b = new RedisStreamBackend({ url: `redis://ops:pa55word@127.0.0.1:${port}/3`, startTimeoutMs: 400, connectTimeoutMs: 100 });
+    const t0 = Date.now();
+    const error = await b.connect().then(
+      () => undefined,
+      (e: unknown) => e as Error & { code?: string },
+    );
+    expect(Date.now() - t0).toBeLessThan(2_000);
+    expect(error?.code).toBe('ESPER_OONA_UNREACHABLE');
+    expect(error?.message).toContain(`redis://***:***@127.0.0.1:${port}/3`);
+    expect(error?.message).not.toContain('pa55word');
+    await b.close();
+  });
+});
