@@ -37,6 +37,16 @@ export class OnnxBackendUnavailableError extends EsperError {
   }
 }
 
+/**
+ * ONNX Runtime could not create a session on the CPU backend, which is always available: the
+ * model itself is the problem (an operator or type ORT does not implement, an invalid graph).
+ */
+export class OnnxSessionCreateError extends EsperError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ESPER_ONNX_SESSION_CREATE', message, options);
+  }
+}
+
 /** ONNX Runtime rejected a model or a run (bad feeds, missing inputs, kernel failure). */
 export class OnnxRunError extends EsperError {
   constructor(message: string, options?: { cause?: unknown }) {

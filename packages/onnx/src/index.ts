@@ -11,3 +11,4 @@ export * from './ir/index.js';
 export * from './ops/index.js';
 export * from './runtime/index.js';
 export * from './params/index.js';
+export * from './autodiff/index.js';

@@ -107,6 +107,53 @@ export class GraphBuilder {
     return out;
   }
 
+  /**
+   * A builder that starts with everything in `graph` (inputs, outputs, nodes, initializers,
+   * parameters, metadata), to extend it: autodiff derives training graphs this way.
+   */
+  static from(graph: Graph): GraphBuilder {
+    const b = new GraphBuilder(graph.name, { opset: graph.opset });
+    b.inputs.push(...graph.inputs);
+    b.outputs.push(...graph.outputs);
+    b.nodes.push(...graph.nodes);
+    for (const [k, v] of graph.initializers) b.initializers.set(k, v);
+    for (const [k, v] of graph.parameters) b.parameters.set(k, v);
+    for (const [k, v] of graph.valueInfo) b.valueInfo.set(k, v);
+    for (const [k, v] of graph.metadata) b.metadata.set(k, v);
+    for (const o of graph.outputs) if (!b.valueInfo.has(o.name)) b.valueInfo.set(o.name, o);
+    for (const i of graph.inputs) b.used.add(i.name);
+    for (const k of graph.initializers.keys()) b.used.add(k);
+    for (const n of graph.nodes) {
+      b.used.add(n.name);
+      for (const o of n.outputs) if (o !== '') b.used.add(o);
+    }
+    return b;
+  }
+
+  /** The tensor called `name` (an input, initializer or node output); throws when unknown. */
+  tensor(name: string): Tensor {
+    const info = this.inputs.find((i) => i.name === name) ?? this.valueInfo.get(name) ?? this.outputs.find((o) => o.name === name);
+    if (info) return new Tensor(this, name, info.dtype, info.shape);
+    const init = this.initializers.get(name);
+    if (init) return new Tensor(this, name, init.dtype, init.dims);
+    throw new OnnxGraphError(`graph "${this.name}" has no tensor "${name}"`);
+  }
+
+  /** The nodes added so far, in order (read-only view). */
+  get graphNodes(): readonly Node[] {
+    return this.nodes;
+  }
+
+  /** The value of an initializer (constant or parameter), if `name` is one. */
+  initializerValue(name: string): TensorData | undefined {
+    return this.initializers.get(name);
+  }
+
+  /** Current metadata value for `key`. */
+  metaValue(key: string): string | undefined {
+    return this.metadata.get(key);
+  }
+
   /** Sets a metadata entry (serialized as `metadata_props`). */
   meta(key: string, value: string): this {
     this.metadata.set(key, value);

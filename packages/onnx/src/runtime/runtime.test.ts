@@ -3,7 +3,7 @@ import { isEsperError } from '@esper/core';
 import { GraphBuilder } from '../ir/builder.js';
 import { serializeModel } from '../ir/serialize.js';
 import { f32, toNumbers } from '../ir/tensor-data.js';
-import { OnnxBackendUnavailableError, OnnxDisposedError, OnnxRunError } from '../errors.js';
+import { OnnxBackendUnavailableError, OnnxDisposedError, OnnxRunError, OnnxSessionCreateError } from '../errors.js';
 import { OnnxRuntime, type BackendFallbackEvent } from './runtime.js';
 
 // y = relu(x @ w + b): small enough to check by hand.
@@ -59,6 +59,17 @@ describe('OnnxRuntime backends', () => {
     expect(e.message).toMatch(/Add 'cpu'/);
     expect(e.cause).toBeDefined();
     expect(rt.metrics.fallbacks).toBe(0);
+  });
+
+  it('reports a model ONNX Runtime cannot run on cpu as a model error, not a missing backend', async () => {
+    const g = new GraphBuilder('no-kernel');
+    // ORT has no float64 LeakyRelu kernel.
+    g.output(g.input('x', 'float64', [2]).leakyRelu(), 'y');
+    const rt = new OnnxRuntime();
+    const err = await rt.createSession(g.build(), { backends: ['cuda', 'cpu'] }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OnnxSessionCreateError);
+    expect((err as Error).message).toMatch(/LeakyRelu/);
+    expect(rt.metrics.fallbacks).toBe(1);
   });
 
   it('caches sessions by model digest and options, and disposes them', async () => {

@@ -1,6 +1,6 @@
 import { SystemClock, type Clock } from '@esper/core';
 import ort from 'onnxruntime-node';
-import { OnnxBackendUnavailableError, OnnxDisposedError, OnnxGraphError } from '../errors.js';
+import { OnnxBackendUnavailableError, OnnxDisposedError, OnnxGraphError, OnnxSessionCreateError } from '../errors.js';
 import { modelDigest } from '../ir/digest.js';
 import type { Graph } from '../ir/graph.js';
 import { serializeModel } from '../ir/serialize.js';
@@ -148,6 +148,10 @@ export class OnnxRuntime {
       } catch (cause) {
         lastError = cause;
         const reason = shortReason(cause);
+        if (backend === 'cpu') {
+          // The CPU provider always loads, so this failure is the model's, not the machine's.
+          throw new OnnxSessionCreateError(`ONNX Runtime rejected model ${digest.slice(0, 12)} on cpu: ${reason}`, { cause });
+        }
         attempts.push({ backend, reason });
         const next = order[i + 1];
         if (next !== undefined) {
