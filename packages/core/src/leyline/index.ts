@@ -7,3 +7,36 @@
  * @packageDocumentation
  */
 export * from '../../gen/leyline_pb.js';
+export { LeylineDecodeError, LeylineEnvelopeTypeError, LeylineVersionUnsupportedError } from './errors.js';
+export { checkWireFormat, decodeMessage, type DecodeOptions } from './decode.js';
+export { compareUtf8, toDeterministicBinary } from './deterministic.js';
+export { enumName, enumValue } from './enums.js';
+export {
+  BUS_PAYLOAD_SCHEMAS,
+  busMessageTypeOf,
+  encodeEnvelope,
+  isBusPayloadType,
+  payloadSchemaFor,
+  unwrapAs,
+  unwrapEnvelope,
+  wrapEnvelope,
+  type BusPayload,
+  type BusPayloadSchema,
+  type BusPayloadType,
+  type UnwrappedEnvelope,
+  type UnwrappedEnvelopeOf,
+} from './envelope.js';
+export {
+  CONTRACT_VERSION,
+  checkContractVersion,
+  ContractRegistry,
+  LEYLINE_BUNDLE_NAME,
+  LEYLINE_BUNDLE_VERSION,
+  LEYLINE_GENERATED_DIR,
+  LEYLINE_PACKAGE,
+  registerDefaultBundle,
+  VERSIONED_MESSAGES,
+  type ContractBundle,
+  type ContractVersionStatus,
+} from './contracts.js';
+export { fromLeylineJson, toLeylineJson } from './json.js';

@@ -1,0 +1,164 @@
+import { toBinary, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
+import {
+  AdaptationCommandSchema,
+  BenchmarkReportSchema,
+  BSDSFailedSchema,
+  BSDSIssuedSchema,
+  BusEnvelopeSchema,
+  BusMessageType,
+  BusMessageTypeSchema,
+  EmergencySignalSchema,
+  FieldReportSchema,
+  KernelArtifactErrorSchema,
+  KernelArtifactReadySchema,
+  KernelCatalogUpdateSchema,
+  KernelPrefetchRequestSchema,
+  PolicyUpdateSchema,
+  SystemStatePacketSchema,
+  TelemetryPacketSchema,
+  type BusEnvelope,
+} from '../../gen/leyline_pb.js';
+import { decodeMessage, type DecodeOptions } from './decode.js';
+import { enumName } from './enums.js';
+import { LeylineEnvelopeTypeError } from './errors.js';
+
+/**
+ * The payload schema of each `BusMessageType` (reference §1.4): the one table that wrapping,
+ * unwrapping and routing consult. `UNSPECIFIED` has no payload.
+ */
+export const BUS_PAYLOAD_SCHEMAS = {
+  [BusMessageType.SYSTEM_STATE]: SystemStatePacketSchema,
+  [BusMessageType.ADAPTATION_COMMAND]: AdaptationCommandSchema,
+  [BusMessageType.FIELD_REPORT]: FieldReportSchema,
+  [BusMessageType.TELEMETRY]: TelemetryPacketSchema,
+  [BusMessageType.POLICY_UPDATE]: PolicyUpdateSchema,
+  [BusMessageType.KERNEL_PREFETCH_REQUEST]: KernelPrefetchRequestSchema,
+  [BusMessageType.KERNEL_PREFETCH_READY]: KernelArtifactReadySchema,
+  [BusMessageType.KERNEL_PREFETCH_ERROR]: KernelArtifactErrorSchema,
+  [BusMessageType.KERNEL_CATALOG_UPDATE]: KernelCatalogUpdateSchema,
+  [BusMessageType.EMERGENCY_SIGNAL]: EmergencySignalSchema,
+  [BusMessageType.BSDS_ISSUED]: BSDSIssuedSchema,
+  [BusMessageType.BSDS_FAILED]: BSDSFailedSchema,
+  [BusMessageType.BENCHMARK_REPORT]: BenchmarkReportSchema,
+} as const satisfies Readonly<Partial<Record<BusMessageType, DescMessage>>>;
+
+/** A `BusMessageType` that carries a payload (every value except `UNSPECIFIED`). */
+export type BusPayloadType = keyof typeof BUS_PAYLOAD_SCHEMAS;
+
+/** The payload schema of bus message type `T`. */
+export type BusPayloadSchema<T extends BusPayloadType> = (typeof BUS_PAYLOAD_SCHEMAS)[T];
+
+/** The payload message of bus message type `T` (e.g. `TelemetryPacket` for `TELEMETRY`). */
+export type BusPayload<T extends BusPayloadType> = MessageShape<BusPayloadSchema<T>>;
+
+/** An unwrapped envelope of type `T`: its payload decoded, its attributes, the envelope itself. */
+export interface UnwrappedEnvelopeOf<T extends BusPayloadType> {
+  /** The declared type; narrows `message` in a `switch`. */
+  readonly messageType: T;
+  /** The decoded payload. */
+  readonly message: BusPayload<T>;
+  /** The envelope's string attributes (e.g. `origin`, `level`, `attempt`). */
+  readonly attributes: Readonly<Record<string, string>>;
+  /** The decoded envelope (payload still as bytes). */
+  readonly envelope: BusEnvelope;
+}
+
+/** Result of {@link unwrapEnvelope}: a union discriminated by `messageType`. */
+export type UnwrappedEnvelope = { [T in BusPayloadType]: UnwrappedEnvelopeOf<T> }[BusPayloadType];
+
+const typeBySchemaName = new Map<string, BusPayloadType>(
+  (Object.entries(BUS_PAYLOAD_SCHEMAS) as [string, DescMessage][]).map(([type, schema]) => [schema.typeName, Number(type) as BusPayloadType]),
+);
+
+function typeLabel(type: number): string {
+  return enumName(BusMessageTypeSchema, type) ?? `BusMessageType ${type}`;
+}
+
+/** True when `type` has a registered payload schema. */
+export function isBusPayloadType(type: number): type is BusPayloadType {
+  return Object.hasOwn(BUS_PAYLOAD_SCHEMAS, type);
+}
+
+/** The payload schema of `type`, or `undefined` for UNSPECIFIED and unknown numbers. */
+export function payloadSchemaFor(type: BusMessageType | number): DescMessage | undefined {
+  return isBusPayloadType(type) ? BUS_PAYLOAD_SCHEMAS[type] : undefined;
+}
+
+/** The bus message type whose payload is `typeName` (e.g. `esper.leyline.v1.TelemetryPacket`), if any. */
+export function busMessageTypeOf(typeName: string): BusPayloadType | undefined {
+  return typeBySchemaName.get(typeName);
+}
+
+/**
+ * Wraps a payload in a `BusEnvelope` of the given type (payload encoded with `toBinary`;
+ * bus signatures cover the stored envelope bytes, so no deterministic encoding is needed).
+ *
+ * @throws LeylineEnvelopeTypeError when `message` is not of the schema registered for `type`
+ *   (e.g. a `FieldReport` declared as `TELEMETRY`).
+ */
+export function wrapEnvelope<T extends BusPayloadType>(type: T, message: BusPayload<T>, attributes: Readonly<Record<string, string>> = {}): BusEnvelope {
+  const schema: DescMessage | undefined = payloadSchemaFor(type);
+  if (schema === undefined) {
+    throw new LeylineEnvelopeTypeError(`${typeLabel(type)} has no payload schema; choose one of the BusMessageType values listed in BUS_PAYLOAD_SCHEMAS.`);
+  }
+  const actual = (message as { $typeName?: unknown }).$typeName;
+  if (actual !== schema.typeName) {
+    throw new LeylineEnvelopeTypeError(
+      `Cannot wrap a ${String(actual)} as ${typeLabel(type)}: that type carries ${schema.typeName}. ` +
+        'Pass the matching BusMessageType (see busMessageTypeOf) or the right message.',
+    );
+  }
+  return {
+    $typeName: BusEnvelopeSchema.typeName,
+    messageType: type,
+    payload: toBinary(schema, message),
+    attributes: { ...attributes },
+  };
+}
+
+/** {@link wrapEnvelope}, then the envelope's wire bytes (what goes into a stream entry's `payload`). */
+export function encodeEnvelope<T extends BusPayloadType>(type: T, message: BusPayload<T>, attributes?: Readonly<Record<string, string>>): Uint8Array {
+  return toBinary(BusEnvelopeSchema, wrapEnvelope(type, message, attributes));
+}
+
+function toEnvelope(input: Uint8Array | BusEnvelope, options: DecodeOptions | undefined): BusEnvelope {
+  return input instanceof Uint8Array ? decodeMessage(BusEnvelopeSchema, input, options) : input;
+}
+
+/**
+ * Decodes an envelope (bytes or an already decoded `BusEnvelope`) and its payload by the
+ * declared `message_type`. Switch on `messageType` to narrow `message`.
+ *
+ * @throws LeylineDecodeError when the envelope or the payload bytes do not decode.
+ * @throws LeylineEnvelopeTypeError when the declared type has no payload schema
+ *   (UNSPECIFIED, or a number this build does not know).
+ */
+export function unwrapEnvelope(input: Uint8Array | BusEnvelope, options?: DecodeOptions): UnwrappedEnvelope {
+  const envelope = toEnvelope(input, options);
+  const type = envelope.messageType;
+  if (!isBusPayloadType(type)) {
+    throw new LeylineEnvelopeTypeError(
+      `Cannot unwrap an envelope of ${typeLabel(type)}: no payload schema is registered for it. ` +
+        'The producer may use a newer Leyline contract; upgrade @esper/core, or drop the message.',
+    );
+  }
+  const message = decodeMessage(BUS_PAYLOAD_SCHEMAS[type], envelope.payload, options);
+  return { messageType: type, message, attributes: envelope.attributes, envelope } as UnwrappedEnvelope;
+}
+
+/**
+ * Decodes an envelope that must be of type `type` and returns its payload.
+ *
+ * @throws LeylineEnvelopeTypeError when the envelope declares another type.
+ * @throws LeylineDecodeError when the envelope or the payload bytes do not decode.
+ */
+export function unwrapAs<T extends BusPayloadType>(type: T, input: Uint8Array | BusEnvelope, options?: DecodeOptions): BusPayload<T> {
+  const envelope = toEnvelope(input, options);
+  if (envelope.messageType !== type) {
+    throw new LeylineEnvelopeTypeError(
+      `Expected an envelope of ${typeLabel(type)} but got ${typeLabel(envelope.messageType)}. ` +
+        'Check the stream routing, or use unwrapEnvelope to accept any type.',
+    );
+  }
+  return decodeMessage(BUS_PAYLOAD_SCHEMAS[type], envelope.payload, options) as BusPayload<T>;
+}
