@@ -12,7 +12,7 @@ export interface GradCase {
   feeds: Record<string, TensorData>;
   /** Finite-difference step (default 1e-6 for float64, 1e-3 for float32). */
   eps?: number;
-  /** Tolerance: |analytic - numeric| <= tol * (1 + |numeric|) (default 1e-6 float64, 2e-2 float32). */
+  /** Tolerance: |analytic - numeric| <= tol * (1 + |numeric|) (default 1e-6 float64, 1e-3 float32). */
   tol?: number;
 }
 
@@ -39,7 +39,7 @@ export async function gradCheck(rt: OnnxRuntime, c: GradCase, seed = 7): Promise
     const base = await session.run(c.feeds);
     const isF64 = out.dtype === 'float64';
     const eps = c.eps ?? (isF64 ? 1e-6 : 1e-3);
-    const tol = c.tol ?? (isF64 ? 1e-6 : 2e-2);
+    const tol = c.tol ?? (isF64 ? 1e-6 : 1e-3);
     let worst = 0;
     for (let i = 0; i < wrt.length; i++) {
       const w = wrt[i]!;

@@ -85,6 +85,23 @@ const unary = (f: (c: RuleContext, g: Tensor, x: Tensor, y: Tensor) => Tensor): 
   return [f(c, g, req(c.inputs[0], 'input'), req(c.outputs[0], 'output'))];
 };
 
+function conv2dGeometry(c: RuleContext, x: Tensor, w: Tensor) {
+  const xs = x.shape;
+  const ws = w.shape;
+  if (xs === null || ws === null || xs.length !== 4 || ws.length !== 4) throw new OnnxShapeError('gradient of Conv: only 2-D convolutions (NCHW input, OIHW weights) are supported');
+  const kernel = [ws[2], ws[3]];
+  const spatial = [xs[2], xs[3]];
+  if ([...kernel, ...spatial].some((d) => typeof d !== 'number')) throw new OnnxShapeError('gradient of Conv: spatial and kernel dims must be known');
+  if (strAttr(c.node, 'auto_pad', 'NOTSET') !== 'NOTSET') throw new OnnxGraphError('gradient of Conv: auto_pad is not supported; give explicit pads');
+  return {
+    strides: intsAttr(c.node, 'strides') ?? [1, 1],
+    pads: intsAttr(c.node, 'pads') ?? [0, 0, 0, 0],
+    dilations: intsAttr(c.node, 'dilations') ?? [1, 1],
+    kernel: kernel as number[],
+    spatial: spatial as number[],
+  };
+}
+
 /** Gradient rules by ONNX op type. */
 export const GRADIENT_RULES: Readonly<Record<string, GradientRule>> = {
   Add: (c) => {
@@ -340,6 +357,68 @@ export const GRADIENT_RULES: Readonly<Record<string, GradientRule>> = {
     if (reduction !== 'mean') throw new OnnxGraphError(`gradient of SoftmaxCrossEntropyLoss with reduction "${reduction}" is not implemented`);
     const n = castLike(dimOf(logits, 0), logits);
     return [mul(diff, div(g, n)), null, null];
+  },
+  Conv: (c) => {
+    const g = c.grads[0]!;
+    const [x, w, bias] = c.inputs as [Tensor, Tensor, Tensor | null];
+    if (intAttr(c.node, 'group', 1) !== 1) throw new OnnxGraphError('gradient of Conv: grouped convolutions are not supported yet');
+    const { strides, pads, dilations, kernel, spatial } = conv2dGeometry(c, x, w);
+    const outPad = spatial.map((inDim, i) => {
+      const outDim = (g.shape as Shape)[2 + i];
+      if (typeof outDim !== 'number') throw new OnnxShapeError('gradient of Conv: output spatial dims must be known');
+      return inDim - ((outDim - 1) * strides[i]! + (kernel[i]! - 1) * dilations[i]! + 1 - pads[i]! - pads[i + 2]!);
+    });
+    const gx = op(g, 'ConvTranspose', [g, w], x.dtype, x.shape, {
+      strides: attr.ints(strides), pads: attr.ints(pads), dilations: attr.ints(dilations), output_padding: attr.ints(outPad),
+    });
+    // dW = Conv over the batch: input Xᵀ [C, N, H, W], kernel gYᵀ [O, N, OH, OW], strides and dilations swapped.
+    const xT = permute(x, [1, 0, 2, 3]);
+    const gT = permute(g, [1, 0, 2, 3]);
+    const full = op(g, 'Conv', [xT, gT], x.dtype, null, { strides: attr.ints(dilations), dilations: attr.ints(strides), pads: attr.ints(pads) });
+    const cropped = x.builder.op1('Slice', [full, int64Const(x, [0, 0], 'starts'), int64Const(x, kernel, 'ends'), int64Const(x, [2, 3], 'axes')], {}, { dtype: x.dtype, shape: null }, 'Slice');
+    const gw = permute(cropped, [1, 0, 2, 3]);
+    return [gx, gw, bias ? reduceSum(g, [0, 2, 3], { keepDims: false }) : null];
+  },
+  MaxPool: (c) => {
+    // Re-run the pool with its argmax indices (flat NCHW offsets) and scatter the gradient there.
+    const g = c.grads[0]!;
+    const x = c.inputs[0]!;
+    const [, indices] = x.builder.op('MaxPool', [x], c.node.attributes, [{ dtype: x.dtype, shape: g.shape }, { dtype: 'int64', shape: g.shape }], { nameHint: 'MaxPoolArgmax' });
+    const flat = int64Const(x, [-1], 'flat');
+    const zeros = op(x, 'ConstantOfShape', [op(x, 'Reshape', [sizeOf(x), int64Const(x, [1], 'one')], 'int64', [1])], x.dtype, [null], {
+      value: attr.tensor(x.dtype === 'float64' ? tensor('float64', [1], Float64Array.of(0)) : tensor('float32', [1], Float32Array.of(0))),
+    });
+    const scattered = scatterElements(zeros, op(x, 'Reshape', [indices!, flat], 'int64', [null]), op(x, 'Reshape', [g, flat], g.dtype, [null]), 0, 'add');
+    return [reshapeLike(scattered, x)];
+  },
+  AveragePool: (c) => {
+    const g = c.grads[0]!;
+    const x = c.inputs[0]!;
+    if (intAttr(c.node, 'ceil_mode', 0) === 1) throw new OnnxGraphError('gradient of AveragePool: ceil_mode is not supported');
+    const kernel = intsAttr(c.node, 'kernel_shape') as number[];
+    const strides = intsAttr(c.node, 'strides') ?? [1, 1];
+    const pads = intsAttr(c.node, 'pads') ?? [0, 0, 0, 0];
+    if ((intsAttr(c.node, 'dilations') ?? [1, 1]).some((d) => d !== 1)) throw new OnnxGraphError('gradient of AveragePool: dilations are not supported');
+    const xs = x.shape;
+    const gs = g.shape;
+    if (xs === null || gs === null || xs.length !== 4 || [xs[1], xs[2], xs[3], gs[2], gs[3]].some((d) => typeof d !== 'number')) {
+      throw new OnnxShapeError('gradient of AveragePool: channel and spatial dims must be known');
+    }
+    const [C, H, W, OH, OW] = [xs[1], xs[2], xs[3], gs[2], gs[3]] as number[] as [number, number, number, number, number];
+    const b = x.builder;
+    const onesOf = (dims: number[]) => {
+      const n = dims.reduce((p, q) => p * q, 1);
+      return b.constant(x.dtype === 'float64' ? tensor('float64', dims, new Float64Array(n).fill(1)) : tensor('float32', dims, new Float32Array(n).fill(1)), 'ones');
+    };
+    // Number of input elements each window averaged over (padding excluded unless count_include_pad).
+    const count = intAttr(c.node, 'count_include_pad', 0) === 1
+      ? scalarLike(x, kernel[0]! * kernel[1]!)
+      : op(x, 'Conv', [onesOf([1, 1, H, W]), onesOf([1, 1, kernel[0]!, kernel[1]!])], x.dtype, [1, 1, OH, OW], { strides: attr.ints(strides), pads: attr.ints(pads) });
+    const outPad = [H, W].map((inDim, i) => inDim - ((([OH, OW][i] as number) - 1) * strides[i]! + kernel[i]! - pads[i]! - pads[i + 2]!));
+    const gx = op(g, 'ConvTranspose', [div(g, count), onesOf([C, 1, kernel[0]!, kernel[1]!])], x.dtype, x.shape, {
+      strides: attr.ints(strides), pads: attr.ints(pads), output_padding: attr.ints(outPad), group: attr.int(C),
+    });
+    return [gx];
   },
   GlobalAveragePool: (c) => {
     const x = c.inputs[0]!;
