@@ -12,3 +12,4 @@ export * from './ops/index.js';
 export * from './runtime/index.js';
 export * from './params/index.js';
 export * from './autodiff/index.js';
+export * from './train/index.js';

@@ -1,0 +1,3 @@
+export * from './optimizers.js';
+export * from './training-graph.js';
+export * from './trainer.js';

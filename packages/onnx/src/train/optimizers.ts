@@ -1,0 +1,89 @@
+import type { Tensor } from '../ir/tensor.js';
+import { add, div, mul, sqrt, sub } from '../ops/math.js';
+import { scalarLike } from '../autodiff/helpers.js';
+
+/** SGD with optional momentum (PyTorch semantics, no dampening) and L2 weight decay. */
+export interface SgdSpec {
+  readonly kind: 'sgd';
+  readonly momentum?: number;
+  readonly nesterov?: boolean;
+  /** L2 penalty added to the gradient (`g + weightDecay·p`). */
+  readonly weightDecay?: number;
+}
+
+/** Adam (Kingma & Ba) with bias correction; `weightDecay` is an L2 penalty on the gradient. */
+export interface AdamSpec {
+  readonly kind: 'adam';
+  readonly beta1?: number;
+  readonly beta2?: number;
+  readonly epsilon?: number;
+  readonly weightDecay?: number;
+}
+
+/** AdamW (Loshchilov & Hutter): Adam with weight decay decoupled from the gradient. */
+export interface AdamWSpec {
+  readonly kind: 'adamw';
+  readonly beta1?: number;
+  readonly beta2?: number;
+  readonly epsilon?: number;
+  /** Decoupled decay: `p ← p − lr·(update + weightDecay·p)` (default 0.01, as in PyTorch). */
+  readonly weightDecay?: number;
+}
+
+/** An optimizer the training graph can inline. */
+export type OptimizerSpec = SgdSpec | AdamSpec | AdamWSpec;
+
+/** Names of the optimizer state slots per parameter. */
+export function stateSlots(spec: OptimizerSpec): string[] {
+  if (spec.kind === 'sgd') return (spec.momentum ?? 0) > 0 ? ['momentum'] : [];
+  return ['m', 'v'];
+}
+
+/** Shared per-step scalars (learning rate, bias corrections) built once per graph. */
+export interface StepScalars {
+  readonly lr: Tensor;
+  /** `1 − β1^t` and `1 − β2^t` for Adam-family optimizers. */
+  readonly bias1?: Tensor;
+  readonly bias2?: Tensor;
+}
+
+/** Builds the step scalars from the `lr` and `step` inputs. */
+export function stepScalars(spec: OptimizerSpec, lr: Tensor, step: Tensor): StepScalars {
+  if (spec.kind === 'sgd') return { lr };
+  const b1 = spec.beta1 ?? 0.9;
+  const b2 = spec.beta2 ?? 0.999;
+  const pow = (base: number) => lr.builder.op1('Pow', [scalarLike(step, base), step], {}, { dtype: step.dtype, shape: [] }, 'Pow');
+  return { lr, bias1: sub(scalarLike(step, 1), pow(b1)), bias2: sub(scalarLike(step, 1), pow(b2)) };
+}
+
+/**
+ * One parameter's update: returns the new parameter and new state tensors (in
+ * {@link stateSlots} order).
+ */
+export function applyUpdate(spec: OptimizerSpec, p: Tensor, grad: Tensor, state: readonly Tensor[], s: StepScalars): { param: Tensor; state: Tensor[] } {
+  let g = grad;
+  switch (spec.kind) {
+    case 'sgd': {
+      const wd = spec.weightDecay ?? 0;
+      if (wd !== 0) g = add(g, mul(p, wd));
+      const mu = spec.momentum ?? 0;
+      if (mu === 0) return { param: sub(p, mul(g, s.lr)), state: [] };
+      const buf = add(mul(state[0] as Tensor, mu), g);
+      const update = spec.nesterov ? add(g, mul(buf, mu)) : buf;
+      return { param: sub(p, mul(update, s.lr)), state: [buf] };
+    }
+    case 'adam':
+    case 'adamw': {
+      const b1 = spec.beta1 ?? 0.9;
+      const b2 = spec.beta2 ?? 0.999;
+      const eps = spec.epsilon ?? 1e-8;
+      const wd = spec.weightDecay ?? (spec.kind === 'adamw' ? 0.01 : 0);
+      if (spec.kind === 'adam' && wd !== 0) g = add(g, mul(p, wd));
+      const m = add(mul(state[0] as Tensor, b1), mul(g, 1 - b1));
+      const v = add(mul(state[1] as Tensor, b2), mul(mul(g, g), 1 - b2));
+      const update = div(div(m, s.bias1 as Tensor), add(sqrt(div(v, s.bias2 as Tensor)), eps));
+      const step = spec.kind === 'adamw' && wd !== 0 ? add(update, mul(p, wd)) : update;
+      return { param: sub(p, mul(step, s.lr)), state: [m, v] };
+    }
+  }
+}
