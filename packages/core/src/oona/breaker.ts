@@ -35,30 +35,31 @@ interface BreakerData {
  */
 const TRANSITIONS: Record<
   CircuitBreakerState,
-  Record<BreakerEvent, (d: BreakerData, now: number, o: Required<BreakerOptions>) => [BreakerData, boolean]>
+  Record<BreakerEvent, (d: BreakerData, now: () => number, o: Required<BreakerOptions>) => [BreakerData, boolean]>
 > = {
   [CircuitBreakerState.CIRCUIT_STATE_CLOSED]: {
     allow: (d) => [d, true],
     failure: (d, now, o) =>
       d.failures + 1 >= o.failureThreshold
-        ? [{ state: CircuitBreakerState.CIRCUIT_STATE_OPEN, failures: d.failures + 1, successes: 0, openUntilMs: now + o.timeoutMs }, false]
+        ? [{ state: CircuitBreakerState.CIRCUIT_STATE_OPEN, failures: d.failures + 1, successes: 0, openUntilMs: now() + o.timeoutMs }, false]
         : [{ ...d, failures: d.failures + 1, successes: 0 }, false],
-    success: (d) => [{ ...d, failures: 0 }, true],
+    // The hot path: no allocation when nothing changes.
+    success: (d) => [d.failures === 0 ? d : { ...d, failures: 0 }, true],
   },
   [CircuitBreakerState.CIRCUIT_STATE_OPEN]: {
     allow: (d, now) =>
-      now < d.openUntilMs
+      now() < d.openUntilMs
         ? [d, false]
         : [{ state: CircuitBreakerState.CIRCUIT_STATE_HALF_OPEN, failures: 0, successes: 0, openUntilMs: 0 }, true],
     // A failure reported while open (a call that was already in flight) extends the open period.
-    failure: (d, now, o) => [{ ...d, failures: d.failures + 1, successes: 0, openUntilMs: now + o.timeoutMs }, false],
+    failure: (d, now, o) => [{ ...d, failures: d.failures + 1, successes: 0, openUntilMs: now() + o.timeoutMs }, false],
     success: (d) => [d, true],
   },
   [CircuitBreakerState.CIRCUIT_STATE_HALF_OPEN]: {
     allow: (d) => [d, true],
     failure: (d, now, o) =>
       d.failures + 1 >= o.failureThreshold
-        ? [{ state: CircuitBreakerState.CIRCUIT_STATE_OPEN, failures: d.failures + 1, successes: 0, openUntilMs: now + o.timeoutMs }, false]
+        ? [{ state: CircuitBreakerState.CIRCUIT_STATE_OPEN, failures: d.failures + 1, successes: 0, openUntilMs: now() + o.timeoutMs }, false]
         : [{ ...d, failures: d.failures + 1, successes: 0 }, false],
     success: (d, _now, o) =>
       d.successes + 1 >= o.successThreshold
@@ -94,7 +95,7 @@ export class CircuitBreaker {
   }
 
   private apply(event: BreakerEvent): boolean {
-    const [next, ok] = TRANSITIONS[this.data.state][event](this.data, this.monotonicMs(), this.options);
+    const [next, ok] = TRANSITIONS[this.data.state][event](this.data, this.monotonicMs, this.options);
     this.data = next;
     return ok;
   }

@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { create, fromBinary, toBinary, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
+import { create, toBinary, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import {
-  BusEnvelopeSchema,
   BusMessageType,
   CircuitBreakerState,
   EmergencySignalSchema,
@@ -10,7 +9,6 @@ import {
   MetricPointSchema,
   TelemetryLevel,
   TelemetryPacketSchema,
-  type BusEnvelope,
   type EmergencySignal,
 } from '../leyline/index.js';
 import type { Clock } from '../kernel/ports/clock.js';
@@ -33,6 +31,7 @@ import type { EntryFields, StreamBackend, StreamEntry } from './backend.js';
 import { CircuitBreaker } from './breaker.js';
 import { MESSAGE_ROUTES, messageTypeOf, resolveStreams, workingStreams } from './catalogue.js';
 import { OonaBusyGroupError, OonaClosedError, OonaNoGroupError, OonaReadCancelledError } from './errors.js';
+import { decodeEnvelope, encodeEnvelope, type DecodedEnvelope } from './envelope-codec.js';
 import { compareStreamIds, minStreamId, nextStreamId } from './ids.js';
 import { KernelGuard } from './kernel-guard.js';
 import { OONA_COUNTERS, OonaMetrics } from './metrics.js';
@@ -129,6 +128,8 @@ export class OonaClient implements Oona {
   private readonly scheduledRetries = new Map<NodeJS.Timeout, () => Promise<void>>();
   private readonly closeController = new AbortController();
   private readonly lastClaimMs = new Map<string, number>();
+  /** Latency gauges sample one operation in eight (they report the last sample). */
+  private opCount = 0;
 
   constructor(options: OonaClientOptions) {
     this.backend = options.backend;
@@ -209,10 +210,7 @@ export class OonaClient implements Oona {
       options.priority === MessagePriority.HIGH ||
       options.priority === MessagePriority.CRITICAL ||
       preferred === this.streams.emergency;
-    const envelope = toBinary(
-      BusEnvelopeSchema,
-      create(BusEnvelopeSchema, { messageType, payload, attributes: { ...(options.attributes ?? {}) } }),
-    );
+    const envelope = encodeEnvelope(messageType, payload, options.attributes);
     const job: PublishJob = {
       messageType,
       preferred,
@@ -250,7 +248,9 @@ export class OonaClient implements Oona {
     const s = this.settings;
     const isNormal = job.preferred === this.streams.normal;
     const isKernelRequests = job.preferred === this.streams.kernelRequests;
-    const started = this.clock.monotonicMs();
+    // Latency gauges use the process's high-resolution timer: they describe this host, not a clock that tests steer.
+    const timed = (this.opCount++ & 7) === 0;
+    const started = timed ? performance.now() : 0;
     try {
       if (job.emergency) {
         stream = this.streams.emergency;
@@ -295,7 +295,7 @@ export class OonaClient implements Oona {
       this.logger?.warn('oona publish failed', { stream, error: describe(error) });
       return 'error';
     }
-    this.metrics.set('publish_latency_ms', this.clock.monotonicMs() - started);
+    if (timed) this.metrics.set('publish_latency_ms', performance.now() - started);
     this.metrics.inc('publish_total');
     this.publishBreaker.recordSuccess();
     if (stream === this.streams.emergency) this.metrics.inc('emergency_published');
@@ -410,7 +410,10 @@ export class OonaClient implements Oona {
     }
   }
 
-  private async consumeOnce(handler: OonaHandler, options: ConsumeOptions): Promise<{ handled: number; denied: boolean }> {
+  private async consumeOnce(
+    handler: OonaHandler,
+    options: ConsumeOptions & { closeAware?: boolean },
+  ): Promise<{ handled: number; denied: boolean }> {
     const stream = options.stream ?? this.streams.normal;
     const count = Math.max(1, options.count ?? 10);
     if (!this.consumeBreaker.allow()) {
@@ -430,7 +433,14 @@ export class OonaClient implements Oona {
       }
     }
     if (batch.length < count) {
-      const signal = AbortSignal.any([this.closeController.signal, ...(options.signal ? [options.signal] : [])]);
+      // subscribe() passes a signal that already follows close(); avoid a new AbortSignal.any per read
+      // (each one stays registered on its sources, which costs GC pauses in long loops).
+      const signal =
+        options.signal === undefined
+          ? this.closeController.signal
+          : options.closeAware === true
+            ? options.signal
+            : AbortSignal.any([this.closeController.signal, options.signal]);
       try {
         const entries = await this.backend.readGroup(stream, this.group, this.consumer, {
           count: count - batch.length,
@@ -521,9 +531,9 @@ export class OonaClient implements Oona {
         return false;
       }
     }
-    let envelope: BusEnvelope;
+    let envelope: DecodedEnvelope;
     try {
-      envelope = fromBinary(BusEnvelopeSchema, bytes);
+      envelope = decodeEnvelope(bytes);
     } catch {
       this.metrics.inc('decode_rejected');
       acks.push(entry.id);
@@ -559,10 +569,11 @@ export class OonaClient implements Oona {
       messageId: entry.id,
       messageType: envelope.messageType,
       payload: envelope.payload,
-      attributes: { ...envelope.attributes },
+      attributes: envelope.attributes,
       attempt,
     };
-    const started = this.clock.monotonicMs();
+    const timed = (this.opCount++ & 7) === 0;
+    const started = timed ? performance.now() : 0;
     try {
       await handler(message);
     } catch (error) {
@@ -573,13 +584,13 @@ export class OonaClient implements Oona {
       return true;
     }
     verdict.commit();
-    this.metrics.set('consume_latency_ms', this.clock.monotonicMs() - started);
+    if (timed) this.metrics.set('consume_latency_ms', performance.now() - started);
     acks.push(entry.id);
     return true;
   }
 
   /** Retry with backoff, or dead-letter after the last attempt (append first, then acknowledge). */
-  private async handleFailure(stream: string, entry: StreamEntry, envelope: BusEnvelope, attempt: number, acks: string[]): Promise<void> {
+  private async handleFailure(stream: string, entry: StreamEntry, envelope: DecodedEnvelope, attempt: number, acks: string[]): Promise<void> {
     if (attempt >= this.settings.retryMaxAttempts) {
       if (await this.exhaust(stream, entry, envelope, attempt)) acks.push(entry.id);
       return;
@@ -608,17 +619,12 @@ export class OonaClient implements Oona {
     this.scheduledRetries.set(timer, requeue);
   }
 
-  private rewrite(envelope: BusEnvelope, attempt: number): EntryFields {
-    const copy = create(BusEnvelopeSchema, {
-      messageType: envelope.messageType,
-      payload: envelope.payload,
-      attributes: { ...envelope.attributes, attempt: String(attempt) },
-    });
-    return this.fieldsFor(toBinary(BusEnvelopeSchema, copy));
+  private rewrite(envelope: DecodedEnvelope, attempt: number): EntryFields {
+    return this.fieldsFor(encodeEnvelope(envelope.messageType, envelope.payload, { ...envelope.attributes, attempt: String(attempt) }));
   }
 
   /** Moves an exhausted message to the dead-letter stream; resolves whether the original may be acknowledged. */
-  private async exhaust(stream: string, entry: StreamEntry, envelope: BusEnvelope, attempt: number): Promise<boolean> {
+  private async exhaust(stream: string, entry: StreamEntry, envelope: DecodedEnvelope, attempt: number): Promise<boolean> {
     const dlq = this.streams.deadLetter;
     if (dlq === undefined) {
       this.metrics.inc('dead_letter_discarded');
@@ -645,7 +651,7 @@ export class OonaClient implements Oona {
       let backoffMs = 50;
       while (!signal.aborted) {
         try {
-          const run = this.consumeOnce(handler, { ...options, stream, blockMs, signal });
+          const run = this.consumeOnce(handler, { ...options, stream, blockMs, signal, closeAware: true });
           this.activeConsumes.add(run);
           let result: { handled: number; denied: boolean };
           try {

