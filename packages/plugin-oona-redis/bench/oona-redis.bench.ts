@@ -39,7 +39,20 @@ async function client(name: string): Promise<OonaClient> {
   return new OonaClient({
     backend,
     clock,
-    settings: { group: 'bench', consumer: `c-${name}`, normalStream: `${prefix}${name}`, retryIdleMs: 0, messageTtlMs: null },
+    settings: {
+      group: 'bench',
+      consumer: `c-${name}`,
+      normalStream: `${prefix}${name}`,
+      emergencyStream: `${prefix}emergency`,
+      telemetryStream: `${prefix}telemetry`,
+      policyStream: `${prefix}policy`,
+      kernelRequestStream: `${prefix}kernels.requests`,
+      kernelReadyStream: `${prefix}kernels.ready`,
+      kernelErrorStream: `${prefix}kernels.errors`,
+      deadLetterStream: `${prefix}deadletter`,
+      retryIdleMs: 0,
+      messageTtlMs: null,
+    },
   });
 }
 
