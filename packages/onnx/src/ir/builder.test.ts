@@ -69,6 +69,18 @@ describe('GraphBuilder', () => {
     expect(() => new GraphBuilder('c').build()).toThrow(/no outputs/);
   });
 
+  it('prunes nodes and constants that reach no output, keeping parameters', () => {
+    const g = new GraphBuilder();
+    const x = g.input('x', 'float32', [2]);
+    const w = g.param('w', f32([2], [1, 2]));
+    x.mul(w).add(5); // dead: reaches no output
+    g.param('unused', f32([1], [0]));
+    g.output(x.relu(), 'y');
+    const graph = g.build({ prune: true });
+    expect(graph.nodes.map((n) => n.opType)).toEqual(['Relu', 'Identity']);
+    expect([...graph.initializers.keys()]).toEqual(['w', 'unused']);
+  });
+
   it('records parameter kinds and constants', () => {
     const g = new GraphBuilder();
     const x = g.input('x', 'float32', ['n', 2]);

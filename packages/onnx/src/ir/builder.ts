@@ -204,21 +204,43 @@ export class GraphBuilder {
     return this.op(opType, inputs, attributes, [output], nameHint === undefined ? {} : { nameHint })[0] as Tensor;
   }
 
-  /** Freezes the graph. The builder cannot be used afterwards. */
-  build(): Graph {
+  /**
+   * Freezes the graph. The builder cannot be used afterwards. With `prune`, nodes whose
+   * outputs reach no graph output are dropped, and so are constants nothing reads (parameters
+   * are always kept): autodiff emits gradients for every input of a rule, and some are unused.
+   */
+  build(options: { prune?: boolean } = {}): Graph {
     if (this.built) throw new OnnxGraphError(`graph "${this.name}" was already built`);
     if (this.outputs.length === 0) throw new OnnxGraphError(`graph "${this.name}" has no outputs: call output() before build()`);
     this.built = true;
     for (const o of this.outputs) this.valueInfo.delete(o.name);
+    let nodes = [...this.nodes];
+    let initializers = new Map(this.initializers);
+    let valueInfo = new Map(this.valueInfo);
+    if (options.prune) {
+      const live = new Set(this.outputs.map((o) => o.name));
+      const keep = new Array<boolean>(nodes.length).fill(false);
+      for (let i = nodes.length - 1; i >= 0; i--) {
+        const n = nodes[i] as Node;
+        if (n.outputs.some((o) => live.has(o))) {
+          keep[i] = true;
+          for (const inp of n.inputs) if (inp !== '') live.add(inp);
+        }
+      }
+      // Gate tensors named in metadata stay alive with their graph inputs; only nodes and constants are pruned.
+      nodes = nodes.filter((_, i) => keep[i]);
+      initializers = new Map([...initializers].filter(([k]) => live.has(k) || this.parameters.has(k)));
+      valueInfo = new Map([...valueInfo].filter(([k]) => live.has(k)));
+    }
     return {
       name: this.name,
       opset: this.opset,
       inputs: [...this.inputs],
       outputs: [...this.outputs],
-      nodes: [...this.nodes],
-      initializers: new Map(this.initializers),
+      nodes,
+      initializers,
       parameters: new Map(this.parameters),
-      valueInfo: new Map(this.valueInfo),
+      valueInfo,
       metadata: new Map(this.metadata),
     };
   }

@@ -138,7 +138,7 @@ export function buildTrainingGraph(forward: Graph, options: TrainingGraphOptions
   });
   const paramSet = new Set(all);
   return {
-    graph: b.build(),
+    graph: b.build({ prune: true }),
     dataInputs: fwd.inputs.map((i) => i.name).filter((n) => !paramSet.has(n)),
     parameters: trainable,
     frozen,

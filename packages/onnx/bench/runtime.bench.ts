@@ -1,6 +1,6 @@
 // Backend-layer measurements: session compile time, warm latency of a tiny model, and MatMul
 // throughput (the ceiling training graphs are compared with). Run from the repository root:
-//   node --import tsx packages/onnx/bench/runtime.ts [--threads N]
+//   pnpm bench runtime   (or: node --conditions=@esper/source --import tsx packages/onnx/bench/runtime.bench.ts --threads N)
 // Prints figures; never fails on absolute times.
 import { GraphBuilder, OnnxRuntime, f32, initParameters } from '../src/index.js';
 

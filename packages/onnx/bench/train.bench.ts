@@ -1,0 +1,110 @@
+// Training-step throughput of graphs built by @esper/onnx, against plain ONNX Runtime MatMuls
+// of the same shapes measured in the same run (the ceiling). Run with `pnpm bench train`.
+// Options (after --): --threads N (ORT intra-op threads, default ORT's), --steps N.
+import {
+  GraphBuilder, OnnxRuntime, Trainer, buildTrainingGraph, conv2d, f32, i64, initParameters, maxPool2d, softmaxCrossEntropy,
+  type ParameterSpec, type Tensor, type TensorData,
+} from '../src/index.js';
+import { Prng } from '../src/params/prng.js';
+
+const arg = (name: string, dflt?: number) => {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? Number(process.argv[i + 1]) : dflt;
+};
+const threads = arg('--threads');
+const steps = arg('--steps', 30) as number;
+const rt = new OnnxRuntime({ defaults: threads === undefined ? {} : { intraOpThreads: threads } });
+const prng = new Prng(1);
+const randn = (dims: number[]) => f32(dims, Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => prng.normal()));
+
+async function timeSteps(trainer: Trainer, batch: Record<string, TensorData>): Promise<number> {
+  for (let i = 0; i < 3; i++) await trainer.step(batch, 1e-3);
+  const t0 = performance.now();
+  for (let i = 0; i < steps; i++) await trainer.step(batch, 1e-3);
+  return (performance.now() - t0) / steps;
+}
+
+/** Median ms of a graph made only of the given matmuls, run as independent nodes. */
+async function matmulCeiling(shapes: [number, number, number][]): Promise<{ ms: number; gflop: number }> {
+  const g = new GraphBuilder('ceiling');
+  let gflop = 0;
+  const feeds: Record<string, TensorData> = {};
+  shapes.forEach(([m, k, n], i) => {
+    const a = g.input(`a${i}`, 'float32', [m, k]);
+    const b = g.input(`b${i}`, 'float32', [k, n]);
+    feeds[`a${i}`] = randn([m, k]);
+    feeds[`b${i}`] = randn([k, n]);
+    g.output(a.matmul(b), `c${i}`);
+    gflop += (2 * m * k * n) / 1e9;
+  });
+  const s = await rt.createSession(g.build());
+  const r = await s.warmUp(feeds, { runs: steps + 1 });
+  await s.dispose();
+  return { ms: r.warmRunMs, gflop };
+}
+
+async function mlp(): Promise<void> {
+  const B = 256;
+  const dims = [784, 512, 512, 10];
+  const specs: ParameterSpec[] = [];
+  for (let i = 0; i < 3; i++) {
+    specs.push({ name: `fc${i}.w`, dims: [dims[i]!, dims[i + 1]!], init: { kind: 'kaiming' } }, { name: `fc${i}.b`, dims: [dims[i + 1]!], init: { kind: 'zeros' } });
+  }
+  const params = initParameters(specs, 1);
+  const g = new GraphBuilder('mlp');
+  let h: Tensor = g.input('x', 'float32', ['batch', 784]);
+  const y = g.input('labels', 'int64', ['batch']);
+  for (let i = 0; i < 3; i++) {
+    h = h.matmul(g.param(`fc${i}.w`, params.get(`fc${i}.w`))).add(g.param(`fc${i}.b`, params.get(`fc${i}.b`)));
+    if (i < 2) h = h.relu();
+  }
+  g.output(softmaxCrossEntropy(h, y), 'loss');
+  const spec = buildTrainingGraph(g.build(), { loss: 'loss', optimizer: { kind: 'adam' } });
+  const trainer = await Trainer.create(rt, spec, params, threads === undefined ? {} : { intraOpThreads: threads });
+  const batch = { x: randn([B, 784]), labels: i64([B], Array.from({ length: B }, (_, i) => i % 10)) };
+  const ms = await timeSteps(trainer, batch);
+  await trainer.dispose();
+  // forward x@W for each layer; backward dW for each layer, dX for layers 2 and 3 (none for the input).
+  const shapes: [number, number, number][] = [];
+  for (let i = 0; i < 3; i++) shapes.push([B, dims[i]!, dims[i + 1]!], [dims[i]!, B, dims[i + 1]!]);
+  for (let i = 1; i < 3; i++) shapes.push([B, dims[i + 1]!, dims[i]!]);
+  const ceil = await matmulCeiling(shapes);
+  const achieved = ceil.gflop / (ms / 1e3);
+  const ceilingRate = ceil.gflop / (ceil.ms / 1e3);
+  console.log(`MLP 784-512-512-10, batch ${B}, Adam: ${ms.toFixed(2)} ms/step, ${(1e3 / ms).toFixed(1)} steps/s, ${((B * 1e3) / ms).toFixed(0)} samples/s`);
+  console.log(`  matmul work ${ceil.gflop.toFixed(3)} GFLOP/step → ${achieved.toFixed(1)} GFLOP/s; plain ORT MatMuls of the same shapes: ${ceil.ms.toFixed(2)} ms, ${ceilingRate.toFixed(1)} GFLOP/s`);
+  console.log(`  ratio to the MatMul ceiling: ${((100 * ceil.ms) / ms).toFixed(0)}%`);
+}
+
+async function cnn(): Promise<void> {
+  const B = 128;
+  const params = initParameters([
+    { name: 'c1.w', dims: [8, 1, 3, 3], init: { kind: 'kaiming' } },
+    { name: 'c1.b', dims: [8], init: { kind: 'zeros' } },
+    { name: 'c2.w', dims: [16, 8, 3, 3], init: { kind: 'kaiming' } },
+    { name: 'c2.b', dims: [16], init: { kind: 'zeros' } },
+    { name: 'fc.w', dims: [784, 10], init: { kind: 'xavier' } },
+    { name: 'fc.b', dims: [10], init: { kind: 'zeros' } },
+  ], 2);
+  const g = new GraphBuilder('cnn');
+  const x = g.input('x', 'float32', ['batch', 1, 28, 28]);
+  const y = g.input('labels', 'int64', ['batch']);
+  const p = (n: string) => g.param(n, params.get(n));
+  let h = maxPool2d(conv2d(x, p('c1.w'), p('c1.b'), { pads: [1, 1, 1, 1] }).relu(), { kernelShape: [2, 2], strides: [2, 2] });
+  h = maxPool2d(conv2d(h, p('c2.w'), p('c2.b'), { pads: [1, 1, 1, 1] }).relu(), { kernelShape: [2, 2], strides: [2, 2] });
+  const logits = h.flatten().matmul(p('fc.w')).add(p('fc.b'));
+  g.output(softmaxCrossEntropy(logits, y), 'loss');
+  const spec = buildTrainingGraph(g.build(), { loss: 'loss', optimizer: { kind: 'adam' } });
+  const trainer = await Trainer.create(rt, spec, params, threads === undefined ? {} : { intraOpThreads: threads });
+  const batch = { x: randn([B, 1, 28, 28]), labels: i64([B], Array.from({ length: B }, (_, i) => i % 10)) };
+  const ms = await timeSteps(trainer, batch);
+  await trainer.dispose();
+  const fwd = 2 * B * (28 * 28 * 8 * 9 + 14 * 14 * 16 * 8 * 9 + 784 * 10);
+  const gflop = (3 * fwd - 2 * B * 28 * 28 * 8 * 9) / 1e9; // no input gradient for the first conv
+  console.log(`CNN conv8-pool-conv16-pool-fc10 on 28x28, batch ${B}, Adam: ${ms.toFixed(2)} ms/step, ${(1e3 / ms).toFixed(1)} steps/s, ${(gflop / (ms / 1e3)).toFixed(1)} GFLOP/s`);
+}
+
+console.log(`intra-op threads: ${threads ?? 'ORT default'}, ${steps} timed steps after 3 warm-up steps`);
+await mlp();
+await cnn();
+await rt.dispose();
