@@ -1,9 +1,10 @@
 // Training-step throughput of graphs built by @esper/onnx, against plain ONNX Runtime MatMuls
 // of the same shapes measured in the same run (the ceiling). Run with `pnpm bench train`.
-// Options (after --): --threads N (ORT intra-op threads, default ORT's), --steps N.
+// Options: --threads N (ORT intra-op threads, default ORT's), --steps N, --backends webgpu,cpu
+// (fallback order; default cpu).
 import {
   GraphBuilder, OnnxRuntime, Trainer, buildTrainingGraph, conv2d, f32, i64, initParameters, maxPool2d, softmaxCrossEntropy,
-  type ParameterSpec, type Tensor, type TensorData,
+  type BackendName, type ParameterSpec, type Tensor, type TensorData,
 } from '../src/index.js';
 import { Prng } from '../src/params/prng.js';
 
@@ -13,15 +14,21 @@ const arg = (name: string, dflt?: number) => {
 };
 const threads = arg('--threads');
 const steps = arg('--steps', 30) as number;
-const rt = new OnnxRuntime({ defaults: threads === undefined ? {} : { intraOpThreads: threads } });
+const backendsArg = process.argv.indexOf('--backends');
+const backends = (backendsArg > 0 ? (process.argv[backendsArg + 1] as string).split(',') : ['cpu']) as BackendName[];
+const sessionOptions = { backends, ...(threads === undefined ? {} : { intraOpThreads: threads }) };
+const rt = new OnnxRuntime({ defaults: sessionOptions, onFallback: (e) => console.log(`  fallback ${e.from} → ${e.to}: ${e.reason}`) });
 const prng = new Prng(1);
 const randn = (dims: number[]) => f32(dims, Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => prng.normal()));
 
 async function timeSteps(trainer: Trainer, batch: Record<string, TensorData>): Promise<number> {
-  for (let i = 0; i < 3; i++) await trainer.step(batch, 1e-3);
+  const losses: number[] = [];
+  for (let i = 0; i < 3; i++) losses.push((await trainer.step(batch, 1e-3)).loss);
   const t0 = performance.now();
-  for (let i = 0; i < steps; i++) await trainer.step(batch, 1e-3);
-  return (performance.now() - t0) / steps;
+  for (let i = 0; i < steps; i++) losses.push((await trainer.step(batch, 1e-3)).loss);
+  const ms = (performance.now() - t0) / steps;
+  console.log(`  backend ${trainer.session.backend}; loss ${losses[0]!.toFixed(4)} → ${losses.at(-1)!.toFixed(4)} over ${losses.length} steps (same batch)`);
+  return ms;
 }
 
 /** Median ms of a graph made only of the given matmuls, run as independent nodes. */
@@ -60,7 +67,7 @@ async function mlp(): Promise<void> {
   }
   g.output(softmaxCrossEntropy(h, y), 'loss');
   const spec = buildTrainingGraph(g.build(), { loss: 'loss', optimizer: { kind: 'adam' } });
-  const trainer = await Trainer.create(rt, spec, params, threads === undefined ? {} : { intraOpThreads: threads });
+  const trainer = await Trainer.create(rt, spec, params);
   const batch = { x: randn([B, 784]), labels: i64([B], Array.from({ length: B }, (_, i) => i % 10)) };
   const ms = await timeSteps(trainer, batch);
   await trainer.dispose();
@@ -95,7 +102,7 @@ async function cnn(): Promise<void> {
   const logits = h.flatten().matmul(p('fc.w')).add(p('fc.b'));
   g.output(softmaxCrossEntropy(logits, y), 'loss');
   const spec = buildTrainingGraph(g.build(), { loss: 'loss', optimizer: { kind: 'adam' } });
-  const trainer = await Trainer.create(rt, spec, params, threads === undefined ? {} : { intraOpThreads: threads });
+  const trainer = await Trainer.create(rt, spec, params);
   const batch = { x: randn([B, 1, 28, 28]), labels: i64([B], Array.from({ length: B }, (_, i) => i % 10)) };
   const ms = await timeSteps(trainer, batch);
   await trainer.dispose();
@@ -104,7 +111,7 @@ async function cnn(): Promise<void> {
   console.log(`CNN conv8-pool-conv16-pool-fc10 on 28x28, batch ${B}, Adam: ${ms.toFixed(2)} ms/step, ${(1e3 / ms).toFixed(1)} steps/s, ${(gflop / (ms / 1e3)).toFixed(1)} GFLOP/s`);
 }
 
-console.log(`intra-op threads: ${threads ?? 'ORT default'}, ${steps} timed steps after 3 warm-up steps`);
+console.log(`backends ${backends.join(',')}, intra-op threads: ${threads ?? 'ORT default'}, ${steps} timed steps after 3 warm-up steps`);
 await mlp();
 await cnn();
 await rt.dispose();

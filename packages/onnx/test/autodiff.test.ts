@@ -128,6 +128,10 @@ const CASES: Record<string, () => GradCase> = {
     build: (g) => { const x = g.input('x', 'float32', [2, 2, 5, 5]); return { out: maxPool2d(x, { kernelShape: [3, 2], strides: [2, 2], pads: [1, 0, 1, 1] }), wrt: [x] }; },
     feeds: { x: distinct32([2, 2, 5, 5]) },
   }),
+  'MaxPool (dilations, overlapping windows; float32)': () => ({
+    build: (g) => { const x = g.input('x', 'float32', [1, 2, 6, 6]); return { out: maxPool2d(x, { kernelShape: [2, 2], strides: [1, 1], dilations: [2, 2], pads: [0, 1, 1, 0] }), wrt: [x] }; },
+    feeds: { x: distinct32([1, 2, 6, 6]) },
+  }),
   'AveragePool (pads excluded; float32)': () => ({
     build: (g) => { const x = g.input('x', 'float32', [2, 2, 5, 5]); return { out: averagePool2d(x, { kernelShape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] }), wrt: [x] }; },
     feeds: { x: rand32(prng, [2, 2, 5, 5]) },

@@ -1,7 +1,7 @@
 // Finite-difference gradient checking for the autodiff tests.
 import { expect } from 'vitest';
 import {
-  GraphBuilder, OnnxRuntime, gradients, mul, reduceSum, tensor, toNumbers, type DType, type Tensor, type TensorData,
+  GraphBuilder, type OnnxRuntime, gradients, mul, reduceSum, tensor, toNumbers, type DType, type Tensor, type TensorData,
 } from '../src/index.js';
 import { Prng } from '../src/params/prng.js';
 

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import {
-  GraphBuilder, OnnxRuntime, Tensor, averagePool2d, cast, concat, conv2d, dropout, f32, flatten, gather, gemm, globalAveragePool,
+  GraphBuilder, OnnxRuntime, type Tensor, averagePool2d, cast, concat, conv2d, dropout, f32, flatten, gather, gemm, globalAveragePool,
   i64, layerNorm, maxPool2d, mse, reduceMax, reduceMean, reduceSum, reshape, scatterElements, slice, softmaxCrossEntropy, tensor,
   toNumbers, transpose, where, type TensorData,
 } from '../src/index.js';

@@ -380,16 +380,38 @@ export const GRADIENT_RULES: Readonly<Record<string, GradientRule>> = {
     return [gx, gw, bias ? reduceSum(g, [0, 2, 3], { keepDims: false }) : null];
   },
   MaxPool: (c) => {
-    // Re-run the pool with its argmax indices (flat NCHW offsets) and scatter the gradient there.
+    // Without argmax indices (the WebGPU provider claims MaxPool but cannot produce them):
+    // unfold each window with a one-hot Conv, mark the elements equal to the window's max,
+    // and fold the gradient back with Col2Im. Ties: every maximal element gets the gradient.
     const g = c.grads[0]!;
     const x = c.inputs[0]!;
-    const [, indices] = x.builder.op('MaxPool', [x], c.node.attributes, [{ dtype: x.dtype, shape: g.shape }, { dtype: 'int64', shape: g.shape }], { nameHint: 'MaxPoolArgmax' });
-    const flat = int64Const(x, [-1], 'flat');
-    const zeros = op(x, 'ConstantOfShape', [op(x, 'Reshape', [sizeOf(x), int64Const(x, [1], 'one')], 'int64', [1])], x.dtype, [null], {
-      value: attr.tensor(x.dtype === 'float64' ? tensor('float64', [1], Float64Array.of(0)) : tensor('float32', [1], Float32Array.of(0))),
-    });
-    const scattered = scatterElements(zeros, op(x, 'Reshape', [indices!, flat], 'int64', [null]), op(x, 'Reshape', [g, flat], g.dtype, [null]), 0, 'add');
-    return [reshapeLike(scattered, x)];
+    const y = c.outputs[0]!;
+    if (intAttr(c.node, 'ceil_mode', 0) === 1) throw new OnnxGraphError('gradient of MaxPool: ceil_mode is not supported');
+    if (strAttr(c.node, 'auto_pad', 'NOTSET') !== 'NOTSET') throw new OnnxGraphError('gradient of MaxPool: auto_pad is not supported; give explicit pads');
+    const kernel = intsAttr(c.node, 'kernel_shape') as number[];
+    const strides = intsAttr(c.node, 'strides') ?? [1, 1];
+    const pads = intsAttr(c.node, 'pads') ?? [0, 0, 0, 0];
+    const dilations = intsAttr(c.node, 'dilations') ?? [1, 1];
+    const xs = x.shape;
+    const gs = g.shape;
+    if (xs === null || gs === null || xs.length !== 4 || kernel.length !== 2 || [xs[2], xs[3], gs[2], gs[3]].some((d) => typeof d !== 'number')) {
+      throw new OnnxShapeError('gradient of MaxPool: only 2-D pools with known spatial dims are supported');
+    }
+    const [H, W, OH, OW] = [xs[2], xs[3], gs[2], gs[3]] as number[] as [number, number, number, number];
+    const K = kernel[0]! * kernel[1]!;
+    const b = x.builder;
+    const eye = new Float32Array(K * K);
+    for (let i = 0; i < K; i++) eye[i * K + i] = 1;
+    const onehot = b.constant(x.dtype === 'float64' ? tensor('float64', [K, 1, kernel[0]!, kernel[1]!], Float64Array.from(eye)) : tensor('float32', [K, 1, kernel[0]!, kernel[1]!], eye), 'unfold');
+    const spatial = { strides: attr.ints(strides), pads: attr.ints(pads), dilations: attr.ints(dilations) };
+    const xr = op(x, 'Reshape', [x, int64Const(x, [-1, 1, H, W], 'shape')], x.dtype, [null, 1, H, W]);
+    const cols = op(x, 'Conv', [xr, onehot], x.dtype, [null, K, OH, OW], spatial);
+    const yr = op(y, 'Reshape', [y, int64Const(x, [-1, 1, OH, OW], 'shape')], y.dtype, [null, 1, OH, OW]);
+    const gr = op(g, 'Reshape', [g, int64Const(x, [-1, 1, OH, OW], 'shape')], g.dtype, [null, 1, OH, OW]);
+    const gcols = select(compare('Equal', cols, yr), gr, scalarLike(g, 0));
+    const flatCols = op(g, 'Reshape', [gcols, int64Const(x, [0, K, OH * OW], 'shape')], g.dtype, [null, K, OH * OW]);
+    const folded = op(g, 'Col2Im', [flatCols, int64Const(x, [H, W], 'image_shape'), int64Const(x, kernel, 'block_shape')], g.dtype, [null, 1, H, W], spatial);
+    return [reshapeLike(folded, x)];
   },
   AveragePool: (c) => {
     const g = c.grads[0]!;

@@ -56,7 +56,7 @@ describe('graft', () => {
   it('binds extra subgraph inputs to host tensors', async () => {
     const g = new GraphBuilder('host3');
     const x = g.input('x', 'float32', ['batch', 2]);
-    const gate = g.input('gate', 'float32', []);
+    g.input('gate', 'float32', []);
     const h = x.relu();
     g.output(h.sum([1], { keepDims: false }), 'y');
     const bound = graft(g.build(), seed(), { at: h.name, prefix: 's1', bind: { alpha: 'gate' } });
