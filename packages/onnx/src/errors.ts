@@ -77,3 +77,13 @@ export class OnnxParameterError extends EsperError {
     super('ESPER_ONNX_PARAMETER', message, options);
   }
 }
+
+/**
+ * A run on a worker did not finish before its deadline. The run's result is discarded; the
+ * worker finishes in the background and the next run uses a fresh one.
+ */
+export class OnnxDeadlineError extends EsperError {
+  constructor(message: string) {
+    super('ESPER_ONNX_DEADLINE', message);
+  }
+}

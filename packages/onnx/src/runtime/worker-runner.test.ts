@@ -1,8 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { GraphBuilder } from '../ir/builder.js';
 import { f32, toNumbers } from '../ir/tensor-data.js';
-import { OnnxSessionCreateError } from '../errors.js';
-import { OnnxDeadlineError, WorkerSessionRunner } from './worker-runner.js';
+import { OnnxDeadlineError, OnnxSessionCreateError } from '../errors.js';
+import { WorkerSessionRunner } from './worker-runner.js';
 import type { BackendFallbackEvent } from './runtime.js';
 
 function tiny() {

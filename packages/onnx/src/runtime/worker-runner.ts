@@ -1,7 +1,6 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
-import { OnnxBackendUnavailableError, OnnxDisposedError, OnnxRunError, OnnxSessionCreateError } from '../errors.js';
-import { EsperError } from '@esper/core';
+import { OnnxBackendUnavailableError, OnnxDeadlineError, OnnxDisposedError, OnnxRunError, OnnxSessionCreateError } from '../errors.js';
 import { modelDigest } from '../ir/digest.js';
 import type { DType } from '../ir/dtype.js';
 import { tensor, type TensorData } from '../ir/tensor-data.js';
@@ -9,13 +8,6 @@ import { backendHint, ortSessionOptions, type BackendName, type SessionOptions }
 import type { BackendFallbackEvent, ModelSource } from './runtime.js';
 import type { Feeds, Results } from './session.js';
 import { serializeModel } from '../ir/serialize.js';
-
-/** A run on a worker did not finish before its deadline; the worker was terminated. */
-export class OnnxDeadlineError extends EsperError {
-  constructor(message: string) {
-    super('ESPER_ONNX_DEADLINE', message);
-  }
-}
 
 /** Options of {@link WorkerSessionRunner.create}. */
 export interface WorkerRunnerOptions extends SessionOptions {
@@ -248,5 +240,6 @@ type WorkerMessage =
   | { type: 'failed'; attempts: { backend: BackendName; reason: string }[] }
   | { type: 'result'; id: number; results: { name: string; dtype: DType; dims: number[]; data: unknown }[] }
   | { type: 'error'; id: number; message: string };
+
 
 export type { TensorData };
