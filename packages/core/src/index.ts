@@ -13,5 +13,6 @@ export * from './kernel/index.js';
 export * from './config/index.js';
 export * from './security/index.js';
 export * from './telemetry/index.js';
+export * from './oona/index.js';
 export { runCli, withDotEnv, type CliIo } from './cli/main.js';
 export * from './plugins/telemetry-file.js';

@@ -183,8 +183,3 @@ export interface Oona {
   /** Stops subscriptions (finishing in-flight handlers), flushes retries and buffered publishes, releases connections. */
   close(): Promise<void>;
 }
-
-// The shared client, the StreamBackend port and the in-memory broker travel with the port so
-// that plugins can import them from `@esper/core`; once the package root re-exports
-// `./oona/index.js` itself, this line can go (the duplicate re-export is harmless meanwhile).
-export * from '../../oona/index.js';
