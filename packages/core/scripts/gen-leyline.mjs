@@ -2,62 +2,16 @@
 // Regenerates the Leyline TypeScript bindings from proto/leyline.proto with protoc and
 // protoc-gen-es (@bufbuild/protobuf v2). Usage: `pnpm gen` (writes gen/), or
 // `node scripts/gen-leyline.mjs --out <dir>` (used by the staleness test).
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync, readdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createRequire } from 'node:module';
+import { generateBindings } from '../../../scripts/protoc-es.mjs';
 
-const pkgDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const args = process.argv.slice(2);
-const outIdx = args.indexOf('--out');
-const outDir = resolve(outIdx >= 0 ? args[outIdx + 1] : join(pkgDir, 'gen'));
-
-const HEADER =
-  '// Generated from proto/leyline.proto by protoc + protoc-gen-es. Do not edit by hand.\n' +
-  '// Regenerate with `pnpm gen` at the repository root; a test fails when this file is stale.\n';
-
-function findPlugin() {
-  const require = createRequire(join(pkgDir, 'package.json'));
-  const pkgJson = require.resolve('@bufbuild/protoc-gen-es/package.json');
-  const bin = join(dirname(pkgJson), 'bin', 'protoc-gen-es');
-  if (!existsSync(bin)) throw new Error(`protoc-gen-es not found at ${bin}; run pnpm install`);
-  return bin;
-}
-
-function protocAvailable() {
-  try {
-    execFileSync('protoc', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-if (!protocAvailable()) {
-  console.error('protoc was not found on PATH. Install it (Debian: apt-get install protobuf-compiler) and retry.');
-  process.exit(1);
-}
-
-mkdirSync(outDir, { recursive: true });
-const includes = ['-I', join(pkgDir, 'proto')];
-if (existsSync('/usr/include/google/protobuf/timestamp.proto')) includes.push('-I', '/usr/include');
-execFileSync(
-  'protoc',
-  [
-    `--plugin=protoc-gen-es=${findPlugin()}`,
-    `--es_out=${outDir}`,
-    '--es_opt=target=ts,import_extension=js',
-    ...includes,
-    join(pkgDir, 'proto', 'leyline.proto'),
-  ],
-  { stdio: 'inherit' },
-);
-
-for (const file of readdirSync(outDir)) {
-  if (!file.endsWith('.ts')) continue;
-  const path = join(outDir, file);
-  const text = readFileSync(path, 'utf8');
-  if (!text.startsWith(HEADER)) writeFileSync(path, HEADER + text);
-}
-console.log(`leyline bindings written to ${outDir}`);
+generateBindings({
+  pkgDir: resolve(dirname(fileURLToPath(import.meta.url)), '..'),
+  protoFile: 'leyline.proto',
+  wellKnownTypes: true,
+  label: 'leyline',
+  header:
+    '// Generated from proto/leyline.proto by protoc + protoc-gen-es. Do not edit by hand.\n' +
+    '// Regenerate with `pnpm gen` at the repository root; a test fails when this file is stale.\n',
+});
