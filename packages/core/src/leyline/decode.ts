@@ -1,6 +1,7 @@
 import { fromBinary, ScalarType, type DescField, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
 import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
 import { LeylineDecodeError } from './errors.js';
+import { scalarWireType } from './wire-types.js';
 
 /** Options of {@link decodeMessage}. */
 export interface DecodeOptions {
@@ -29,24 +30,6 @@ function fieldsByNumber(desc: DescMessage): ReadonlyMap<number, DescField> {
   return map;
 }
 
-function expectedWireType(type: ScalarType): WireType {
-  switch (type) {
-    case ScalarType.BYTES:
-    case ScalarType.STRING:
-      return WireType.LengthDelimited;
-    case ScalarType.DOUBLE:
-    case ScalarType.FIXED64:
-    case ScalarType.SFIXED64:
-      return WireType.Bit64;
-    case ScalarType.FIXED32:
-    case ScalarType.SFIXED32:
-    case ScalarType.FLOAT:
-      return WireType.Bit32;
-    default:
-      return WireType.Varint;
-  }
-}
-
 function wireMismatch(desc: DescMessage, field: DescField | string, got: WireType): Error {
   const name = typeof field === 'string' ? field : field.name;
   return new Error(`field ${desc.typeName}.${name} has wire type ${WireType[got]}, which does not match its declared type`);
@@ -54,7 +37,7 @@ function wireMismatch(desc: DescMessage, field: DescField | string, got: WireTyp
 
 /** Checks one scalar value's wire type; returns false when mismatched. */
 function scalarOk(type: ScalarType, got: WireType): boolean {
-  return got === expectedWireType(type);
+  return got === scalarWireType(type);
 }
 
 // Walks the wire data against the schema without building anything: every tag, every length
@@ -87,7 +70,7 @@ function checkMessage(desc: DescMessage, reader: BinaryReader, end: number, dept
           checkNested(desc, field, field.message, field.delimitedEncoding, reader, wt, depth, limit);
         } else {
           const scalar = field.listKind === 'enum' ? ScalarType.INT32 : field.scalar;
-          const element = expectedWireType(scalar);
+          const element = scalarWireType(scalar);
           // Packable element types may arrive packed (length-delimited) or one by one.
           if (wt !== element && !(wt === WireType.LengthDelimited && element !== WireType.LengthDelimited)) {
             throw wireMismatch(desc, field, wt);

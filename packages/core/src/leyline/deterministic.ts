@@ -1,6 +1,7 @@
 import { ScalarType, type DescField, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
 import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import { isWrapperDesc } from '@bufbuild/protobuf/wkt';
+import { scalarWireType } from './wire-types.js';
 
 // Deterministic protobuf encoding, used for command signatures (reference §6.6). The output is
 // what protoc/C++/Python write with deterministic serialization: known fields in field-number
@@ -76,24 +77,6 @@ type FieldPlan = ScalarFieldPlan | MessageFieldPlan | ListFieldPlan | MapFieldPl
 
 const plans = new WeakMap<DescMessage, readonly FieldPlan[]>();
 
-function wireTypeOf(type: ScalarType): WireType {
-  switch (type) {
-    case ScalarType.BYTES:
-    case ScalarType.STRING:
-      return WireType.LengthDelimited;
-    case ScalarType.DOUBLE:
-    case ScalarType.FIXED64:
-    case ScalarType.SFIXED64:
-      return WireType.Bit64;
-    case ScalarType.FIXED32:
-    case ScalarType.SFIXED32:
-    case ScalarType.FLOAT:
-      return WireType.Bit32;
-    default:
-      return WireType.Varint;
-  }
-}
-
 function localOf(field: DescField, message: DescMessage): Local {
   if (message.typeName === STRUCT && field.parent.typeName !== VALUE) return LOCAL_JSON_STRUCT;
   if (field.fieldKind === 'message' && field.oneof === undefined && isWrapperDesc(message)) {
@@ -111,7 +94,7 @@ function compile(desc: DescMessage): readonly FieldPlan[] {
     const base = { no: f.number, name: f.name, localName: f.localName, oneof: f.oneof?.localName };
     switch (f.fieldKind) {
       case 'scalar':
-        out.push({ ...base, kind: 'scalar', scalar: f.scalar, wireType: wireTypeOf(f.scalar), presence: f.presence, enumZero: undefined });
+        out.push({ ...base, kind: 'scalar', scalar: f.scalar, wireType: scalarWireType(f.scalar), presence: f.presence, enumZero: undefined });
         break;
       case 'enum':
         out.push({
@@ -139,7 +122,7 @@ function compile(desc: DescMessage): readonly FieldPlan[] {
           ...base,
           kind: 'list',
           scalar,
-          wireType: scalar === undefined ? WireType.LengthDelimited : wireTypeOf(scalar),
+          wireType: scalar === undefined ? WireType.LengthDelimited : scalarWireType(scalar),
           packed: f.packed,
           desc: f.listKind === 'message' ? f.message : undefined,
           local: f.listKind === 'message' && f.message.typeName === STRUCT ? LOCAL_JSON_STRUCT : LOCAL_MESSAGE,
@@ -153,9 +136,9 @@ function compile(desc: DescMessage): readonly FieldPlan[] {
           ...base,
           kind: 'map',
           keyType: f.mapKey,
-          keyWireType: wireTypeOf(f.mapKey),
+          keyWireType: scalarWireType(f.mapKey),
           valueScalar,
-          valueWireType: valueScalar === undefined ? WireType.LengthDelimited : wireTypeOf(valueScalar),
+          valueWireType: valueScalar === undefined ? WireType.LengthDelimited : scalarWireType(valueScalar),
           desc: f.mapKind === 'message' ? f.message : undefined,
           local: f.mapKind === 'message' && f.message.typeName === STRUCT ? LOCAL_JSON_STRUCT : LOCAL_MESSAGE,
         });
@@ -370,7 +353,7 @@ function writeMessageBody(w: BinaryWriter, desc: DescMessage, local: Local, valu
     case LOCAL_WRAPPER: {
       const inner = desc.fields[0];
       if (inner !== undefined && inner.fieldKind === 'scalar' && !isZero(inner.scalar, value)) {
-        w.tag(1, wireTypeOf(inner.scalar));
+        w.tag(1, scalarWireType(inner.scalar));
         writeScalarChecked(w, desc, inner.name, inner.scalar, value);
       }
       return;
