@@ -69,6 +69,14 @@ export interface ReadGroupOptions {
 export interface StreamBackend {
   /** `XADD stream * field value …`; resolves the new id. */
   append(stream: string, fields: EntryFields, options?: AppendOptions): Promise<string>;
+  /**
+   * Optional: appends `entries` to one stream with auto ids, in order, in as few round trips as
+   * the store allows (one call in memory, one pipelined script on Redis). Resolves, per entry
+   * and in order, its new id or the Error that kept it out; rejects only when nothing could be
+   * attempted (closed backend, lost connection). A backend without it gets
+   * {@link appendEntries}'s fallback: one `append` per entry, issued without waiting.
+   */
+  appendMany?(stream: string, entries: readonly EntryFields[]): Promise<ReadonlyArray<string | Error>>;
   /** `XLEN`: every entry, acknowledged or not. 0 for a missing stream. */
   length(stream: string): Promise<number>;
   /** `XPENDING stream group` count. Throws OonaNoGroupError. */
@@ -100,4 +108,25 @@ export interface StreamBackend {
   deleteStream(stream: string): Promise<void>;
   /** Releases connections and cancels blocking reads. Idempotent. */
   close(): Promise<void>;
+}
+
+/**
+ * Appends `entries` to `stream` through {@link StreamBackend.appendMany} when the backend has it,
+ * otherwise through one `append` per entry, all issued at once in order (as that many
+ * concurrent publishes would be). Resolves per entry its id or the Error that kept it out;
+ * rejects only when the backend's `appendMany` rejects.
+ */
+export function appendEntries(backend: StreamBackend, stream: string, entries: readonly EntryFields[]): Promise<ReadonlyArray<string | Error>> {
+  if (backend.appendMany !== undefined) return backend.appendMany(stream, entries);
+  return Promise.all(
+    entries.map((fields) => {
+      let appended: Promise<string>;
+      try {
+        appended = backend.append(stream, fields);
+      } catch (error) {
+        appended = Promise.reject(error as Error);
+      }
+      return appended.catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))));
+    }),
+  );
 }

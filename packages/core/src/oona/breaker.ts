@@ -102,6 +102,8 @@ export class CircuitBreaker {
 
   /** Whether a call may proceed now (moves OPEN → HALF_OPEN once the timeout has passed). */
   allow(): boolean {
+    // The CLOSED row admits and changes nothing; skipping the lookup keeps the per-message path allocation-free.
+    if (this.data.state === CircuitBreakerState.CIRCUIT_STATE_CLOSED) return true;
     return this.apply('allow');
   }
 
@@ -110,6 +112,8 @@ export class CircuitBreaker {
   }
 
   recordSuccess(): void {
+    // As in allow(): a success in CLOSED with no failures counted changes nothing.
+    if (this.data.state === CircuitBreakerState.CIRCUIT_STATE_CLOSED && this.data.failures === 0) return;
     this.apply('success');
   }
 

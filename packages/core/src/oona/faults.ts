@@ -1,4 +1,4 @@
-import type { StreamBackend } from './backend.js';
+import { appendEntries, type StreamBackend } from './backend.js';
 import { OonaBackendError } from './errors.js';
 
 /** Backend operations that {@link FaultInjectingBackend} can fail. */
@@ -31,17 +31,45 @@ export class FaultInjectingBackend implements StreamBackend {
     this.failing.clear();
   }
 
-  private async guard<T>(op: FaultOp, run: () => Promise<T>): Promise<T> {
+  /** Whether a call of `op` fails now (using up one `failNext`). */
+  private takeFault(op: FaultOp): boolean {
     const n = this.failNextCount.get(op) ?? 0;
     if (n > 0) {
       this.failNextCount.set(op, n - 1);
-      throw new OonaBackendError(`injected fault: ${op}`);
+      return true;
     }
-    if (this.failing.has(op)) throw new OonaBackendError(`injected fault: ${op}`);
+    return this.failing.has(op);
+  }
+
+  private async guard<T>(op: FaultOp, run: () => Promise<T>): Promise<T> {
+    if (this.takeFault(op)) throw new OonaBackendError(`injected fault: ${op}`);
     return run();
   }
 
   append: StreamBackend['append'] = (...a) => this.guard('append', () => this.inner.append(...a));
+  /**
+   * A batch append rejects as a whole on an `appendMany` fault; otherwise each entry takes the
+   * `append` faults in order (`failNext('append', 2)` keeps the first two entries out) and the
+   * rest go to the inner backend (its own `appendMany`, or one `append` each).
+   */
+  appendMany: NonNullable<StreamBackend['appendMany']> = (stream, entries) =>
+    this.guard('appendMany', async () => {
+      const out = new Array<string | Error>(entries.length);
+      const pass: number[] = [];
+      for (let i = 0; i < entries.length; i++) {
+        if (this.takeFault('append')) out[i] = new OonaBackendError('injected fault: append');
+        else pass.push(i);
+      }
+      if (pass.length > 0) {
+        const ids = await appendEntries(
+          this.inner,
+          stream,
+          pass.map((i) => entries[i]!),
+        );
+        pass.forEach((i, k) => (out[i] = ids[k]!));
+      }
+      return out;
+    });
   length: StreamBackend['length'] = (...a) => this.guard('length', () => this.inner.length(...a));
   pendingCount: StreamBackend['pendingCount'] = (...a) => this.guard('pendingCount', () => this.inner.pendingCount(...a));
   groups: StreamBackend['groups'] = (...a) => this.guard('groups', () => this.inner.groups(...a));

@@ -11,19 +11,18 @@ import type {
   StreamEntry,
 } from './backend.js';
 import { OonaBusyGroupError, OonaClosedError, OonaIdTooSmallError, OonaNoGroupError, OonaReadCancelledError } from './errors.js';
+import { EntryLog } from './entry-log.js';
 import { parseStreamId, ZERO_ID } from './ids.js';
 
-interface MemEntry {
-  readonly ms: number;
-  readonly seq: number;
-  readonly id: string;
-  readonly fields: EntryFields;
-}
-
+/**
+ * Delivery state of one pending id. Records are never mutated: one read shares a single
+ * record among every id it delivers (the cheap, common case), and a claim replaces the
+ * claimed id's record with a new one.
+ */
 interface PendingEntry {
-  consumer: string;
-  deliveries: number;
-  lastDeliveryMs: number;
+  readonly consumer: string;
+  readonly deliveries: number;
+  readonly lastDeliveryMs: number;
 }
 
 interface MemGroup {
@@ -33,41 +32,17 @@ interface MemGroup {
 }
 
 interface MemStream {
-  readonly entries: MemEntry[];
+  readonly entries: EntryLog;
   lastMs: number;
   lastSeq: number;
+  /** `${lastMs}-`, kept so that auto ids in one millisecond cost one string concatenation. */
+  idPrefix: string;
   readonly groups: Map<string, MemGroup>;
-  readonly waiters: Set<() => void>;
+  waiters: Set<() => void>;
 }
 
 function cmp(ams: number, aseq: number, bms: number, bseq: number): number {
   return ams === bms ? aseq - bseq : ams - bms;
-}
-
-/** Index of the first entry with id > (ms, seq). */
-function upperBound(entries: readonly MemEntry[], ms: number, seq: number): number {
-  let lo = 0;
-  let hi = entries.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    const e = entries[mid]!;
-    if (cmp(e.ms, e.seq, ms, seq) <= 0) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-/** Index of the first entry with id ≥ (ms, seq). */
-function lowerBound(entries: readonly MemEntry[], ms: number, seq: number): number {
-  let lo = 0;
-  let hi = entries.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    const e = entries[mid]!;
-    if (cmp(e.ms, e.seq, ms, seq) < 0) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 function boundId(id: string, low: boolean): { ms: number; seq: number } {
@@ -126,7 +101,7 @@ export class MemoryBroker {
   stream(name: string, create: boolean): MemStream | undefined {
     let s = this.streams.get(name);
     if (s === undefined && create) {
-      s = { entries: [], lastMs: 0, lastSeq: 0, groups: new Map(), waiters: new Set() };
+      s = { entries: new EntryLog(), lastMs: 0, lastSeq: 0, idPrefix: '0-', groups: new Map(), waiters: new Set() };
       this.streams.set(name, s);
     }
     return s;
@@ -148,52 +123,67 @@ export class MemoryBroker {
   /** @internal */
   append(stream: string, fields: EntryFields, options?: AppendOptions): string {
     const s = this.stream(stream, true)!;
-    let ms: number;
-    let seq: number;
-    if (options?.id !== undefined) {
-      ({ ms, seq } = parseStreamId(options.id));
-      if (cmp(ms, seq, s.lastMs, s.lastSeq) <= 0) {
-        throw new OonaIdTooSmallError(stream, options.id, `${s.lastMs}-${s.lastSeq}`);
-      }
+    const id = options?.id === undefined ? this.push(s, fields) : this.pushWithId(s, stream, options.id, fields);
+    this.wake(s);
+    return id;
+  }
+
+  /** @internal Appends every entry (auto ids, in order) and wakes blocked readers once. */
+  appendMany(stream: string, entries: readonly EntryFields[]): string[] {
+    const s = this.stream(stream, true)!;
+    const ids = new Array<string>(entries.length);
+    // One clock reading for the batch: its entries share a millisecond, ids stay increasing.
+    const now = Math.floor(this.clock.nowMs());
+    for (let i = 0; i < entries.length; i++) ids[i] = this.push(s, entries[i]!, now);
+    if (entries.length > 0) this.wake(s);
+    return ids;
+  }
+
+  private push(s: MemStream, fields: EntryFields, now = Math.floor(this.clock.nowMs())): string {
+    if (now > s.lastMs) {
+      s.lastMs = now;
+      s.lastSeq = 0;
+      s.idPrefix = `${now}-`;
     } else {
-      const now = Math.floor(this.clock.nowMs());
-      if (now > s.lastMs) {
-        ms = now;
-        seq = 0;
-      } else {
-        ms = s.lastMs;
-        seq = s.lastSeq + 1;
-      }
+      s.lastSeq += 1;
+    }
+    // Entries keep the caller's arrays (Oona never mutates them after append); copying cost a third of the throughput.
+    s.entries.push(s.lastMs, s.lastSeq, fields);
+    return s.idPrefix + s.lastSeq;
+  }
+
+  private pushWithId(s: MemStream, stream: string, id: string, fields: EntryFields): string {
+    const { ms, seq } = parseStreamId(id);
+    if (cmp(ms, seq, s.lastMs, s.lastSeq) <= 0) {
+      throw new OonaIdTooSmallError(stream, id, `${s.lastMs}-${s.lastSeq}`);
     }
     s.lastMs = ms;
     s.lastSeq = seq;
-    const id = `${ms}-${seq}`;
-    // Entries keep the caller's arrays (Oona never mutates them after append); copying cost a third of the throughput.
-    s.entries.push({ ms, seq, id, fields });
-    if (s.waiters.size > 0) {
-      const waiters = [...s.waiters];
-      s.waiters.clear();
-      for (const wake of waiters) wake();
-    }
-    return id;
+    s.idPrefix = `${ms}-`;
+    s.entries.push(ms, seq, fields);
+    return s.idPrefix + seq;
+  }
+
+  /** Wakes every read blocked on `s` (each re-registers if it still finds nothing). */
+  private wake(s: MemStream): void {
+    if (s.waiters.size === 0) return;
+    const waiters = s.waiters;
+    s.waiters = new Set();
+    for (const wake of waiters) wake();
   }
 
   /** @internal */
   readNew(stream: string, group: string, consumer: string, count: number): StreamEntry[] {
     const { s, g } = this.group(stream, group);
-    const start = upperBound(s.entries, g.lastMs, g.lastSeq);
-    const end = Math.min(s.entries.length, start + Math.max(1, count));
+    const log = s.entries;
+    const start = log.upperBound(g.lastMs, g.lastSeq);
+    const end = Math.min(log.length, start + Math.max(1, count));
     if (start >= end) return [];
-    const now = this.clock.nowMs();
-    const out: StreamEntry[] = [];
-    for (let i = start; i < end; i++) {
-      const e = s.entries[i]!;
-      g.pel.set(e.id, { consumer, deliveries: 1, lastDeliveryMs: now });
-      out.push(e);
-    }
-    const last = s.entries[end - 1]!;
-    g.lastMs = last.ms;
-    g.lastSeq = last.seq;
+    const delivery: PendingEntry = { consumer, deliveries: 1, lastDeliveryMs: this.clock.nowMs() };
+    const out = log.entries(start, end);
+    for (let i = 0; i < out.length; i++) g.pel.set(out[i]!.id, delivery);
+    g.lastMs = log.ms(end - 1);
+    g.lastSeq = log.seq(end - 1);
     return out;
   }
 }
@@ -214,9 +204,25 @@ export class MemoryStreamBackend implements StreamBackend {
     if (this.closed) throw new OonaClosedError('Memory stream backend');
   }
 
-  async append(stream: string, fields: EntryFields, options?: AppendOptions): Promise<string> {
-    this.check();
-    return Promise.resolve(this.broker.append(stream, fields, options));
+  // The hot operations are plain functions that settle one promise (an async function that
+  // returns a promise settles two): errors still arrive as rejections, never as throws.
+  append(stream: string, fields: EntryFields, options?: AppendOptions): Promise<string> {
+    try {
+      this.check();
+      return Promise.resolve(this.broker.append(stream, fields, options));
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+  }
+
+  /** Appends the batch in one step: every entry, or none when this backend is closed. */
+  appendMany(stream: string, entries: readonly EntryFields[]): Promise<ReadonlyArray<string | Error>> {
+    try {
+      this.check();
+      return Promise.resolve(this.broker.appendMany(stream, entries));
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
   }
 
   async length(stream: string): Promise<number> {
@@ -239,7 +245,7 @@ export class MemoryStreamBackend implements StreamBackend {
         name,
         pending: g.pel.size,
         lastDeliveredId: `${g.lastMs}-${g.lastSeq}`,
-        lag: s.entries.length - upperBound(s.entries, g.lastMs, g.lastSeq),
+        lag: s.entries.length - s.entries.upperBound(g.lastMs, g.lastSeq),
       });
     }
     return Promise.resolve(out);
@@ -310,12 +316,16 @@ export class MemoryStreamBackend implements StreamBackend {
     });
   }
 
-  async ack(stream: string, group: string, ids: readonly string[]): Promise<number> {
-    this.check();
-    const { g } = this.broker.group(stream, group);
-    let n = 0;
-    for (const id of ids) if (g.pel.delete(id)) n++;
-    return Promise.resolve(n);
+  ack(stream: string, group: string, ids: readonly string[]): Promise<number> {
+    try {
+      this.check();
+      const { g } = this.broker.group(stream, group);
+      let n = 0;
+      for (let i = 0; i < ids.length; i++) if (g.pel.delete(ids[i]!)) n++;
+      return Promise.resolve(n);
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
   }
 
   async autoClaim(
@@ -346,17 +356,15 @@ export class MemoryStreamBackend implements StreamBackend {
       scanned++;
       const pe = g.pel.get(p.id)!;
       if (now - pe.lastDeliveryMs < minIdleMs) continue;
-      const idx = lowerBound(s.entries, p.ms, p.seq);
-      const e = s.entries[idx];
-      if (e === undefined || e.id !== p.id) {
+      const idx = s.entries.indexOf(p.ms, p.seq);
+      if (idx < 0) {
         g.pel.delete(p.id);
         deletedIds.push(p.id);
         continue;
       }
-      pe.consumer = consumer;
-      pe.deliveries += 1;
-      pe.lastDeliveryMs = now;
-      entries.push({ id: e.id, fields: e.fields, deliveries: pe.deliveries });
+      const claimed: PendingEntry = { consumer, deliveries: pe.deliveries + 1, lastDeliveryMs: now };
+      g.pel.set(p.id, claimed);
+      entries.push({ id: s.entries.id(idx), fields: s.entries.fields(idx), deliveries: claimed.deliveries });
     }
     return Promise.resolve({ next, entries, deletedIds });
   }
@@ -366,8 +374,8 @@ export class MemoryStreamBackend implements StreamBackend {
     const s = this.broker.stream(stream, false);
     if (s === undefined) return Promise.resolve(0);
     const { ms, seq } = parseStreamId(minId);
-    const n = lowerBound(s.entries, ms, seq);
-    s.entries.splice(0, n);
+    const n = s.entries.lowerBound(ms, seq);
+    s.entries.removeFirst(n);
     return Promise.resolve(n);
   }
 
@@ -379,11 +387,13 @@ export class MemoryStreamBackend implements StreamBackend {
     const [lo, hi] = reverse ? [end, start] : [start, end];
     const l = boundId(lo, true);
     const h = boundId(hi, false);
-    const from = lowerBound(s.entries, l.ms, l.seq);
-    const to = upperBound(s.entries, h.ms, h.seq);
-    const slice = s.entries.slice(from, Math.max(from, to));
-    const ordered = reverse ? slice.reverse() : slice;
-    return Promise.resolve(ordered.slice(0, count).map((e) => ({ id: e.id, fields: e.fields })));
+    const from = s.entries.lowerBound(l.ms, l.seq);
+    const to = Math.max(from, s.entries.upperBound(h.ms, h.seq));
+    const n = Math.max(0, Math.min(count, to - from));
+    if (!reverse) return Promise.resolve(s.entries.entries(from, from + n));
+    const out: StreamEntry[] = [];
+    for (let i = to - 1; i >= to - n; i--) out.push(s.entries.entry(i));
+    return Promise.resolve(out);
   }
 
   async deleteStream(stream: string): Promise<void> {

@@ -65,6 +65,14 @@ export interface PublishOptions {
   readonly stream?: string;
 }
 
+/** One message of {@link Oona.publishBatch}. */
+export interface PublishBatchItem {
+  readonly messageType: BusMessageType;
+  /** Serialized Leyline bytes of `messageType`. */
+  readonly payload: Uint8Array;
+  readonly options?: PublishOptions;
+}
+
 /** Options for a consume call or a subscription. */
 export interface ConsumeOptions {
   /** Stream to read (default: the normal stream). */
@@ -146,6 +154,16 @@ export interface Oona {
    * Throws only for programming errors (unknown type, closed client).
    */
   publish(messageType: BusMessageType, payload: Uint8Array, options?: PublishOptions): Promise<boolean>;
+  /**
+   * Publishes several messages as `publish` would publish each of them in order — same routing
+   * by type and priority, signatures, backpressure, emergency limits, breaker, retry buffer and
+   * metrics — but appends the entries bound for one stream in one backend call, reads each
+   * backlog it needs once per batch and counts the batch's own entries into it. Resolves one
+   * boolean per item (as `publish`). Entries of one stream keep the batch's order unless some
+   * of them had to wait in the retry buffer. Rejects, appending nothing, when an item's type
+   * cannot be published or the client is closed.
+   */
+  publishBatch(items: readonly PublishBatchItem[]): Promise<boolean[]>;
   /** Serializes `message` and publishes it under the `BusMessageType` its schema maps to. */
   publishMessage<Desc extends DescMessage>(schema: Desc, message: MessageShape<Desc>, options?: PublishOptions): Promise<boolean>;
   /**
