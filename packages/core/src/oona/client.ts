@@ -376,6 +376,7 @@ export class OonaClient implements Oona {
     }
     const routing = new BatchRouting(this.liveRouting);
     const runs = new Map<string, number[]>();
+    let routingFailed = false;
     for (let i = 0; i < jobs.length; i++) {
       const job = jobs[i]!;
       if (!this.publishBreaker.allow()) {
@@ -387,7 +388,9 @@ export class OonaClient implements Oona {
         const routed = this.route(job, routing);
         verdict = routed instanceof Promise ? await routed : routed;
       } catch (error) {
-        outcomes[i] = this.publishFailed(error, job.preferred);
+        // A backlog read is made once per batch: its failure counts once for the breaker and the log.
+        outcomes[i] = this.publishFailed(error, job.preferred, !routingFailed);
+        routingFailed = true;
         continue;
       }
       if (verdict !== undefined) {
@@ -412,7 +415,11 @@ export class OonaClient implements Oona {
     return waiting ? Promise.all(outcomes) : (outcomes as PublishOutcome[]);
   }
 
-  /** Appends the jobs `run` (indices into `jobs`, all routed to `stream`) in one backend call. */
+  /**
+   * Appends the jobs `run` (indices into `jobs`, all routed to `stream`) in one backend call.
+   * `publish_errors` counts the entries that were kept out; the breaker and the log count the
+   * call (one failure when any entry failed), as they count one `append` of a single publish.
+   */
   private async appendRun(
     stream: string,
     jobs: readonly PublishJob[],
@@ -427,27 +434,31 @@ export class OonaClient implements Oona {
       ids = await appendEntries(this.backend, stream, fields);
     } catch (error) {
       if (error instanceof OonaClosedError) throw error;
-      for (const i of run) outcomes[i] = this.publishFailed(error, stream, false);
-      this.logger?.warn('oona batch publish failed', { stream, count: run.length, error: describe(error) });
+      for (let k = 0; k < run.length; k++) outcomes[run[k]!] = this.publishFailed(error, stream, k === 0);
       return;
     }
     let failures = 0;
-    let lastError: unknown;
+    let firstError: unknown;
     for (let k = 0; k < run.length; k++) {
       const i = run[k]!;
       const id = ids[k];
       if (typeof id === 'string') {
         this.published(jobs[i]!);
-        this.publishBreaker.recordSuccess();
         outcomes[i] = 'ok';
       } else {
-        lastError = id ?? new Error('the backend returned no id for this entry');
-        outcomes[i] = this.publishFailed(lastError, stream, false);
-        failures++;
+        const error = id ?? new Error('the backend returned no id for this entry');
+        // Counted and logged once per call, below.
+        outcomes[i] = this.publishFailed(error, stream, false);
+        if (failures++ === 0) firstError = error;
       }
     }
-    if (failures < run.length) this.metrics.set('publish_latency_ms', performance.now() - started);
-    if (failures > 0) this.logger?.warn('oona batch publish failed', { stream, count: failures, error: describe(lastError) });
+    if (failures === 0) {
+      this.publishBreaker.recordSuccess();
+      this.metrics.set('publish_latency_ms', performance.now() - started);
+    } else {
+      this.publishBreaker.recordFailure();
+      this.logger?.warn('oona publish failed', { stream, entries: failures, of: run.length, error: describe(firstError) });
+    }
   }
 
   /**
@@ -527,13 +538,19 @@ export class OonaClient implements Oona {
     return 'breaker-open';
   }
 
-  /** Accounting of one failed append or routing read; a closed backend's error is rethrown. */
-  private publishFailed(error: unknown, stream: string, log = true): PublishOutcome {
+  /**
+   * Accounting of one publish that failed on an append or a routing read: `publish_errors` and
+   * conservative mode always, the breaker and the log when `call` (the failure of one backend
+   * call). A closed backend's error is rethrown.
+   */
+  private publishFailed(error: unknown, stream: string, call = true): PublishOutcome {
     if (error instanceof OonaClosedError) throw error;
     this.metrics.inc('publish_errors');
-    this.publishBreaker.recordFailure();
     this.conservative = true;
-    if (log) this.logger?.warn('oona publish failed', { stream, error: describe(error) });
+    if (call) {
+      this.publishBreaker.recordFailure();
+      this.logger?.warn('oona publish failed', { stream, error: describe(error) });
+    }
     return 'error';
   }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../kernel/ports/clock.js';
-import { OonaBusyGroupError, OonaIdTooSmallError, OonaNoGroupError, OonaReadCancelledError } from './errors.js';
+import { OonaBusyGroupError, OonaClosedError, OonaIdTooSmallError, OonaNoGroupError, OonaReadCancelledError } from './errors.js';
 import { MemoryBroker } from './memory-backend.js';
 
 const f = { payload: new Uint8Array([1]) };
@@ -76,6 +76,52 @@ describe('MemoryStreamBackend', () => {
     expect((await b.range('s', '-', '+', 10)).map((e) => e.id)).toEqual(['1-0', '2-0', '3-0']);
     expect((await b.range('s', '+', '-', 1, true)).map((e) => e.id)).toEqual(['3-0']);
     expect((await b.range('s', '2', '+', 10)).map((e) => e.id)).toEqual(['2-0', '3-0']);
+  });
+
+  it('appendMany appends in order with increasing ids, wakes a blocked reader once, and refuses after close', async () => {
+    const clock = new ManualClock(7_000);
+    const broker = new MemoryBroker(clock);
+    const reader = broker.backend();
+    const writer = broker.backend();
+    await reader.createGroup('s', 'g');
+    expect(await writer.append('s', f)).toBe('7000-0');
+    await reader.readGroup('s', 'g', 'c', { count: 10 });
+    const waiting = reader.readGroup('s', 'g', 'c', { count: 10, blockMs: 0 });
+    const batch = [1, 2, 3].map((n) => ({ payload: new Uint8Array([n]) }));
+    expect(await writer.appendMany('s', batch)).toEqual(['7000-1', '7000-2', '7000-3']);
+    const read = await waiting;
+    expect(read.map((e) => [e.id, e.fields.payload![0]])).toEqual([
+      ['7000-1', 1],
+      ['7000-2', 2],
+      ['7000-3', 3],
+    ]);
+    expect(await writer.appendMany('s', [])).toEqual([]);
+    clock.setWall(8_000);
+    expect(await writer.appendMany('s', batch.slice(0, 1))).toEqual(['8000-0']);
+    expect(await reader.pendingCount('s', 'g')).toBe(4);
+    expect(await reader.ack('s', 'g', ['7000-0', '7000-1', '7000-2', '7000-3', '9-9'])).toBe(4);
+    await writer.close();
+    await expect(writer.appendMany('s', batch)).rejects.toBeInstanceOf(OonaClosedError);
+    await expect(writer.append('s', f)).rejects.toBeInstanceOf(OonaClosedError);
+    expect(await reader.length('s')).toBe(5);
+  });
+
+  it('a claim moves one pending id to the claiming consumer without changing the ids read with it', async () => {
+    const clock = new ManualClock(1_000);
+    const b = new MemoryBroker(clock).backend();
+    await b.createGroup('s', 'g');
+    await b.appendMany('s', [f, f, f]);
+    await b.readGroup('s', 'g', 'c1', { count: 3 });
+    clock.advance(100);
+    const first = await b.autoClaim('s', 'g', 'c2', 50, '0-0', 1);
+    expect(first.entries.map((e) => [e.id, e.deliveries])).toEqual([['1000-0', 2]]);
+    clock.advance(10);
+    // Only 1000-1 and 1000-2 are idle for 50 ms now; 1000-0 was just claimed.
+    const second = await b.autoClaim('s', 'g', 'c3', 50, '0-0', 10);
+    expect(second.entries.map((e) => [e.id, e.deliveries])).toEqual([
+      ['1000-1', 2],
+      ['1000-2', 2],
+    ]);
   });
 
   it('named brokers are shared in the process', () => {

@@ -1,9 +1,10 @@
 import { createHmac } from 'node:crypto';
+import { getEventListeners } from 'node:events';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../kernel/ports/clock.js';
-import type { OonaMessage } from '../kernel/ports/oona.js';
+import type { OonaMessage, PublishBatchItem } from '../kernel/ports/oona.js';
 import type { Signer } from '../kernel/ports/signer.js';
 import {
   BusEnvelopeSchema,
@@ -820,6 +821,155 @@ export function describeOonaContract(name: string, factory: OonaContractFactory,
       expect(await Promise.all(pending.slice(0, 2))).toEqual([false, false]);
       expect(oona.unsent().map((u) => u.reason)).toEqual(['buffer-full', 'timeout', 'timeout']);
       expect((await oona.metricsSnapshot()).publish_unsent).toBe(3);
+    });
+
+    // ---------------------------------------------------------------- batch publish
+
+    const states = (from: number, n: number): PublishBatchItem[] =>
+      Array.from({ length: n }, (_, i) => ({ messageType: BusMessageType.SYSTEM_STATE, payload: state(from + i) }));
+
+    const steps = (seen: readonly OonaMessage[]): bigint[] => seen.map((m) => fromBinary(SystemStatePacketSchema, m.payload).globalStep);
+
+    it('publishBatch: one consumer sees the batch in order, each entry acknowledged', async () => {
+      const { oona } = await client();
+      expect(await oona.publishBatch(states(0, 40))).toEqual(Array.from({ length: 40 }, () => true));
+      expect(await oona.publishBatch([])).toEqual([]);
+      const { seen, handler } = collect();
+      for (let round = 0; round < 10 && seen.length < 40; round++) await oona.consume(handler, { count: 7 });
+      expect(steps(seen)).toEqual(Array.from({ length: 40 }, (_, i) => BigInt(i)));
+      expect(seen.every((m) => m.attempt === 1 && m.stream === stream('normal'))).toBe(true);
+      expect(await oona.backlog(stream('normal'))).toBe(0);
+      expect((await oona.metricsSnapshot()).publish_total).toBe(40);
+    });
+
+    it('publishBatch routes each item by type and priority, as publish does', async () => {
+      const { oona } = await client();
+      const update = toBinary(PolicyUpdateSchema, create(PolicyUpdateSchema, { version: 1, policyId: 'p-1' }));
+      const results = await oona.publishBatch([
+        { messageType: BusMessageType.SYSTEM_STATE, payload: state(1) },
+        { messageType: BusMessageType.TELEMETRY, payload: telemetry() },
+        { messageType: BusMessageType.POLICY_UPDATE, payload: update },
+        { messageType: BusMessageType.TELEMETRY, payload: telemetry(TelemetryLevel.CRITICAL), options: { priority: MessagePriority.CRITICAL } },
+        { messageType: BusMessageType.SYSTEM_STATE, payload: state(2), options: { attributes: { origin: 'batch' } } },
+        { messageType: BusMessageType.KERNEL_PREFETCH_READY, payload: toBinary(KernelArtifactReadySchema, create(KernelArtifactReadySchema, { requestId: 'r-1' })) },
+      ]);
+      expect(results).toEqual([true, true, true, true, true, true]);
+      expect(await oona.streamLength(stream('normal'))).toBe(2);
+      expect(await oona.streamLength(stream('telemetry'))).toBe(1);
+      expect(await oona.streamLength(stream('policy'))).toBe(1);
+      expect(await oona.streamLength(stream('emergency'))).toBe(1);
+      expect(await oona.streamLength(stream('kernels.ready'))).toBe(1);
+      const { seen, handler } = collect();
+      await oona.consume(handler, { count: 10 });
+      expect(steps(seen)).toEqual([1n, 2n]);
+      expect(seen[1]!.attributes.origin).toBe('batch');
+      const m = await oona.metricsSnapshot();
+      expect(m.publish_total).toBe(6);
+      expect(m.emergency_published).toBe(1);
+    });
+
+    it('publishBatch rejects the whole batch, appending nothing, when an item cannot be published', async () => {
+      const { oona } = await client();
+      await expect(
+        oona.publishBatch([
+          { messageType: BusMessageType.SYSTEM_STATE, payload: state(1) },
+          { messageType: BusMessageType.UNSPECIFIED, payload: state(2) },
+        ]),
+      ).rejects.toBeInstanceOf(TypeError);
+      expect(await oona.streamLength(stream('normal'))).toBe(0);
+    });
+
+    it('publishBatch signs every entry: a client with the secret handles them, one with another secret rejects them', async () => {
+      const signer = new LeylineSigner(SECRET);
+      const { oona: publisher } = await client({}, { signer });
+      expect(await publisher.publishBatch(states(0, 5))).toEqual([true, true, true, true, true]);
+      for (const entry of await raw.range(stream('normal'), '-', '+', 10)) {
+        const expected = createHmac('sha256', SECRET).update(entry.fields.payload!).digest('base64');
+        expect(utf8.decode(entry.fields.signature)).toBe(expected);
+      }
+      const { oona: consumer } = await client({ consumer: 'signed-reader' }, { signer, ensure: false });
+      const { seen, handler } = collect();
+      await consumer.consume(handler, { count: 10 });
+      expect(steps(seen)).toEqual([0n, 1n, 2n, 3n, 4n]);
+      const { oona: stranger } = await client({ group: 'strangers' }, { signer: new LeylineSigner('another-secret') });
+      expect(await publisher.publishBatch(states(5, 3))).toEqual([true, true, true]);
+      const other = collect();
+      await stranger.consume(other.handler, { count: 10 });
+      expect(other.seen).toHaveLength(0);
+      expect((await stranger.metricsSnapshot()).signature_rejected).toBe(3);
+    });
+
+    it('publishBatch backpressure: the batch counts its own entries into the backlog, drops the rest and counts them', async () => {
+      const { oona } = await client({ backpressureDropThreshold: 5, maxStreamLength: 100 });
+      expect(await oona.publish(BusMessageType.SYSTEM_STATE, state(0))).toBe(true);
+      const results = await oona.publishBatch(states(1, 7));
+      expect(results).toEqual([true, true, true, true, false, false, false]);
+      expect(await oona.streamLength(stream('normal'))).toBe(5);
+      const m = await oona.metricsSnapshot();
+      expect(m.publish_dropped).toBe(3);
+      expect(m.publish_total).toBe(5);
+      expect(m.queue_depth_max).toBeGreaterThanOrEqual(5);
+      expect(oona.health().publishFailures).toBe(0);
+    });
+
+    it('publishBatch reroute: over the emergency threshold the rest of the batch goes to the emergency stream, in conservative mode', async () => {
+      const { oona } = await client({ emergencyThreshold: 2, maxStreamLength: 100 });
+      expect(await oona.publishBatch(states(0, 5))).toEqual([true, true, true, true, true]);
+      expect(await oona.streamLength(stream('normal'))).toBe(2);
+      expect(await oona.streamLength(stream('emergency'))).toBe(3);
+      expect(oona.health().conservativeMode).toBe(true);
+      const m = await oona.metricsSnapshot();
+      expect(m.publish_rerouted).toBe(3);
+      // Once the normal backlog is consumed, conservative mode ends and traffic goes back to normal.
+      await oona.consume(() => undefined, { count: 10 });
+      expect(await oona.publishBatch(states(5, 1))).toEqual([true]);
+      expect(oona.health().conservativeMode).toBe(false);
+      expect(await oona.streamLength(stream('normal'))).toBe(3);
+    });
+
+    it('publishBatch append errors: failed entries are false and counted without a retry buffer, retried in order with one', async () => {
+      const { oona, faults } = await client({ publishRetryBufferSize: 0, publishBreaker: { failureThreshold: 10 } });
+      faults.failNext('append', 2);
+      expect(await oona.publishBatch(states(0, 4))).toEqual([false, false, true, true]);
+      let m = await oona.metricsSnapshot();
+      expect(m.publish_errors).toBe(2);
+      expect(m.publish_total).toBe(2);
+      faults.failNext('appendMany');
+      expect(await oona.publishBatch(states(4, 3))).toEqual([false, false, false]);
+      m = await oona.metricsSnapshot();
+      expect(m.publish_errors).toBe(5);
+
+      const { oona: buffered, faults: bufferedFaults } = await client({
+        consumer: 'buffered',
+        publishRetryBufferSize: 16,
+        publishRetryTimeoutMs: 60_000,
+      });
+      bufferedFaults.failNext('appendMany');
+      expect(await buffered.publishBatch(states(10, 3))).toEqual([true, true, true]);
+      const { seen, handler } = collect();
+      await buffered.consume(handler, { count: 20 });
+      expect(steps(seen)).toEqual([2n, 3n, 10n, 11n, 12n]);
+    });
+
+    it('publishBatch while the publish breaker is open: every item is denied and counted', async () => {
+      const { oona, faults } = await client();
+      faults.failAlways('append');
+      for (let i = 0; i < 3; i++) expect(await oona.publish(BusMessageType.SYSTEM_STATE, state(i))).toBe(false);
+      faults.heal();
+      expect(await oona.publishBatch(states(0, 4))).toEqual([false, false, false, false]);
+      expect((await oona.metricsSnapshot()).breaker_publish_open).toBe(4);
+      expect(await oona.streamLength(stream('normal'))).toBe(0);
+    });
+
+    it('subscribe and consume leave no abort listener on the caller\'s signal once they end', async () => {
+      const { oona } = await client();
+      const controller = new AbortController();
+      await oona.consume(() => undefined, { blockMs: 1, signal: controller.signal });
+      expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+      const sub = oona.subscribe(() => undefined, { blockMs: 5, signal: controller.signal });
+      expect(await oona.publishBatch(states(0, 3))).toEqual([true, true, true]);
+      await sub.stop();
+      expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
     });
   });
 }

@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { EntryLog } from './entry-log.js';
+
+const f = (n: number) => ({ payload: new Uint8Array([n & 0xff]) });
+
+/** A log of `n` entries with ids (1000 + ⌊i/3⌋)-(i mod 3): three per millisecond. */
+function filled(n: number): EntryLog {
+  const log = new EntryLog();
+  for (let i = 0; i < n; i++) log.push(1000 + Math.floor(i / 3), i % 3, f(i));
+  return log;
+}
+
+describe('EntryLog', () => {
+  it('stores ids and fields across chunk boundaries and searches them', () => {
+    const log = filled(5_000);
+    expect(log.length).toBe(5_000);
+    for (const i of [0, 1, 1023, 1024, 1025, 4_999]) {
+      expect(log.id(i)).toBe(`${1000 + Math.floor(i / 3)}-${i % 3}`);
+      expect(log.entry(i)).toEqual({ id: log.id(i), fields: f(i) });
+    }
+    expect(log.upperBound(1341, 1)).toBe(1025);
+    expect(log.lowerBound(1341, 1)).toBe(1024);
+    expect(log.lowerBound(0, 0)).toBe(0);
+    expect(log.upperBound(99_999, 0)).toBe(5_000);
+    expect(log.indexOf(1341, 1)).toBe(1024);
+    expect(log.indexOf(1341, 7)).toBe(-1);
+    expect(log.entries(1022, 1026).map((e) => e.id)).toEqual(['1340-2', '1341-0', '1341-1', '1341-2']);
+  });
+
+  it('removes from the front within a chunk, across chunks and down to empty, then grows again', () => {
+    const log = filled(3_000);
+    log.removeFirst(10);
+    expect(log.length).toBe(2_990);
+    expect(log.id(0)).toBe('1003-1');
+    log.removeFirst(2_000);
+    expect(log.length).toBe(990);
+    expect(log.id(0)).toBe(filled(3_000).id(2_010));
+    expect(log.indexOf(1000, 0)).toBe(-1);
+    expect(log.fields(989)).toEqual(f(2_999));
+    log.removeFirst(5_000);
+    expect(log.length).toBe(0);
+    expect(log.upperBound(0, 0)).toBe(0);
+    log.push(5_000, 0, f(1));
+    log.push(5_000, 1, f(2));
+    expect(log.entries(0, 2).map((e) => e.id)).toEqual(['5000-0', '5000-1']);
+  });
+});
