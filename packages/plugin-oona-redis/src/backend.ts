@@ -3,6 +3,7 @@ import {
   OonaBackendError,
   OonaBusyGroupError,
   OonaClosedError,
+  OonaConfigError,
   OonaIdTooSmallError,
   OonaNoGroupError,
   OonaReadCancelledError,
@@ -18,6 +19,7 @@ import {
   type StreamEntry,
 } from '@esper/core';
 import { createClient, RESP_TYPES, type RedisClientOptions } from 'redis';
+import { APPEND_BATCH_SCRIPT, APPEND_BATCH_SHA, appendBatchArgs, asBuffer, entryBytes, fieldShape } from './append-batch.js';
 import { maskRedisUrl } from './url.js';
 
 /** Connection options of {@link RedisStreamBackend}. */
@@ -33,10 +35,56 @@ export interface RedisBackendOptions {
   readonly reconnectMaxMs?: number;
   /** PEM file with the CA for `rediss://` servers with private certificates. */
   readonly tlsCaFile?: string;
+  /** The CA as PEM text (instead of `tlsCaFile`). */
+  readonly tlsCa?: string;
+  /** Client certificate (PEM file) for servers that verify clients (`tls-auth-clients yes`). */
+  readonly tlsCertFile?: string;
+  /** Client certificate as PEM text (instead of `tlsCertFile`). */
+  readonly tlsCert?: string;
+  /** Private key (PEM file) of the client certificate. */
+  readonly tlsKeyFile?: string;
+  /** Private key as PEM text (instead of `tlsKeyFile`; a secret, never logged). */
+  readonly tlsKey?: string;
   /** Verify the server certificate for `rediss://` (default true). */
   readonly tlsRejectUnauthorized?: boolean;
+  /**
+   * Most auto-id appends to one stream sent as one scripted batch (`EVALSHA`); appends issued in
+   * the same tick are coalesced. 1 sends every append as its own (pipelined) `XADD`. Default 128.
+   */
+  readonly appendBatchMax?: number;
   readonly logger?: Logger;
 }
+
+/** Where one queued append reports: a single `append` promise, or slot `index` of an `appendMany`. */
+interface PendingAppend {
+  readonly stream: string;
+  readonly fields: EntryFields;
+  readonly index: number;
+  readonly sink: OneSink | ManySink;
+}
+
+interface OneSink {
+  readonly resolve: (id: string) => void;
+  readonly reject: (error: Error) => void;
+}
+
+interface ManySink {
+  readonly results: Array<string | Error>;
+  left: number;
+  readonly resolve: (results: ReadonlyArray<string | Error>) => void;
+}
+
+function settleAppend(p: PendingAppend, result: string | Error): void {
+  const sink = p.sink;
+  if ('results' in sink) {
+    sink.results[p.index] = result;
+    if (--sink.left === 0) sink.resolve(sink.results);
+  } else if (typeof result === 'string') sink.resolve(result);
+  else sink.reject(result);
+}
+
+/** Upper bound of one scripted batch's packed bytes (a script blocks the server while it runs). */
+const APPEND_BATCH_MAX_BYTES = 256 * 1024;
 
 type Client = ReturnType<typeof createClient>;
 type Reply = unknown;
@@ -68,15 +116,52 @@ function toEntries(list: unknown): StreamEntry[] {
   return out;
 }
 
+type Refusal = 'auth' | 'tls';
+
+/** Whether a connection error is one that retrying cannot fix (bad credentials, untrusted certificate). */
+function refusal(text: string): Refusal | undefined {
+  if (/WRONGPASS|NOAUTH|NOPERM|invalid username-password|AUTH failed/i.test(text)) return 'auth';
+  if (/certificate|self[- ]signed|unable to (get|verify)|ERR_TLS|CERT_|wrong version number|handshake failure|altnames/i.test(text)) return 'tls';
+  return undefined;
+}
+
 function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** Builds node-redis options: reconnect with exponential backoff, no offline queue, TLS for rediss. */
+/** Whether any TLS material or setting beyond the URL scheme was given. */
+function tlsConfigured(options: RedisBackendOptions): boolean {
+  return [options.tlsCa, options.tlsCaFile, options.tlsCert, options.tlsCertFile, options.tlsKey, options.tlsKeyFile].some((v) => v !== undefined);
+}
+
+/** PEM text given inline or read from a file; a file that cannot be read is an OonaConfigError naming it. */
+function pem(inline: string | undefined, file: string | undefined, what: string): string | Buffer | undefined {
+  if (inline !== undefined && file !== undefined) throw new OonaConfigError(`Give the TLS ${what} either as PEM text or as a file, not both.`);
+  if (inline !== undefined) return inline;
+  if (file === undefined) return undefined;
+  try {
+    return readFileSync(file);
+  } catch (error) {
+    throw new OonaConfigError(`Cannot read the TLS ${what} file ${file}: ${message(error)}`);
+  }
+}
+
+/**
+ * Builds node-redis options: reconnect with exponential backoff, no offline queue, Nagle off,
+ * TLS for `rediss://` (CA, client certificate and key as PEM text or files). Throws
+ * {@link OonaConfigError} for TLS material on a `redis://` URL or an unreadable file.
+ */
 export function redisClientOptions(options: RedisBackendOptions): RedisClientOptions {
   const base = options.reconnectBaseMs ?? 50;
   const max = options.reconnectMaxMs ?? 2_000;
   const tls = options.url.startsWith('rediss://');
+  if (!tls && tlsConfigured(options)) {
+    throw new OonaConfigError('TLS certificates or keys are set but the Redis URL is not rediss:// (TLS is off). Use a rediss:// URL.');
+  }
+  const ca = pem(options.tlsCa, options.tlsCaFile, 'CA');
+  const cert = pem(options.tlsCert, options.tlsCertFile, 'client certificate');
+  const key = pem(options.tlsKey, options.tlsKeyFile, 'client key');
+  if ((cert === undefined) !== (key === undefined)) throw new OonaConfigError('A TLS client certificate needs its key, and a key its certificate.');
   return {
     url: options.url,
     // Fail fast while disconnected: Oona's publish buffer and consumer loops own the retrying,
@@ -84,12 +169,16 @@ export function redisClientOptions(options: RedisBackendOptions): RedisClientOpt
     disableOfflineQueue: true,
     socket: {
       connectTimeout: options.connectTimeoutMs ?? 2_000,
+      // node-redis' default too; stated because small writes must not wait for ACKs (latency).
+      noDelay: true,
       reconnectStrategy: (retries: number) => Math.min(max, base * 2 ** Math.min(retries, 16)),
       ...(tls
         ? {
             tls: true as const,
             rejectUnauthorized: options.tlsRejectUnauthorized ?? true,
-            ...(options.tlsCaFile !== undefined ? { ca: readFileSync(options.tlsCaFile) } : {}),
+            ...(ca !== undefined ? { ca } : {}),
+            ...(cert !== undefined ? { cert } : {}),
+            ...(key !== undefined ? { key } : {}),
           }
         : {}),
     },
@@ -99,29 +188,44 @@ export function redisClientOptions(options: RedisBackendOptions): RedisClientOpt
 /**
  * A {@link StreamBackend} on Redis Streams through node-redis: XADD, XLEN, XPENDING,
  * XINFO GROUPS, XGROUP CREATE … MKSTREAM, XREADGROUP, XACK, XAUTOCLAIM, XTRIM MINID, XRANGE.
- * Payloads are binary-safe (replies read as Buffers). Blocking reads run on dedicated
- * connections from a small pool (one per concurrent blocking read) and are cancelled by
- * destroying their connection. Connections reconnect with exponential backoff; while a
- * connection is down, commands fail at once (no offline queue) and the Oona client's breakers,
- * publish buffer and consumer loops take over. Credentials never appear in errors or logs.
+ * Auto-id appends of one tick are coalesced per stream into scripted batches (`EVALSHA`, one
+ * XADD per entry inside; see {@link APPEND_BATCH_SCRIPT}), falling back to pipelined XADDs when
+ * the server refuses scripts. Payloads are binary-safe (replies read as Buffers). Blocking
+ * reads run on dedicated connections from a small pool (one per concurrent blocking read) and
+ * are cancelled by destroying their connection. Connections reconnect with exponential backoff;
+ * while a connection is down, commands fail at once (no offline queue) and the Oona client's
+ * breakers, publish buffer and consumer loops take over. Credentials never appear in errors or
+ * logs.
  */
 export class RedisStreamBackend implements StreamBackend {
   /** The URL with credentials masked, for messages. */
   readonly displayUrl: string;
+  private readonly clientOptions: RedisClientOptions;
   private readonly main: Client;
   private readonly idle: Client[] = [];
   private readonly busy = new Set<Client>();
   private closed = false;
   private connecting: Promise<void> | undefined;
+  private connected = false;
   private lastError: string | undefined;
+  /** Auto-id appends waiting for the end of the tick, in call order. */
+  private queuedAppends: PendingAppend[] = [];
+  private readonly flushQueued = (): void => this.flushAppends();
+  private readonly appendBatchMax: number;
+  /** False once the server refused the batch script (ACL, scripting disabled): appends go as plain XADDs. */
+  private scripted: boolean;
 
   constructor(private readonly options: RedisBackendOptions) {
     this.displayUrl = maskRedisUrl(options.url);
+    // Built once: TLS files are read here, so a bad path fails at construction, not on reconnect.
+    this.clientOptions = redisClientOptions(options);
     this.main = this.makeClient('main');
+    this.appendBatchMax = Math.max(1, Math.floor(options.appendBatchMax ?? 128));
+    this.scripted = this.appendBatchMax > 1;
   }
 
   private makeClient(role: string): Client {
-    const client = createClient(redisClientOptions(this.options));
+    const client = createClient(this.clientOptions);
     client.on('error', (error: unknown) => {
       const text = this.scrub(message(error));
       if (text !== this.lastError) this.options.logger?.warn('oona redis connection error', { url: this.displayUrl, role, error: text });
@@ -148,7 +252,9 @@ export class RedisStreamBackend implements StreamBackend {
 
   /**
    * Connects the command connection. Fails with {@link OonaUnreachableError} naming the URL
-   * (credentials masked) when the server cannot be reached within `startTimeoutMs`.
+   * (credentials masked) when the server cannot be reached within `startTimeoutMs`, and at once
+   * when it refuses the credentials (WRONGPASS, NOPERM) or the TLS handshake fails (untrusted
+   * certificate, missing client certificate): retrying would not change those.
    */
   connect(): Promise<void> {
     this.connecting ??= (async () => {
@@ -157,16 +263,38 @@ export class RedisStreamBackend implements StreamBackend {
       const timeout = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error('timeout')), timeoutMs);
       });
+      // Refused credentials and failed certificate checks do not heal by retrying: fail at once.
+      let refuse!: (error: Error) => void;
+      const refused = new Promise<never>((_, reject) => (refuse = reject));
+      const onError = (error: unknown): void => {
+        const kind = refusal(message(error));
+        if (kind !== undefined) refuse(Object.assign(new Error(message(error)), { kind }));
+      };
+      this.main.on('error', onError);
       try {
-        await Promise.race([this.main.connect(), timeout]);
+        await Promise.race([this.main.connect(), timeout, refused]);
+        this.connected = true;
       } catch (error) {
         this.main.destroy();
+        const kind = (error as { kind?: Refusal }).kind;
+        if (kind !== undefined) {
+          const text = this.scrub(message(error)).replace(/\s+/g, ' ').trim();
+          const what = kind === 'auth' ? 'refused the credentials' : 'failed the TLS handshake';
+          const hint =
+            kind === 'auth'
+              ? 'Check the user and password in REDIS_URL and the ACL.'
+              : /certificate required/i.test(text)
+                ? 'The server requires a client certificate: set tlsCert/tlsCertFile and tlsKey/tlsKeyFile.'
+                : 'Check tlsCa/tlsCaFile (the CA that signed the server certificate) and the host name.';
+          throw new OonaUnreachableError(`Redis at ${this.displayUrl} ${what} (${text}). ${hint}`);
+        }
         const cause = this.lastError ?? this.scrub(message(error));
         throw new OonaUnreachableError(
           `Redis at ${this.displayUrl} is unreachable after ${timeoutMs} ms (${cause}). Check that the server runs and REDIS_URL is right.`,
         );
       } finally {
         clearTimeout(timer);
+        this.main.off('error', onError);
       }
     })();
     return this.connecting;
@@ -174,7 +302,9 @@ export class RedisStreamBackend implements StreamBackend {
 
   private async command<T = Reply>(args: Array<string | Buffer>, buffers = false): Promise<T> {
     if (this.closed) throw new OonaClosedError('Redis stream backend');
-    if (this.connecting !== undefined) await this.connecting;
+    if (!this.connected && this.connecting !== undefined) await this.connecting;
+    // Appends queued earlier in this tick go first: commands reach the server in call order.
+    this.flushAppends();
     try {
       return (await (buffers ? this.main.sendCommand(args, BUFFERS) : this.main.sendCommand(args))) as T;
     } catch (error) {
@@ -197,10 +327,146 @@ export class RedisStreamBackend implements StreamBackend {
     return new OonaBackendError(`Redis ${str(args[0])} failed on ${this.displayUrl}: ${this.scrub(text)}`, { cause: error });
   }
 
-  async append(stream: string, fields: EntryFields, options?: AppendOptions): Promise<string> {
-    const args: Array<string | Buffer> = ['XADD', stream, options?.id ?? '*'];
-    for (const [key, value] of Object.entries(fields)) args.push(key, Buffer.from(value.buffer, value.byteOffset, value.byteLength));
+  /**
+   * `XADD`. Auto-id appends are queued and sent at the end of the tick, coalesced per stream
+   * into scripted batches of up to `appendBatchMax` entries (each entry still gets its own id
+   * or error, as with pipelined XADDs); explicit ids go at once, behind what is queued.
+   */
+  append(stream: string, fields: EntryFields, options?: AppendOptions): Promise<string> {
+    if (options?.id !== undefined) return this.xadd(stream, fields, options.id);
+    if (this.closed) return Promise.reject(new OonaClosedError('Redis stream backend'));
+    return new Promise<string>((resolve, reject) => {
+      this.enqueueAppend({ stream, fields, index: 0, sink: { resolve, reject } });
+    });
+  }
+
+  /**
+   * Appends `entries` to `stream` with auto ids, in order, in as few calls as `appendBatchMax`
+   * allows (coalesced with other appends of the same tick). Resolves per entry its id or the
+   * Error that kept it out; rejects only when the backend is closed.
+   */
+  appendMany(stream: string, entries: readonly EntryFields[]): Promise<ReadonlyArray<string | Error>> {
+    if (this.closed) return Promise.reject(new OonaClosedError('Redis stream backend'));
+    if (entries.length === 0) return Promise.resolve([]);
+    return new Promise((resolve) => {
+      const sink: ManySink = { results: new Array<string | Error>(entries.length), left: entries.length, resolve };
+      for (let i = 0; i < entries.length; i++) this.enqueueAppend({ stream, fields: entries[i]!, index: i, sink });
+    });
+  }
+
+  private enqueueAppend(pending: PendingAppend): void {
+    if (this.queuedAppends.length === 0) queueMicrotask(this.flushQueued);
+    this.queuedAppends.push(pending);
+  }
+
+  private async xadd(stream: string, fields: EntryFields, id: string): Promise<string> {
+    const args: Array<string | Buffer> = ['XADD', stream, id];
+    for (const key in fields) args.push(key, asBuffer(fields[key]!));
     return str(await this.command(args));
+  }
+
+  /** Sends every queued append now (synchronously, so that later commands queue behind them). */
+  private flushAppends(): void {
+    const queued = this.queuedAppends;
+    if (queued.length === 0) return;
+    if (!this.connected && this.connecting !== undefined && !this.closed) {
+      // Appends issued while connect() runs go out once it settles (they fail then if it failed).
+      void this.connecting.then(this.flushQueued, this.flushQueued);
+      return;
+    }
+    this.queuedAppends = [];
+    const stream = queued[0]!.stream;
+    if (queued.every((p) => p.stream === stream)) {
+      this.sendStreamAppends(stream, queued);
+      return;
+    }
+    // Several streams in one tick: one list per stream, each in call order.
+    const byStream = new Map<string, PendingAppend[]>();
+    for (const p of queued) {
+      const list = byStream.get(p.stream);
+      if (list === undefined) byStream.set(p.stream, [p]);
+      else list.push(p);
+    }
+    for (const [name, list] of byStream) this.sendStreamAppends(name, list);
+  }
+
+  /**
+   * Splits one stream's queued appends into batches of consecutive entries with the same field
+   * names, at most `appendBatchMax` entries and 256 KiB each.
+   */
+  private sendStreamAppends(stream: string, queue: PendingAppend[]): void {
+    let start = 0;
+    while (start < queue.length) {
+      const shape = fieldShape(queue[start]!.fields);
+      let end = start + 1;
+      let bytes = entryBytes(queue[start]!.fields);
+      while (end < queue.length && end - start < this.appendBatchMax && bytes < APPEND_BATCH_MAX_BYTES) {
+        const fields = queue[end]!.fields;
+        if (fieldShape(fields) !== shape) break;
+        bytes += entryBytes(fields);
+        end++;
+      }
+      const batch = start === 0 && end === queue.length ? queue : queue.slice(start, end);
+      if (batch.length === 1 || !this.scripted || shape === '') this.sendEach(stream, batch);
+      else this.sendScripted(stream, shape, batch);
+      start = end;
+    }
+  }
+
+  /** One pipelined XADD per entry (node-redis writes the commands of one tick together). */
+  private sendEach(stream: string, batch: readonly PendingAppend[]): void {
+    for (const p of batch) {
+      this.xadd(stream, p.fields, '*').then(
+        (id) => settleAppend(p, id),
+        (error: unknown) => settleAppend(p, error as Error),
+      );
+    }
+  }
+
+  private sendScripted(stream: string, shape: string, batch: readonly PendingAppend[]): void {
+    const args = appendBatchArgs(
+      shape,
+      batch.map((p) => p.fields),
+    );
+    const settle = (reply: unknown): void => {
+      const lines = str(reply).split('\n');
+      for (let i = 0; i < batch.length; i++) {
+        const line = lines[i];
+        settleAppend(
+          batch[i]!,
+          line === undefined
+            ? new OonaBackendError(`Redis batched XADD on ${this.displayUrl} returned too few ids`)
+            : line.startsWith('-')
+              ? this.translate(new Error(line.slice(1)), ['XADD', stream, '*'])
+              : line,
+        );
+      }
+    };
+    const fail = (error: unknown): void => {
+      if (message(error).startsWith('NOSCRIPT') && !this.closed) {
+        // The server lost its script cache (restart, SCRIPT FLUSH): EVAL loads it again. Nothing ran.
+        this.main.sendCommand(['EVAL', APPEND_BATCH_SCRIPT, '1', stream, ...args]).then(settle, (e: unknown) => this.failBatch(stream, batch, e));
+        return;
+      }
+      this.failBatch(stream, batch, error);
+    };
+    this.main.sendCommand(['EVALSHA', APPEND_BATCH_SHA, '1', stream, ...args]).then(settle, fail);
+  }
+
+  /** A batch the script did not run: a refused script falls back to plain XADDs, anything else fails every entry. */
+  private failBatch(stream: string, batch: readonly PendingAppend[], error: unknown): void {
+    const text = message(error);
+    if (this.scripted && /^(NOPERM|ERR unknown command)/i.test(text)) {
+      this.scripted = false;
+      this.options.logger?.warn('oona redis: batched appends refused, falling back to one XADD per entry', {
+        url: this.displayUrl,
+        error: this.scrub(text),
+      });
+      this.sendEach(stream, batch);
+      return;
+    }
+    const translated = this.translate(error, ['XADD', stream, '*']);
+    for (const p of batch) settleAppend(p, translated);
   }
 
   async length(stream: string): Promise<number> {
@@ -350,6 +616,8 @@ export class RedisStreamBackend implements StreamBackend {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    // Appends accepted before close are still sent (the command connection closes after them).
+    this.flushAppends();
     this.closed = true;
     for (const client of [...this.busy, ...this.idle]) this.discard(client);
     this.idle.length = 0;

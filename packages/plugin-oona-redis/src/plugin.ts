@@ -28,8 +28,39 @@ export const oonaRedisSchema = z.strictObject({
   reconnectMaxMs: z.number().int().positive().default(2_000),
   /** CA certificate file (PEM) for `rediss://` servers with a private CA (`OONA_REDIS_TLS_CA_FILE`). */
   tlsCaFile: z.string().min(1).optional(),
+  /** The CA certificate as PEM text (instead of `tlsCaFile`) (`OONA_REDIS_TLS_CA`). */
+  tlsCa: z.string().min(1).optional(),
+  /** Client certificate file (PEM) for servers that verify clients (`OONA_REDIS_TLS_CERT_FILE`). */
+  tlsCertFile: z.string().min(1).optional(),
+  /** Client certificate as PEM text (`OONA_REDIS_TLS_CERT`). */
+  tlsCert: z.string().min(1).optional(),
+  /** Private key file (PEM) of the client certificate (`OONA_REDIS_TLS_KEY_FILE`). */
+  tlsKeyFile: z.string().min(1).optional(),
+  /** Private key as PEM text (`OONA_REDIS_TLS_KEY`, a secret). */
+  tlsKey: z.string().min(1).optional(),
   /** Verify the server certificate for `rediss://`. */
   tlsRejectUnauthorized: z.boolean().default(true),
+  /**
+   * Most publishes to one stream sent as one scripted batch (`EVALSHA`, needs the ACL
+   * permission); publishes of the same tick are coalesced. 1 sends one pipelined XADD each.
+   */
+  appendBatchMax: z.number().int().positive().max(10_000).default(128),
+}).superRefine((o, ctx) => {
+  // Checked here so that `esper validate` reports them; the messages never include the URL.
+  const material = (['tlsCa', 'tlsCaFile', 'tlsCert', 'tlsCertFile', 'tlsKey', 'tlsKeyFile'] as const).filter((k) => o[k] !== undefined);
+  if (material.length > 0 && !o.redisUrl.startsWith('rediss://')) {
+    ctx.addIssue({ code: 'custom', path: [material[0]!], message: 'TLS options need a rediss:// URL (redisUrl / REDIS_URL is not rediss://).' });
+  }
+  for (const [inline, file] of [
+    ['tlsCa', 'tlsCaFile'],
+    ['tlsCert', 'tlsCertFile'],
+    ['tlsKey', 'tlsKeyFile'],
+  ] as const) {
+    if (o[inline] !== undefined && o[file] !== undefined) ctx.addIssue({ code: 'custom', path: [inline], message: `set ${inline} or ${file}, not both` });
+  }
+  const cert = o.tlsCert !== undefined || o.tlsCertFile !== undefined;
+  const key = o.tlsKey !== undefined || o.tlsKeyFile !== undefined;
+  if (cert !== key) ctx.addIssue({ code: 'custom', path: [cert ? 'tlsKey' : 'tlsCert'], message: 'a TLS client certificate needs its key (and a key its certificate)' });
 });
 
 /** Validated options. */
@@ -46,7 +77,13 @@ export function redisBackendFor(options: OonaRedisOptions, logger?: Logger): Red
     reconnectBaseMs: options.reconnectBaseMs,
     reconnectMaxMs: options.reconnectMaxMs,
     tlsRejectUnauthorized: options.tlsRejectUnauthorized,
+    appendBatchMax: options.appendBatchMax,
     ...(options.tlsCaFile !== undefined ? { tlsCaFile: options.tlsCaFile } : {}),
+    ...(options.tlsCa !== undefined ? { tlsCa: options.tlsCa } : {}),
+    ...(options.tlsCertFile !== undefined ? { tlsCertFile: options.tlsCertFile } : {}),
+    ...(options.tlsCert !== undefined ? { tlsCert: options.tlsCert } : {}),
+    ...(options.tlsKeyFile !== undefined ? { tlsKeyFile: options.tlsKeyFile } : {}),
+    ...(options.tlsKey !== undefined ? { tlsKey: options.tlsKey } : {}),
     ...(logger !== undefined ? { logger } : {}),
   });
 }
@@ -76,8 +113,13 @@ export function oonaRedis(options: Partial<OonaRedisInput> = {}) {
       OONA_REDIS_CONNECT_TIMEOUT_MS: 'connectTimeoutMs',
       OONA_REDIS_START_TIMEOUT_MS: 'startTimeoutMs',
       OONA_REDIS_TLS_CA_FILE: 'tlsCaFile',
+      OONA_REDIS_TLS_CA: 'tlsCa',
+      OONA_REDIS_TLS_CERT_FILE: 'tlsCertFile',
+      OONA_REDIS_TLS_CERT: 'tlsCert',
+      OONA_REDIS_TLS_KEY_FILE: 'tlsKeyFile',
+      OONA_REDIS_TLS_KEY: 'tlsKey',
     },
-    secrets: ['redisUrl'],
+    secrets: ['redisUrl', 'tlsKey'],
     provides: [Tokens.Oona],
     register(ctx) {
       const backend = redisBackendFor(ctx.options, ctx.logger);

@@ -102,11 +102,21 @@ describe.skipIf(!hasRedisServer)('Redis faults (own redis-server child)', () => 
 
     const applied = new Set<bigint>();
     let deliveries = 0;
+    // The handler of step 100 holds its batch until the server has been killed, so that the
+    // crash always finds entries read but not acknowledged (their ack then fails).
+    let atGate = false;
+    let openGate!: () => void;
+    const gate = new Promise<void>((resolve) => (openGate = resolve));
     const sub = consumer.subscribe(
       async (m: OonaMessage) => {
         deliveries++;
+        const step = fromBinary(SystemStatePacketSchema, m.payload).globalStep;
+        if (step === 100n && m.attempt === 1) {
+          atGate = true;
+          await gate;
+        }
         await sleep(1);
-        applied.add(fromBinary(SystemStatePacketSchema, m.payload).globalStep);
+        applied.add(step);
       },
       { count: 20, blockMs: 50, onError: () => undefined },
     );
@@ -118,7 +128,10 @@ describe.skipIf(!hasRedisServer)('Redis faults (own redis-server child)', () => 
     for (let i = 0; i < total; i++) {
       results.push(publisher.publish(BusMessageType.SYSTEM_STATE, state(i)));
       if (i === 150) {
+        for (let t = 0; t < 200 && !atGate; t++) await sleep(10);
+        expect(atGate).toBe(true);
         await redis.kill();
+        openGate();
         restarted = sleep(300).then(() => redis.start());
       }
       if (i % 10 === 9) await sleep(3);
@@ -173,6 +186,26 @@ describe.skipIf(!hasRedisServer)('Redis faults (own redis-server child)', () => 
     expect(oona.health().publishState).toBe(1);
     await oona.close();
   }, 20_000);
+
+  it('a server that lost its script cache (restart, SCRIPT FLUSH) gets the batch script again', async () => {
+    const b = backend();
+    await b.connect();
+    const stream = 'script-cache';
+    const batch = (from: number) => Promise.all(Array.from({ length: 10 }, (_, i) => b.append(stream, { payload: state(from + i) })));
+    const cli = (...args: string[]) => spawnSync('redis-cli', ['-p', String(redis.port), ...args], { encoding: 'utf8' }).stdout;
+    await batch(0);
+    expect(cli('SCRIPT', 'FLUSH').trim()).toBe('OK');
+    cli('CONFIG', 'RESETSTAT');
+    const ids = await batch(10);
+    expect(ids).toHaveLength(10);
+    expect(await b.length(stream)).toBe(20);
+    // EVALSHA answered NOSCRIPT (failed), EVAL ran the batch and cached the script again.
+    const stats = cli('INFO', 'commandstats');
+    expect(stats).toMatch(/cmdstat_evalsha:calls=1,.*failed_calls=1/);
+    expect(stats).toMatch(/cmdstat_eval:calls=1,/);
+    await b.deleteStream(stream);
+    await b.close();
+  });
 
   it('unreachable at start: OonaUnreachableError names the masked URL within the start timeout', async () => {
     const port = await freePort();

@@ -2,7 +2,7 @@ import { create, fromBinary } from '@bufbuild/protobuf';
 import { createEsper, ManualClock, Tokens, type Logger, type OonaMessage } from '@esper/core';
 import { SystemStatePacketSchema } from '@esper/core/leyline';
 import { describe, expect, it } from 'vitest';
-import { maskRedisUrl, oonaRedis, redisClientOptions } from '../src/index.js';
+import { maskRedisUrl, oonaRedis, oonaRedisSchema, redisClientOptions } from '../src/index.js';
 import { deleteKeys, REDIS_URL, redisAvailable } from './redis-env.js';
 
 const available = await redisAvailable();
@@ -29,6 +29,22 @@ describe('Redis URLs and client options', () => {
     expect(plain.disableOfflineQueue).toBe(true);
     const strategy = (plain.socket as { reconnectStrategy: (n: number) => number }).reconnectStrategy;
     expect([0, 1, 2, 3, 4, 10].map((n) => strategy(n))).toEqual([10, 20, 40, 80, 100, 100]);
+  });
+
+  it('TLS material: PEM text goes to the socket; a redis:// URL, both forms, or a certificate without its key are errors', () => {
+    const pem = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+    const tls = redisClientOptions({ url: 'rediss://h:6380', tlsCa: pem, tlsCert: pem, tlsKey: 'KEY' });
+    expect(tls.socket).toMatchObject({ tls: true, rejectUnauthorized: true, ca: pem, cert: pem, key: 'KEY', noDelay: true });
+    expect(() => redisClientOptions({ url: 'redis://h:6379', tlsCa: pem })).toThrow(/rediss:\/\//);
+    expect(() => redisClientOptions({ url: 'rediss://h:6380', tlsCert: pem })).toThrow(/needs its key/);
+    expect(() => redisClientOptions({ url: 'rediss://h:6380', tlsCaFile: '/nonexistent/ca.pem' })).toThrow(/\/nonexistent\/ca\.pem/);
+
+    const issues = (input: Record<string, unknown>) => oonaRedisSchema.safeParse(input).error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`) ?? [];
+    expect(issues({ redisUrl: 'redis://u:secret@h:6379', tlsCaFile: '/ca.pem' })).toEqual(['tlsCaFile: TLS options need a rediss:// URL (redisUrl / REDIS_URL is not rediss://).']);
+    expect(issues({ redisUrl: 'rediss://h:6380', tlsCa: pem, tlsCaFile: '/ca.pem' })).toEqual(['tlsCa: set tlsCa or tlsCaFile, not both']);
+    expect(issues({ redisUrl: 'rediss://h:6380', tlsKeyFile: '/k.pem' })).toEqual(['tlsCert: a TLS client certificate needs its key (and a key its certificate)']);
+    expect(issues({ redisUrl: 'rediss://h:6380', tlsCertFile: '/c.pem', tlsKeyFile: '/k.pem', appendBatchMax: 1 })).toEqual([]);
+    expect(issues({ appendBatchMax: 0 })).toHaveLength(1);
   });
 });
 

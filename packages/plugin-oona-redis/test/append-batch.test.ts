@@ -1,0 +1,105 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createClient } from 'redis';
+import { RedisStreamBackend } from '../src/index.js';
+import { deleteKeys, REDIS_URL, redisAvailable } from './redis-env.js';
+
+const available = await redisAvailable();
+
+const bytes = (n: number): Uint8Array => Uint8Array.from({ length: 40 }, (_, i) => (n * 31 + i * 7) & 0xff);
+
+// Batched appends against the shared server: what one tick of appends turns into must look,
+// entry by entry, exactly like one XADD per append in call order.
+describe.skipIf(!available)('batched appends (shared redis-server)', () => {
+  const prefix = `append-batch-${process.pid}-${Date.now()}:`;
+  let backend: RedisStreamBackend;
+  let raw: ReturnType<typeof createClient>;
+
+  beforeAll(async () => {
+    backend = new RedisStreamBackend({ url: REDIS_URL, appendBatchMax: 64 });
+    await backend.connect();
+    raw = createClient({ url: REDIS_URL });
+    await raw.connect();
+  });
+
+  afterAll(async () => {
+    await backend.close();
+    raw.destroy();
+    await deleteKeys(prefix);
+  });
+
+  it('appends of one tick keep call order, ids and bytes across batches, field shapes and streams', async () => {
+    const a = `${prefix}a`;
+    const b = `${prefix}b`;
+    const calls: Array<{ stream: string; fields: Record<string, Uint8Array> }> = [];
+    for (let i = 0; i < 300; i++) {
+      const stream = i % 3 === 0 ? b : a;
+      // payload only, payload + signature, and a three-field shape (the script's general path).
+      const fields: Record<string, Uint8Array> =
+        i % 5 === 0 ? { payload: bytes(i), signature: bytes(i + 1) } : i % 7 === 0 ? { x: bytes(i), y: bytes(i + 2), z: bytes(i + 3) } : { payload: bytes(i) };
+      calls.push({ stream, fields });
+    }
+    const ids = await Promise.all(calls.map((c) => backend.append(c.stream, c.fields)));
+    for (const stream of [a, b]) {
+      const mine = calls.map((c, i) => ({ ...c, id: ids[i]! })).filter((c) => c.stream === stream);
+      const stored = await backend.range(stream, '-', '+', 1_000);
+      expect(stored.map((e) => e.id)).toEqual(mine.map((c) => c.id));
+      stored.forEach((entry, k) => {
+        expect(Object.keys(entry.fields)).toEqual(Object.keys(mine[k]!.fields));
+        for (const [name, value] of Object.entries(mine[k]!.fields)) expect(Buffer.from(entry.fields[name]!).equals(Buffer.from(value))).toBe(true);
+      });
+    }
+  });
+
+  it('appendMany resolves one id or Error per entry; a failing stream does not fail another', async () => {
+    const good = `${prefix}good`;
+    const bad = `${prefix}bad`;
+    await raw.set(bad, 'not a stream');
+    const [okIds, badIds] = await Promise.all([
+      backend.appendMany(good, [{ payload: bytes(1) }, { payload: bytes(2) }, { payload: bytes(3) }]),
+      backend.appendMany(bad, [{ payload: bytes(4) }, { payload: bytes(5) }]),
+    ]);
+    expect(okIds.every((id) => typeof id === 'string')).toBe(true);
+    expect(await backend.length(good)).toBe(3);
+    expect(badIds).toHaveLength(2);
+    for (const e of badIds) {
+      expect(e).toBeInstanceOf(Error);
+      expect((e as Error & { code?: string }).code).toBe('ESPER_OONA_BACKEND');
+      expect((e as Error).message).toContain('WRONGTYPE');
+    }
+    // A single append to the same key fails the same way.
+    await expect(backend.append(bad, { payload: bytes(6) })).rejects.toThrow(/WRONGTYPE/);
+    expect(await backend.appendMany(good, [])).toEqual([]);
+  });
+
+  it('an entry without fields fails alone; an explicit id goes after what the tick queued', async () => {
+    const s = `${prefix}order`;
+    const first = backend.append(s, { payload: bytes(1) });
+    const empty = backend.append(s, {});
+    const second = backend.append(s, { payload: bytes(2) });
+    const explicit = backend.append(s, { payload: bytes(3) }, { id: '99999999999999-0' });
+    await expect(empty).rejects.toThrow();
+    const ids = [await first, await second, await explicit];
+    expect(ids[2]).toBe('99999999999999-0');
+    expect((await backend.range(s, '-', '+', 10)).map((e) => e.id)).toEqual(ids);
+  });
+
+  it('appendBatchMax 1 sends one XADD per entry with the same results', async () => {
+    const plain = new RedisStreamBackend({ url: REDIS_URL, appendBatchMax: 1 });
+    await plain.connect();
+    const s = `${prefix}plain`;
+    const ids = await Promise.all(Array.from({ length: 20 }, (_, i) => plain.append(s, { payload: bytes(i) })));
+    expect((await plain.range(s, '-', '+', 100)).map((e) => e.id)).toEqual(ids);
+    await plain.close();
+  });
+
+  it('close() sends the appends already queued, then refuses new ones', async () => {
+    const closing = new RedisStreamBackend({ url: REDIS_URL });
+    await closing.connect();
+    const s = `${prefix}closing`;
+    const queued = Array.from({ length: 10 }, (_, i) => closing.append(s, { payload: bytes(i) }));
+    await closing.close();
+    expect((await Promise.all(queued)).length).toBe(10);
+    await expect(closing.append(s, { payload: bytes(0) })).rejects.toMatchObject({ code: 'ESPER_OONA_CLOSED' });
+    expect(await backend.length(s)).toBe(10);
+  });
+});
