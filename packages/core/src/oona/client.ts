@@ -123,7 +123,6 @@ class BatchRouting implements RoutingView {
 }
 
 const NO_OPTIONS: PublishOptions = Object.freeze({});
-const POOLED = Object.freeze({ pooled: true });
 const isOk = (outcome: PublishOutcome): boolean => outcome === 'ok';
 const isThenable = (value: unknown): value is PromiseLike<unknown> =>
   value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as { then?: unknown }).then === 'function';
@@ -303,8 +302,7 @@ export class OonaClient implements Oona {
       options.priority === MessagePriority.HIGH ||
       options.priority === MessagePriority.CRITICAL ||
       preferred === this.streams.emergency;
-    // Pooled: entries live and die with their neighbours in the stream (see encodeEnvelope).
-    const envelope = encodeEnvelope(messageType, payload, options.attributes, POOLED);
+    const envelope = encodeEnvelope(messageType, payload, options.attributes);
     return {
       messageType,
       preferred,
@@ -925,7 +923,6 @@ export class OonaClient implements Oona {
   }
 
   private rewrite(envelope: DecodedEnvelope, attempt: number): EntryFields {
-    // Not pooled: a requeued or dead-lettered entry may outlive its neighbours by days.
     return this.fieldsFor(encodeEnvelope(envelope.messageType, envelope.payload, { ...envelope.attributes, attempt: String(attempt) }));
   }
 

@@ -44,4 +44,33 @@ describe('EntryLog', () => {
     log.push(5_000, 1, f(2));
     expect(log.entries(0, 2).map((e) => e.id)).toEqual(['5000-0', '5000-1']);
   });
+
+  it('copies field bytes: any field names, empty and large values, independent of the caller\'s buffers', () => {
+    const log = new EntryLog();
+    const payload = new Uint8Array([1, 2, 3]);
+    const large = Uint8Array.from({ length: 200_000 }, (_, i) => i & 0xff);
+    const shapes: Array<Record<string, Uint8Array>> = [
+      { payload },
+      { payload, signature: new Uint8Array([9, 9]) },
+      {},
+      { b: new Uint8Array(), a: new Uint8Array([5]) },
+      { payload: large },
+    ];
+    shapes.forEach((fields, i) => log.push(1, i, fields));
+    payload[0] = 42;
+    large.fill(0);
+    log.push(1, 5, { payload });
+    expect(log.fields(0)).toEqual({ payload: new Uint8Array([1, 2, 3]) });
+    expect(log.fields(1)).toEqual({ payload: new Uint8Array([1, 2, 3]), signature: new Uint8Array([9, 9]) });
+    expect(log.fields(2)).toEqual({});
+    expect(Object.keys(log.fields(3))).toEqual(['b', 'a']);
+    expect(log.fields(3)).toEqual({ b: new Uint8Array(), a: new Uint8Array([5]) });
+    const big = log.fields(4).payload!;
+    expect(big.byteLength).toBe(200_000);
+    expect(big[199_999]).toBe(199_999 & 0xff);
+    expect(log.fields(5)).toEqual({ payload: new Uint8Array([42, 2, 3]) });
+    // Each read makes new objects on the same bytes.
+    expect(log.fields(0)).not.toBe(log.fields(0));
+    expect(log.fields(0).payload!.buffer).toBe(log.fields(0).payload!.buffer);
+  });
 });

@@ -1,50 +1,131 @@
 import type { EntryFields, StreamEntry } from './backend.js';
 
-/** Entries per chunk: small enough that a quiet stream costs little (24 KiB), large enough that chunks are rare. */
+/** Entries per chunk: small enough that a quiet stream costs little, large enough that chunks are rare. */
 const CHUNK_BITS = 10;
 const CHUNK = 1 << CHUNK_BITS;
 const MASK = CHUNK - 1;
+/** Byte blocks of a chunk start small and double up to this size; a larger entry gets a block of its own. */
+const FIRST_BLOCK_BYTES = 4 * 1024;
+const MAX_BLOCK_BYTES = 64 * 1024;
 
 interface Chunk {
   readonly ms: Float64Array;
   readonly seq: Float64Array;
-  readonly fields: Array<EntryFields | undefined>;
+  /** Index into `blocks` and byte offset there of each entry's record. */
+  readonly block: Uint32Array;
+  readonly offset: Uint32Array;
+  /** Index into the log's shapes (field names, in order). */
+  readonly shape: Uint16Array;
+  readonly blocks: Uint8Array[];
+  /** Bytes used in the last block. */
+  used: number;
+}
+
+function newChunk(): Chunk {
+  return {
+    ms: new Float64Array(CHUNK),
+    seq: new Float64Array(CHUNK),
+    block: new Uint32Array(CHUNK),
+    offset: new Uint32Array(CHUNK),
+    shape: new Uint16Array(CHUNK),
+    blocks: [],
+    used: 0,
+  };
 }
 
 /**
- * The entries of one in-memory stream, ordered by id: entry `i` has id `${ms(i)}-${seq(i)}` and
- * `fields(i)`. A stream keeps every entry until it is trimmed, so whatever is stored per entry
- * is promoted by the garbage collector, and one growing array of entries is copied on every
- * growth and re-scanned for young pointers: entry objects, their id strings and the growth of
- * one large array cost more than the rest of the publish→handler path. Here entries live in
- * fixed chunks — ids as two typed arrays (not traced by the GC), fields in a preallocated
- * array — and id strings and `{ id, fields }` objects are made when read, and die young.
- * Trimming drops whole chunks.
+ * The entries of one in-memory stream, ordered by id: entry `i` has id `${ms(i)}-${seq(i)}`
+ * and its fields. A stream keeps every entry until it is trimmed, so anything kept per entry as
+ * a JavaScript object (the entry, its id string, its fields object and byte arrays) is promoted
+ * and traced by the garbage collector, which cost more than the rest of the publish→handler
+ * path. Here nothing per entry is an object: ids live in typed arrays, field bytes are copied
+ * into the chunk's byte blocks (a record per entry: for each field of its shape a 32-bit
+ * length, then the bytes), and `{ id, fields }` objects with views on those bytes are made
+ * when read, and die young. Copying also makes an entry independent of the caller's buffers,
+ * as a store should be. Chunks of 1 024 entries are dropped whole by trimming.
+ *
+ * Views handed out share their block: a reader must not write to them, and a view kept alive
+ * keeps its block (at most 64 KiB, or the one entry it holds) alive.
  */
 export class EntryLog {
   private readonly chunks: Chunk[] = [];
   /** Offset of entry 0 in the first chunk. */
   private head = 0;
   private size = 0;
+  /** Field-name lists seen, by index; the last one pushed is checked first. */
+  private readonly shapes: Array<readonly string[]> = [];
+  private readonly shapeIndex = new Map<string, number>();
+  private lastShape = -1;
 
   /** Number of entries. */
   get length(): number {
     return this.size;
   }
 
-  /** Appends an entry; the caller keeps ids increasing. */
+  /** Appends an entry (copying its field bytes); the caller keeps ids increasing. */
   push(ms: number, seq: number, fields: EntryFields): void {
+    const shape = this.shapeOf(fields);
+    const names = this.shapes[shape]!;
+    let bytes = 0;
+    for (let f = 0; f < names.length; f++) bytes += 4 + fields[names[f]!]!.byteLength;
     const j = this.head + this.size;
     let chunk = this.chunks[j >>> CHUNK_BITS];
     if (chunk === undefined) {
-      chunk = { ms: new Float64Array(CHUNK), seq: new Float64Array(CHUNK), fields: new Array<EntryFields | undefined>(CHUNK) };
+      chunk = newChunk();
       this.chunks.push(chunk);
+    }
+    let blockIndex = chunk.blocks.length - 1;
+    let block = chunk.blocks[blockIndex];
+    if (block === undefined || chunk.used + bytes > block.byteLength) {
+      const grown = block === undefined ? FIRST_BLOCK_BYTES : Math.min(MAX_BLOCK_BYTES, block.byteLength * 2);
+      block = new Uint8Array(Math.max(grown, bytes));
+      blockIndex = chunk.blocks.push(block) - 1;
+      chunk.used = 0;
     }
     const k = j & MASK;
     chunk.ms[k] = ms;
     chunk.seq[k] = seq;
-    chunk.fields[k] = fields;
+    chunk.block[k] = blockIndex;
+    chunk.offset[k] = chunk.used;
+    chunk.shape[k] = shape;
+    let o = chunk.used;
+    for (let f = 0; f < names.length; f++) {
+      const value = fields[names[f]!]!;
+      const n = value.byteLength;
+      block[o] = n & 0xff;
+      block[o + 1] = (n >>> 8) & 0xff;
+      block[o + 2] = (n >>> 16) & 0xff;
+      block[o + 3] = n >>> 24;
+      block.set(value, o + 4);
+      o += 4 + n;
+    }
+    chunk.used = o;
     this.size++;
+  }
+
+  private shapeOf(fields: EntryFields): number {
+    const last = this.shapes[this.lastShape];
+    if (last !== undefined) {
+      let f = 0;
+      let same = true;
+      for (const name in fields) {
+        if (last[f++] !== name) {
+          same = false;
+          break;
+        }
+      }
+      if (same && f === last.length) return this.lastShape;
+    }
+    const names = Object.keys(fields);
+    const key = names.join('\0');
+    let shape = this.shapeIndex.get(key);
+    if (shape === undefined) {
+      if (this.shapes.length > 0xffff) throw new RangeError('more than 65 536 distinct field-name lists in one stream');
+      shape = this.shapes.push(names) - 1;
+      this.shapeIndex.set(key, shape);
+    }
+    this.lastShape = shape;
+    return shape;
   }
 
   ms(i: number): number {
@@ -63,17 +144,26 @@ export class EntryLog {
     return `${chunk.ms[j & MASK]!}-${chunk.seq[j & MASK]!}`;
   }
 
+  /** A new fields object for entry `i`, its values views on the stored bytes. */
   fields(i: number): EntryFields {
     const j = this.head + i;
-    return this.chunks[j >>> CHUNK_BITS]!.fields[j & MASK]!;
+    const chunk = this.chunks[j >>> CHUNK_BITS]!;
+    const k = j & MASK;
+    const block = chunk.blocks[chunk.block[k]!]!;
+    const names = this.shapes[chunk.shape[k]!]!;
+    let o = chunk.offset[k]!;
+    const out: Record<string, Uint8Array> = {};
+    for (let f = 0; f < names.length; f++) {
+      const n = (block[o]! | (block[o + 1]! << 8) | (block[o + 2]! << 16) | (block[o + 3]! << 24)) >>> 0;
+      out[names[f]!] = new Uint8Array(block.buffer, block.byteOffset + o + 4, n);
+      o += 4 + n;
+    }
+    return out;
   }
 
   /** A new `{ id, fields }` for entry `i`. */
   entry(i: number): StreamEntry {
-    const j = this.head + i;
-    const chunk = this.chunks[j >>> CHUNK_BITS]!;
-    const k = j & MASK;
-    return { id: `${chunk.ms[k]!}-${chunk.seq[k]!}`, fields: chunk.fields[k]! };
+    return { id: this.id(i), fields: this.fields(i) };
   }
 
   /** Entries `from` (inclusive) to `to` (exclusive) as new `{ id, fields }` objects. */
@@ -115,22 +205,20 @@ export class EntryLog {
     return i < this.size && this.ms(i) === ms && this.seq(i) === seq ? i : -1;
   }
 
-  /** Removes the first `n` entries (and lets their fields go). */
+  /**
+   * Removes the first `n` entries. Whole chunks go at once; the bytes of entries removed from
+   * the chunk that stays are released with that chunk.
+   */
   removeFirst(n: number): void {
     n = Math.min(n, this.size);
     if (n <= 0) return;
     const end = this.head + n;
-    const whole = end >>> CHUNK_BITS;
-    // Entries removed from the chunk that stays must not keep their fields alive.
-    const kept = this.chunks[whole];
-    if (kept !== undefined) kept.fields.fill(undefined, whole === 0 ? this.head : 0, end & MASK);
-    this.chunks.splice(0, whole);
+    this.chunks.splice(0, end >>> CHUNK_BITS);
     this.head = end & MASK;
     this.size -= n;
-    if (this.size === 0 && this.chunks.length > 0) {
-      // Empty: start over at the beginning of the one chunk left.
-      this.chunks.splice(1);
-      this.chunks[0]!.fields.fill(undefined);
+    if (this.size === 0) {
+      // Empty: start over with no chunk.
+      this.chunks.length = 0;
       this.head = 0;
     }
   }

@@ -44,45 +44,11 @@ function writeVarint(buf: Uint8Array, pos: number, n: number): number {
   return pos;
 }
 
-/**
- * Small envelopes are carved out of shared 16 KiB blocks, as Node's `Buffer.allocUnsafe` pools
- * small buffers. A typed array of ≤ 64 bytes otherwise lives on the V8 heap, and the first view
- * taken of it (the payload the consumer hands to its handler) moves it off the heap: that copy
- * cost about a microsecond per message, more than the rest of the in-memory publish→handler
- * path. A block stays alive while any envelope or payload view carved from it does.
- */
-const POOL_BYTES = 16 * 1024;
-const POOLED_MAX_BYTES = 1024;
-let pool = new ArrayBuffer(POOL_BYTES);
-let poolOffset = 0;
-
-function allocate(size: number, pooled: boolean): Uint8Array {
-  if (!pooled || size > POOLED_MAX_BYTES) return new Uint8Array(size);
-  if (poolOffset + size > POOL_BYTES) {
-    pool = new ArrayBuffer(POOL_BYTES);
-    poolOffset = 0;
-  }
-  const out = new Uint8Array(pool, poolOffset, size);
-  poolOffset += size;
-  return out;
-}
-
-/** Options of {@link encodeEnvelope}. */
-export interface EncodeEnvelopeOptions {
-  /**
-   * Carve small envelopes out of a shared block (default false). Faster to make and to take
-   * views of; the price is that a retained envelope keeps its 16 KiB block alive, so use it for
-   * entries that live and die with their neighbours (stream traffic), not for long-lived ones.
-   */
-  readonly pooled?: boolean;
-}
-
 /** Encodes an envelope (enum values are written as proto3 does: negative as 10-byte varints). */
 export function encodeEnvelope(
   messageType: BusMessageType,
   payload: Uint8Array,
   attributes?: Readonly<Record<string, string>>,
-  options?: EncodeEnvelopeOptions,
 ): Uint8Array {
   let entries: Array<[Uint8Array, Uint8Array, number]> | undefined;
   let size = 0;
@@ -97,7 +63,7 @@ export function encodeEnvelope(
       size += 1 + varintSize(inner) + inner;
     }
   }
-  const out = allocate(size, options?.pooled === true);
+  const out = new Uint8Array(size);
   let pos = 0;
   if (messageType !== 0) {
     out[pos++] = 0x08;
