@@ -2,31 +2,52 @@ import { createHash } from 'node:crypto';
 import type { EntryFields } from '@esper/core';
 
 /**
- * Appends many auto-id entries with the same field names to one stream in one server call
- * (`EVALSHA sha 1 stream k name₁ … nameₖ value₁₁ … valueₖ₁ value₁₂ …`). Every XADD runs under
+ * Appends many auto-id entries with the same field names to one stream in one server call:
+ * `EVALSHA sha 1 stream k name₁ … nameₖ lengths values`, where `values` is every entry's field
+ * values back to back (entry by entry, fields in name order) and `lengths` their byte lengths
+ * as little-endian uint32. Packing the values into one argument makes the client write four
+ * bulk strings per batch instead of two per value, which was most of node-redis' cost per
+ * message; the script splits them with `struct.unpack` and `string.sub`. Every XADD runs under
  * `redis.pcall`, so an entry that fails does not stop the others, exactly like pipelined XADDs;
- * the reply is one line per entry — the new id, or `-` and the error — joined by newlines
- * (one bulk string instead of an array of ids). Lua strings are 8-bit clean, so values stay
- * binary-safe. Field names travel once per batch; one or two fields (`payload`, `signature`)
- * take a path without per-entry tables.
+ * the reply is one line per entry — the new id, or `-` and the error — joined by newlines (one
+ * bulk string instead of an array). Lua strings are 8-bit clean: values stay binary-safe.
  */
-export const APPEND_BATCH_SCRIPT = `local key, k, out, n = KEYS[1], tonumber(ARGV[1]), {}, 0
+export const APPEND_BATCH_SCRIPT = `local key, k = KEYS[1], tonumber(ARGV[1])
+local lens, blob = ARGV[k + 2], ARGV[k + 3]
+local m = #lens / 4
+local l, got = {}, 0
+while got < m do
+  local c = math.min(1000, m - got)
+  local part = { struct.unpack('<' .. string.rep('I4', c), lens, got * 4 + 1) }
+  for j = 1, c do l[got + j] = part[j] end
+  got = got + c
+end
+local out, n, pos, i = {}, 0, 1, 1
+local function value()
+  local v = string.sub(blob, pos, pos + l[i] - 1)
+  pos = pos + l[i]
+  i = i + 1
+  return v
+end
 local function put(r)
   n = n + 1
   if type(r) == 'table' and r.err then out[n] = '-' .. string.gsub(r.err, '\\n', ' ') else out[n] = r end
 end
 if k == 1 then
   local f1 = ARGV[2]
-  for i = 3, #ARGV do put(redis.pcall('XADD', key, '*', f1, ARGV[i])) end
+  while i <= m do put(redis.pcall('XADD', key, '*', f1, value())) end
 elseif k == 2 then
   local f1, f2 = ARGV[2], ARGV[3]
-  for i = 4, #ARGV, 2 do put(redis.pcall('XADD', key, '*', f1, ARGV[i], f2, ARGV[i + 1])) end
+  while i <= m do
+    local v1 = value()
+    put(redis.pcall('XADD', key, '*', f1, v1, f2, value()))
+  end
 else
-  for i = 2 + k, #ARGV, k do
+  while i <= m do
     local a = { key, '*' }
     for f = 1, k do
       a[2 * f + 1] = ARGV[1 + f]
-      a[2 * f + 2] = ARGV[i + f - 1]
+      a[2 * f + 2] = value()
     end
     put(redis.pcall('XADD', unpack(a)))
   end
@@ -54,13 +75,26 @@ export function fieldShape(fields: EntryFields): string {
 
 /**
  * Arguments after `EVALSHA sha 1 stream` for entries that all have the field names of `shape`
- * (in that order).
+ * (in that order): the field count, the names, the lengths and the packed values.
  */
 export function appendBatchArgs(shape: string, entries: ReadonlyArray<EntryFields>): Array<string | Buffer> {
   const names = shape === '' ? [] : shape.split('\0');
-  const args: Array<string | Buffer> = [String(names.length), ...names];
-  for (const fields of entries) for (const name of names) args.push(asBuffer(fields[name]!));
-  return args;
+  let total = 0;
+  for (const fields of entries) for (const name of names) total += fields[name]!.byteLength;
+  const lengths = Buffer.allocUnsafe(4 * entries.length * names.length);
+  const values = Buffer.allocUnsafe(total);
+  let at = 0;
+  let pos = 0;
+  for (const fields of entries) {
+    for (const name of names) {
+      const value = fields[name]!;
+      lengths.writeUInt32LE(value.byteLength, at);
+      at += 4;
+      values.set(value, pos);
+      pos += value.byteLength;
+    }
+  }
+  return [String(names.length), ...names, lengths, values];
 }
 
 /** Bytes an entry adds to a batch (names and values), to bound batch sizes. */

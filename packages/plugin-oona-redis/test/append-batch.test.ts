@@ -50,6 +50,27 @@ describe.skipIf(!available)('batched appends (shared redis-server)', () => {
     }
   });
 
+  it('big batches (more than 1,000 packed values) and big values (split at 256 KiB) arrive intact', async () => {
+    const wide = new RedisStreamBackend({ url: REDIS_URL, appendBatchMax: 2_000 });
+    await wide.connect();
+    const s = `${prefix}wide`;
+    const entries = Array.from({ length: 1_500 }, (_, i) => ({ payload: bytes(i), signature: bytes(i + 9) }));
+    const ids = await wide.appendMany(s, entries);
+    expect(ids.every((id) => typeof id === 'string')).toBe(true);
+    const stored = await wide.range(s, '-', '+', 2_000);
+    expect(stored.map((e) => e.id)).toEqual(ids);
+    for (const k of [0, 999, 1_000, 1_499]) {
+      expect(Buffer.from(stored[k]!.fields.payload!).equals(Buffer.from(entries[k]!.payload))).toBe(true);
+      expect(Buffer.from(stored[k]!.fields.signature!).equals(Buffer.from(entries[k]!.signature))).toBe(true);
+    }
+    const big = `${prefix}big`;
+    const values = Array.from({ length: 7 }, (_, i) => Uint8Array.from({ length: 100_000 + i }, (_, j) => (i + j) & 0xff));
+    await Promise.all(values.map((v) => wide.append(big, { payload: v })));
+    const back = await wide.range(big, '-', '+', 10);
+    expect(back.map((e) => Buffer.from(e.fields.payload!).equals(Buffer.from(values[back.indexOf(e)]!)))).toEqual(values.map(() => true));
+    await wide.close();
+  });
+
   it('appendMany resolves one id or Error per entry; a failing stream does not fail another', async () => {
     const good = `${prefix}good`;
     const bad = `${prefix}bad`;
