@@ -5,7 +5,7 @@ const CHUNK_BITS = 10;
 const CHUNK = 1 << CHUNK_BITS;
 const MASK = CHUNK - 1;
 /** Byte blocks of a chunk start small and double up to this size; a larger entry gets a block of its own. */
-const FIRST_BLOCK_BYTES = 4 * 1024;
+const FIRST_BLOCK_BYTES = 16 * 1024;
 const MAX_BLOCK_BYTES = 64 * 1024;
 
 interface Chunk {
@@ -21,13 +21,17 @@ interface Chunk {
   used: number;
 }
 
+/** Bytes of a chunk's id and record arrays, allocated as one buffer (one allocation, not five). */
+const CHUNK_INDEX_BYTES = CHUNK * (8 + 8 + 4 + 4 + 2);
+
 function newChunk(): Chunk {
+  const buffer = new ArrayBuffer(CHUNK_INDEX_BYTES);
   return {
-    ms: new Float64Array(CHUNK),
-    seq: new Float64Array(CHUNK),
-    block: new Uint32Array(CHUNK),
-    offset: new Uint32Array(CHUNK),
-    shape: new Uint16Array(CHUNK),
+    ms: new Float64Array(buffer, 0, CHUNK),
+    seq: new Float64Array(buffer, CHUNK * 8, CHUNK),
+    block: new Uint32Array(buffer, CHUNK * 16, CHUNK),
+    offset: new Uint32Array(buffer, CHUNK * 20, CHUNK),
+    shape: new Uint16Array(buffer, CHUNK * 24, CHUNK),
     blocks: [],
     used: 0,
   };
