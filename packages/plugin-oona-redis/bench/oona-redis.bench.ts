@@ -9,15 +9,18 @@
  * Each round measures, in order: publish→handler latency at 2,000 and 5,000 msg/s (0.5 s
  * warm-up discarded, then 2 s of samples), each next to the same pacing on bare node-redis (the
  * floor the server, client library and machine allow); the ceiling; publish-only throughput;
- * publish→handler throughput with scripted batched appends (the default) and with one pipelined
- * XADD per message (`appendBatchMax: 1`). Throughput publishers keep up to 1,024 publishes in
+ * publish→handler throughput with `publish()` per message (appends of a tick coalesced into
+ * scripted batches, the default), with `publishBatch()` of 512 messages, and with one pipelined
+ * XADD per message (`appendBatchMax: 1`). Throughput publishers keep up to 1,024 messages in
  * flight; one consumer reads up to 1,000 entries per XREADGROUP. The ratio is taken per round
  * (against that round's ceiling) and the medians over the rounds are printed with the load
  * average, because other work on a shared machine moves every figure. Prints figures; never
  * asserts times. Streams get a unique prefix and are deleted afterwards.
  */
-import { spawnSync } from 'node:child_process';
+import { fork, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { create, toBinary } from '@bufbuild/protobuf';
 import { OonaClient, SystemClock, type OonaMessage } from '@esper/core';
 import { BusMessageType, SystemStatePacketSchema } from '@esper/core/leyline';
@@ -30,7 +33,8 @@ const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const messages = Number(process.env.BENCH_MESSAGES ?? 100_000);
 const rates = [2_000, 5_000];
 const window = 1_024;
-const prefix = `bench:oona:${process.pid}:`;
+// A publisher child process (see endToEndTwoProcesses) works under its parent's prefix.
+const prefix = process.env.BENCH_PREFIX ?? `bench:oona:${process.pid}:`;
 const clock = new SystemClock();
 const payload = toBinary(
   SystemStatePacketSchema,
@@ -53,48 +57,53 @@ function ceiling(n: number): number {
 }
 
 /** A publisher and a consumer on their own connections and a fresh stream. */
+/** An OonaClient on its own connection, on stream `name` under the run's prefix. */
+async function client(name: string, role: string, appendBatchMax?: number): Promise<OonaClient> {
+  const backend = new RedisStreamBackend({ url, ...(appendBatchMax !== undefined ? { appendBatchMax } : {}) });
+  backends.push(backend);
+  await backend.connect();
+  return new OonaClient({
+    backend,
+    clock,
+    settings: {
+      group: 'bench',
+      consumer: `${name}-${role}`,
+      normalStream: `${prefix}${name}`,
+      emergencyStream: `${prefix}emergency`,
+      telemetryStream: `${prefix}telemetry`,
+      policyStream: `${prefix}policy`,
+      kernelRequestStream: `${prefix}kernels.requests`,
+      kernelReadyStream: `${prefix}kernels.ready`,
+      kernelErrorStream: `${prefix}kernels.errors`,
+      deadLetterStream: `${prefix}deadletter`,
+      messageTtlMs: null,
+    },
+  });
+}
+
+/** A publisher and a consumer on their own connections and a fresh stream. */
 async function pair(appendBatchMax?: number): Promise<{ pub: OonaClient; con: OonaClient }> {
   const name = `s${streams++}`;
-  const make = async (role: string, batch?: number): Promise<OonaClient> => {
-    const backend = new RedisStreamBackend({ url, ...(batch !== undefined ? { appendBatchMax: batch } : {}) });
-    backends.push(backend);
-    await backend.connect();
-    return new OonaClient({
-      backend,
-      clock,
-      settings: {
-        group: 'bench',
-        consumer: `${name}-${role}`,
-        normalStream: `${prefix}${name}`,
-        emergencyStream: `${prefix}emergency`,
-        telemetryStream: `${prefix}telemetry`,
-        policyStream: `${prefix}policy`,
-        kernelRequestStream: `${prefix}kernels.requests`,
-        kernelReadyStream: `${prefix}kernels.ready`,
-        kernelErrorStream: `${prefix}kernels.errors`,
-        deadLetterStream: `${prefix}deadletter`,
-        messageTtlMs: null,
-      },
-    });
-  };
-  const pub = await make('pub', appendBatchMax);
-  const con = await make('con');
+  const pub = await client(name, 'pub', appendBatchMax);
+  const con = await client(name, 'con');
   await pub.ensureGroups();
   return { pub, con };
 }
 
+type Publisher = (pub: OonaClient, n: number) => Promise<void>;
+
 /**
- * Publishes `n` messages keeping up to `window` publishes in flight (a new one starts as soon as
- * the window has room again: no lock-step pauses while a whole window drains).
+ * Keeps up to `window` messages in flight, `per` messages per call of `send` (a new call starts
+ * as soon as the window has room again: no lock-step pauses while a whole window drains).
  */
-async function publishAll(pub: OonaClient, n: number): Promise<void> {
+async function windowed(n: number, per: number, send: (count: number) => Promise<number>): Promise<void> {
   let started = 0;
   let inFlight = 0;
   let failed = 0;
   let wake: (() => void) | undefined;
-  const settled = (ok: boolean): void => {
-    if (!ok) failed++;
-    inFlight--;
+  const settled = (count: number, notOk: number): void => {
+    failed += notOk;
+    inFlight -= count;
     if (wake !== undefined && inFlight <= window / 2) {
       const w = wake;
       wake = undefined;
@@ -103,9 +112,10 @@ async function publishAll(pub: OonaClient, n: number): Promise<void> {
   };
   while (started < n) {
     while (inFlight < window && started < n) {
-      inFlight++;
-      started++;
-      void pub.publish(BusMessageType.SYSTEM_STATE, payload).then(settled);
+      const count = Math.min(per, n - started);
+      inFlight += count;
+      started += count;
+      void send(count).then((notOk) => settled(count, notOk));
     }
     await new Promise<void>((resolve) => (wake = resolve));
   }
@@ -113,16 +123,25 @@ async function publishAll(pub: OonaClient, n: number): Promise<void> {
   if (failed > 0) throw new Error(`${failed} publishes failed during the benchmark`);
 }
 
+/** One `publish()` per message. */
+const publishEach: Publisher = (pub, n) => windowed(n, 1, () => pub.publish(BusMessageType.SYSTEM_STATE, payload).then((ok) => (ok ? 0 : 1)));
+
+const BATCH = 512;
+const items = Array.from({ length: BATCH }, () => ({ messageType: BusMessageType.SYSTEM_STATE, payload }));
+/** `publishBatch()` with 512 messages per call. */
+const publishBatches: Publisher = (pub, n) =>
+  windowed(n, BATCH, (count) => pub.publishBatch(count === BATCH ? items : items.slice(0, count)).then((oks) => oks.filter((ok) => !ok).length));
+
 async function publishOnly(n: number): Promise<number> {
   const { pub, con } = await pair();
   const t0 = performance.now();
-  await publishAll(pub, n);
+  await publishEach(pub, n);
   const rate = n / ((performance.now() - t0) / 1000);
   await Promise.all([pub.close(), con.close()]);
   return rate;
 }
 
-async function endToEnd(n: number, appendBatchMax?: number): Promise<number> {
+async function endToEnd(n: number, publisher: Publisher, appendBatchMax?: number): Promise<number> {
   const { pub, con } = await pair(appendBatchMax);
   let handled = 0;
   let done!: () => void;
@@ -134,12 +153,56 @@ async function endToEnd(n: number, appendBatchMax?: number): Promise<number> {
     { count: 1_000, blockMs: 100 },
   );
   const t0 = performance.now();
-  await publishAll(pub, n);
+  await publisher(pub, n);
   await finished;
   const rate = n / ((performance.now() - t0) / 1000);
   await sub.stop();
   await Promise.all([pub.close(), con.close()]);
   return rate;
+}
+
+/**
+ * publish→handler with the publisher in a child process (as in a deployment, where publishing
+ * and consuming subsystems are separate processes): the two no longer share one event loop.
+ */
+async function endToEndTwoProcesses(n: number): Promise<number> {
+  const name = `s${streams++}`;
+  const con = await client(name, 'con');
+  await con.ensureGroups();
+  const child = fork(fileURLToPath(import.meta.url), ['--publisher', name, String(n)], {
+    execArgv: process.execArgv,
+    env: { ...process.env, BENCH_PREFIX: prefix },
+  });
+  const exited = once(child, 'exit');
+  await once(child, 'message');
+  let handled = 0;
+  let done!: () => void;
+  const finished = new Promise<void>((r) => (done = r));
+  const sub = con.subscribe(
+    () => {
+      if (++handled === n) done();
+    },
+    { count: 1_000, blockMs: 100 },
+  );
+  const t0 = performance.now();
+  child.send('go');
+  await finished;
+  const rate = n / ((performance.now() - t0) / 1000);
+  await sub.stop();
+  await con.close();
+  const [code] = (await exited) as [number | null];
+  if (code !== 0) throw new Error(`the publisher process exited with ${code}`);
+  return rate;
+}
+
+/** Child-process mode: publish `n` messages on stream `name` when the parent says go. */
+async function runPublisher(name: string, n: number): Promise<void> {
+  const pub = await client(name, 'pub');
+  process.send?.('ready');
+  await once(process, 'message');
+  await publishEach(pub, n);
+  await pub.close();
+  process.disconnect();
 }
 
 interface Latency {
@@ -252,6 +315,8 @@ interface Round {
   ceiling: number;
   publish: number;
   e2e: number;
+  e2eBatch: number;
+  e2eTwo: number;
   e2ePipelined: number;
   lat: Latency[];
   floor: Latency[];
@@ -260,56 +325,71 @@ interface Round {
 
 const ms = (x: number) => x.toFixed(2);
 
-try {
-  await publishOnly(20_000); // warm-up (JIT, connections)
-  const results: Round[] = [];
-  for (let r = 1; r <= rounds; r++) {
-    const before = load();
-    await sleep(200);
-    const lat: Latency[] = [];
-    const floor: Latency[] = [];
-    for (const rate of rates) {
-      lat.push(await latency(rate, 2));
-      floor.push(await rawLatency(rate, 2));
+if (process.argv[2] === '--publisher') {
+  await runPublisher(process.argv[3]!, Number(process.argv[4]));
+} else {
+  await main();
+}
+
+async function main(): Promise<void> {
+  try {
+    await publishOnly(20_000); // warm-up (JIT, connections)
+    const results: Round[] = [];
+    for (let r = 1; r <= rounds; r++) {
+      const before = load();
+      await sleep(200);
+      const lat: Latency[] = [];
+      const floor: Latency[] = [];
+      for (const rate of rates) {
+        lat.push(await latency(rate, 2));
+        floor.push(await rawLatency(rate, 2));
+      }
+      const max = ceiling(100_000);
+      const publish = await publishOnly(messages);
+      const e2e = await endToEnd(messages, publishEach);
+      const e2eBatch = await endToEnd(messages, publishBatches);
+      const e2eTwo = await endToEndTwoProcesses(messages);
+      const e2ePipelined = await endToEnd(messages, publishEach, 1);
+      const round: Round = { ceiling: max, publish, e2e, e2eBatch, e2eTwo, e2ePipelined, lat, floor, load: `${before} → ${load()}` };
+      results.push(round);
+      console.log(
+        `round ${r}: ceiling ${fmt(max)} req/s; publish ${fmt(publish)} msg/s; publish→handler ${fmt(e2e)} msg/s (${pct(e2e / max)}), ` +
+          `publishBatch ${fmt(e2eBatch)} msg/s (${pct(e2eBatch / max)}), publisher in its own process ${fmt(e2eTwo)} msg/s (${pct(e2eTwo / max)}), one XADD per message ${fmt(e2ePipelined)} msg/s (${pct(e2ePipelined / max)}); ` +
+          rates
+            .map((rate, k) => `${fmt(rate)} msg/s p50/p99/max ${ms(lat[k]!.p50)}/${ms(lat[k]!.p99)}/${ms(lat[k]!.max)} ms (bare node-redis ${ms(floor[k]!.p50)}/${ms(floor[k]!.p99)}/${ms(floor[k]!.max)})`)
+            .join('; ') +
+          `; load ${round.load}`,
+      );
     }
-    const max = ceiling(100_000);
-    const publish = await publishOnly(messages);
-    const e2e = await endToEnd(messages);
-    const e2ePipelined = await endToEnd(messages, 1);
-    const round: Round = { ceiling: max, publish, e2e, e2ePipelined, lat, floor, load: `${before} → ${load()}` };
-    results.push(round);
+    const m = (f: (r: Round) => number) => median(results.map(f));
+    const ratio = m((r) => r.e2e / r.ceiling);
+    const batchRatio = m((r) => r.e2eBatch / r.ceiling);
+    const twoRatio = m((r) => r.e2eTwo / r.ceiling);
+    const p99s = rates.map((_, k) => m((r) => r.lat[k]!.p99));
+    console.log(`\nmedians over ${rounds} rounds (load average 1/5/15 min before → after each round: ${results.map((r) => r.load).join('; ')}):`);
+    console.log(`redis-benchmark XADD ceiling (50 clients, pipeline 16): ${fmt(m((r) => r.ceiling))} req/s`);
+    console.log(`oona-redis publish throughput: ${fmt(m((r) => r.publish))} msg/s = ${pct(m((r) => r.publish / r.ceiling))} of the ceiling`);
+    console.log(`oona-redis publish→handler throughput, publish(): ${fmt(m((r) => r.e2e))} msg/s = ${pct(ratio)} of the ceiling`);
+    console.log(`oona-redis publish→handler throughput, publishBatch(512): ${fmt(m((r) => r.e2eBatch))} msg/s = ${pct(batchRatio)} of the ceiling`);
+    console.log(`oona-redis publish→handler throughput, publish() in a separate publisher process: ${fmt(m((r) => r.e2eTwo))} msg/s = ${pct(twoRatio)} of the ceiling`);
     console.log(
-      `round ${r}: ceiling ${fmt(max)} req/s; publish ${fmt(publish)} msg/s; publish→handler ${fmt(e2e)} msg/s (${pct(e2e / max)}), ` +
-        `one XADD per message ${fmt(e2ePipelined)} msg/s (${pct(e2ePipelined / max)}); ` +
-        rates
-          .map((rate, k) => `${fmt(rate)} msg/s p50/p99/max ${ms(lat[k]!.p50)}/${ms(lat[k]!.p99)}/${ms(lat[k]!.max)} ms (bare node-redis ${ms(floor[k]!.p50)}/${ms(floor[k]!.p99)}/${ms(floor[k]!.max)})`)
-          .join('; ') +
-        `; load ${round.load}`,
+      `oona-redis publish→handler, one XADD per message (appendBatchMax 1): ${fmt(m((r) => r.e2ePipelined))} msg/s = ${pct(m((r) => r.e2ePipelined / r.ceiling))} of the ceiling`,
     );
-  }
-  const m = (f: (r: Round) => number) => median(results.map(f));
-  const ratio = m((r) => r.e2e / r.ceiling);
-  const p99s = rates.map((_, k) => m((r) => r.lat[k]!.p99));
-  console.log(`\nmedians over ${rounds} rounds (load average 1/5/15 min before → after each round: ${results.map((r) => r.load).join('; ')}):`);
-  console.log(`redis-benchmark XADD ceiling (50 clients, pipeline 16): ${fmt(m((r) => r.ceiling))} req/s`);
-  console.log(`oona-redis publish throughput: ${fmt(m((r) => r.publish))} msg/s = ${pct(m((r) => r.publish / r.ceiling))} of the ceiling`);
-  console.log(`oona-redis publish→handler throughput: ${fmt(m((r) => r.e2e))} msg/s = ${pct(ratio)} of the ceiling`);
-  console.log(
-    `oona-redis publish→handler, one XADD per message (appendBatchMax 1): ${fmt(m((r) => r.e2ePipelined))} msg/s = ${pct(m((r) => r.e2ePipelined / r.ceiling))} of the ceiling`,
-  );
-  rates.forEach((rate, k) =>
+    rates.forEach((rate, k) =>
+      console.log(
+        `oona-redis publish→handler latency at ${fmt(rate)} msg/s: p50 ${ms(m((r) => r.lat[k]!.p50))} ms, p99 ${ms(p99s[k]!)} ms ` +
+          `(bare node-redis: p50 ${ms(m((r) => r.floor[k]!.p50))} ms, p99 ${ms(m((r) => r.floor[k]!.p99))} ms; ${results[0]!.lat[k]!.n} samples a round)`,
+      ),
+    );
     console.log(
-      `oona-redis publish→handler latency at ${fmt(rate)} msg/s: p50 ${ms(m((r) => r.lat[k]!.p50))} ms, p99 ${ms(p99s[k]!)} ms ` +
-        `(bare node-redis: p50 ${ms(m((r) => r.floor[k]!.p50))} ms, p99 ${ms(m((r) => r.floor[k]!.p99))} ms; ${results[0]!.lat[k]!.n} samples a round)`,
-    ),
-  );
-  console.log(
-    `goals: ≥ 50% of ceiling → ${ratio >= 0.5 ? 'met' : 'not met'}; p99 < 2 ms at ${rates.map(fmt).join(' and ')} msg/s → ${p99s.map((p) => (p < 2 ? 'met' : 'not met')).join(', ')}`,
-  );
-} finally {
-  await Promise.allSettled(backends.map((b) => b.close()));
-  const keys = spawnSync('redis-cli', ['-h', hostname, '-p', port || '6379', '--scan', '--pattern', `${prefix}*`], { encoding: 'utf8' })
-    .stdout.split('\n')
-    .filter(Boolean);
-  if (keys.length > 0) spawnSync('redis-cli', ['-h', hostname, '-p', port || '6379', 'DEL', ...keys]);
+      `goals: ≥ 50% of ceiling → publish() ${ratio >= 0.5 ? 'met' : 'not met'}, publishBatch ${batchRatio >= 0.5 ? 'met' : 'not met'}, ` +
+        `separate publisher process ${twoRatio >= 0.5 ? 'met' : 'not met'}; p99 < 2 ms at ${rates.map(fmt).join(' and ')} msg/s → ${p99s.map((p) => (p < 2 ? 'met' : 'not met')).join(', ')}`,
+    );
+  } finally {
+    await Promise.allSettled(backends.map((b) => b.close()));
+    const keys = spawnSync('redis-cli', ['-h', hostname, '-p', port || '6379', '--scan', '--pattern', `${prefix}*`], { encoding: 'utf8' })
+      .stdout.split('\n')
+      .filter(Boolean);
+    if (keys.length > 0) spawnSync('redis-cli', ['-h', hostname, '-p', port || '6379', 'DEL', ...keys]);
+  }
 }
