@@ -1,44 +1,37 @@
 import type { DescMessage } from '@bufbuild/protobuf';
-import {
-  AdaptationCommandSchema,
-  BenchmarkReportSchema,
-  BSDSFailedSchema,
-  BSDSIssuedSchema,
-  BusMessageType,
-  EmergencySignalSchema,
-  FieldReportSchema,
-  KernelArtifactErrorSchema,
-  KernelArtifactReadySchema,
-  KernelCatalogUpdateSchema,
-  KernelPrefetchRequestSchema,
-  PolicyUpdateSchema,
-  SystemStatePacketSchema,
-  TelemetryPacketSchema,
-} from '../leyline/index.js';
+import { BUS_PAYLOAD_SCHEMAS, BusMessageType } from '../leyline/index.js';
 import type { OonaStreamRole, OonaStreams } from '../kernel/ports/oona.js';
 import type { OonaSettings } from './settings.js';
 
 /**
- * Which logical stream each `BusMessageType` is published to (reference §1.4), and the
- * Leyline message its envelope carries. `KERNEL_CATALOG_UPDATE` shares the kernel *ready*
- * stream; `BENCHMARK_REPORT`, which the reference never publishes, goes to the normal stream.
+ * Which logical stream each `BusMessageType` is published to (reference §1.4). The payload
+ * schema comes from Leyline's `BUS_PAYLOAD_SCHEMAS`, so the two tables cannot drift apart.
+ * `KERNEL_CATALOG_UPDATE` shares the kernel *ready* stream; `BENCHMARK_REPORT`, which the
+ * reference never publishes, goes to the normal stream.
  */
-export const MESSAGE_ROUTES: ReadonlyMap<BusMessageType, { readonly role: OonaStreamRole; readonly schema: DescMessage }> =
-  new Map<BusMessageType, { role: OonaStreamRole; schema: DescMessage }>([
-    [BusMessageType.SYSTEM_STATE, { role: 'normal', schema: SystemStatePacketSchema }],
-    [BusMessageType.ADAPTATION_COMMAND, { role: 'normal', schema: AdaptationCommandSchema }],
-    [BusMessageType.FIELD_REPORT, { role: 'normal', schema: FieldReportSchema }],
-    [BusMessageType.TELEMETRY, { role: 'telemetry', schema: TelemetryPacketSchema }],
-    [BusMessageType.POLICY_UPDATE, { role: 'policy', schema: PolicyUpdateSchema }],
-    [BusMessageType.KERNEL_PREFETCH_REQUEST, { role: 'kernelRequests', schema: KernelPrefetchRequestSchema }],
-    [BusMessageType.KERNEL_PREFETCH_READY, { role: 'kernelReady', schema: KernelArtifactReadySchema }],
-    [BusMessageType.KERNEL_PREFETCH_ERROR, { role: 'kernelErrors', schema: KernelArtifactErrorSchema }],
-    [BusMessageType.KERNEL_CATALOG_UPDATE, { role: 'kernelReady', schema: KernelCatalogUpdateSchema }],
-    [BusMessageType.EMERGENCY_SIGNAL, { role: 'emergency', schema: EmergencySignalSchema }],
-    [BusMessageType.BSDS_ISSUED, { role: 'normal', schema: BSDSIssuedSchema }],
-    [BusMessageType.BSDS_FAILED, { role: 'normal', schema: BSDSFailedSchema }],
-    [BusMessageType.BENCHMARK_REPORT, { role: 'normal', schema: BenchmarkReportSchema }],
-  ]);
+const STREAM_ROLES = {
+  [BusMessageType.SYSTEM_STATE]: 'normal',
+  [BusMessageType.ADAPTATION_COMMAND]: 'normal',
+  [BusMessageType.FIELD_REPORT]: 'normal',
+  [BusMessageType.TELEMETRY]: 'telemetry',
+  [BusMessageType.POLICY_UPDATE]: 'policy',
+  [BusMessageType.KERNEL_PREFETCH_REQUEST]: 'kernelRequests',
+  [BusMessageType.KERNEL_PREFETCH_READY]: 'kernelReady',
+  [BusMessageType.KERNEL_PREFETCH_ERROR]: 'kernelErrors',
+  [BusMessageType.KERNEL_CATALOG_UPDATE]: 'kernelReady',
+  [BusMessageType.EMERGENCY_SIGNAL]: 'emergency',
+  [BusMessageType.BSDS_ISSUED]: 'normal',
+  [BusMessageType.BSDS_FAILED]: 'normal',
+  [BusMessageType.BENCHMARK_REPORT]: 'normal',
+} as const satisfies Record<keyof typeof BUS_PAYLOAD_SCHEMAS, OonaStreamRole>;
+
+/** Stream role and payload schema of every routable `BusMessageType`. */
+export const MESSAGE_ROUTES: ReadonlyMap<BusMessageType, { readonly role: OonaStreamRole; readonly schema: DescMessage }> = new Map(
+  (Object.keys(STREAM_ROLES).map(Number) as Array<keyof typeof STREAM_ROLES>).map((type) => [
+    type,
+    { role: STREAM_ROLES[type], schema: BUS_PAYLOAD_SCHEMAS[type] },
+  ]),
+);
 
 const TYPE_BY_SCHEMA = new Map<string, BusMessageType>(
   [...MESSAGE_ROUTES].map(([type, route]) => [route.schema.typeName, type]),
