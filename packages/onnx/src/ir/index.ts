@@ -8,3 +8,4 @@ export { Tensor } from './tensor.js';
 export * from './serialize.js';
 export * from './digest.js';
 export * from './compose.js';
+export { elideOutputIdentities } from './elide-identities.js';

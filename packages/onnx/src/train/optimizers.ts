@@ -39,21 +39,32 @@ export function stateSlots(spec: OptimizerSpec): string[] {
   return ['m', 'v'];
 }
 
-/** Shared per-step scalars (learning rate, bias corrections) built once per graph. */
+/**
+ * Shared per-step scalars, built once per graph so that each parameter's update costs only
+ * full-tensor passes that cannot be avoided.
+ */
 export interface StepScalars {
   readonly lr: Tensor;
-  /** `1 − β1^t` and `1 − β2^t` for Adam-family optimizers. */
-  readonly bias1?: Tensor;
-  readonly bias2?: Tensor;
+  /** Adam family: `lr·√(1−β2^t)/(1−β1^t)`, the bias-corrected step size. */
+  readonly stepSize?: Tensor;
+  /** Adam family: `ε·√(1−β2^t)`, epsilon moved inside the uncorrected denominator. */
+  readonly epsHat?: Tensor;
 }
 
-/** Builds the step scalars from the `lr` and `step` inputs. */
+/**
+ * Builds the step scalars from the `lr` and `step` inputs. For Adam the bias corrections are
+ * folded into two scalars: `p − lr·(m/c1)/(√(v/c2)+ε)` equals `p − (lr·√c2/c1)·m/(√v+ε·√c2)`
+ * exactly in real arithmetic, and the second form needs two fewer passes over every parameter.
+ */
 export function stepScalars(spec: OptimizerSpec, lr: Tensor, step: Tensor): StepScalars {
   if (spec.kind === 'sgd') return { lr };
   const b1 = spec.beta1 ?? 0.9;
   const b2 = spec.beta2 ?? 0.999;
+  const eps = spec.epsilon ?? 1e-8;
   const pow = (base: number) => lr.builder.op1('Pow', [scalarLike(step, base), step], {}, { dtype: step.dtype, shape: [] }, 'Pow');
-  return { lr, bias1: sub(scalarLike(step, 1), pow(b1)), bias2: sub(scalarLike(step, 1), pow(b2)) };
+  const bias1 = sub(scalarLike(step, 1), pow(b1));
+  const sqrtBias2 = sqrt(sub(scalarLike(step, 1), pow(b2)));
+  return { lr, stepSize: div(mul(lr, sqrtBias2), bias1), epsHat: mul(sqrtBias2, eps) };
 }
 
 /**
@@ -76,14 +87,14 @@ export function applyUpdate(spec: OptimizerSpec, p: Tensor, grad: Tensor, state:
     case 'adamw': {
       const b1 = spec.beta1 ?? 0.9;
       const b2 = spec.beta2 ?? 0.999;
-      const eps = spec.epsilon ?? 1e-8;
       const wd = spec.weightDecay ?? (spec.kind === 'adamw' ? 0.01 : 0);
       if (spec.kind === 'adam' && wd !== 0) g = add(g, mul(p, wd));
       const m = add(mul(state[0] as Tensor, b1), mul(g, 1 - b1));
       const v = add(mul(state[1] as Tensor, b2), mul(mul(g, g), 1 - b2));
-      const update = div(div(m, s.bias1 as Tensor), add(sqrt(div(v, s.bias2 as Tensor)), eps));
-      const step = spec.kind === 'adamw' && wd !== 0 ? add(update, mul(p, wd)) : update;
-      return { param: sub(p, mul(step, s.lr)), state: [m, v] };
+      const update = div(mul(m, s.stepSize as Tensor), add(sqrt(v), s.epsHat as Tensor));
+      // Decoupled decay as PyTorch's AdamW applies it: p·(1 − lr·wd) before the Adam step.
+      const decayed = spec.kind === 'adamw' && wd !== 0 ? mul(p, sub(scalarLike(s.lr, 1), mul(s.lr, wd))) : p;
+      return { param: sub(decayed, update), state: [m, v] };
     }
   }
 }

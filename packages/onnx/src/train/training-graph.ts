@@ -1,5 +1,6 @@
 import { OnnxGraphError, OnnxParameterError } from '../errors.js';
 import { GraphBuilder } from '../ir/builder.js';
+import { elideOutputIdentities } from '../ir/elide-identities.js';
 import type { Graph, ValueInfo } from '../ir/graph.js';
 import { tensor, type TensorData } from '../ir/tensor-data.js';
 import type { Tensor } from '../ir/tensor.js';
@@ -138,7 +139,8 @@ export function buildTrainingGraph(forward: Graph, options: TrainingGraphOptions
   });
   const paramSet = new Set(all);
   return {
-    graph: b.build({ prune: true }),
+    // Optimizer-state outputs would otherwise each be an Identity copy per step.
+    graph: elideOutputIdentities(b.build({ prune: true })),
     dataInputs: fwd.inputs.map((i) => i.name).filter((n) => !paramSet.has(n)),
     parameters: trainable,
     frozen,
