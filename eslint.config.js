@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
   {
-    ignores: ['**/dist/**', '**/node_modules/**', '**/gen/**', '**/coverage/**', '.changeset/**', 'runs/**', '.device/**'],
+    ignores: ['**/dist/**', '**/node_modules/**', '**/gen/**', '**/coverage/**', '.changeset/**', 'runs/**', '**/.device/**', '**/.scratch/**'],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,
