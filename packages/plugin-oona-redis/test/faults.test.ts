@@ -1,6 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
@@ -8,19 +7,10 @@ import { OonaClient, type OonaMessage } from '@esper/core';
 import { BusMessageType, SystemStatePacketSchema } from '@esper/core/leyline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisStreamBackend } from '../src/index.js';
+import { freePort } from './redis-env.js';
 
 const hasRedisServer = spawnSync('redis-server', ['--version']).status === 0;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 

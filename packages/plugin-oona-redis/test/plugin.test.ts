@@ -3,7 +3,7 @@ import { createEsper, ManualClock, Tokens, type Logger, type OonaMessage } from 
 import { SystemStatePacketSchema } from '@esper/core/leyline';
 import { describe, expect, it } from 'vitest';
 import { maskRedisUrl, oonaRedis, oonaRedisSchema, redisClientOptions } from '../src/index.js';
-import { deleteKeys, REDIS_URL, redisAvailable } from './redis-env.js';
+import { deleteKeys, REDIS_URL, redisAvailable, streamsFor } from './redis-env.js';
 
 const available = await redisAvailable();
 
@@ -56,16 +56,7 @@ describe.skipIf(!available)('oonaRedis plugin', () => {
     const esper = createEsper(
       {
         plugins: [
-          oonaRedis({
-            normalStream: `${prefix}normal`,
-            emergencyStream: `${prefix}emergency`,
-            telemetryStream: `${prefix}telemetry`,
-            policyStream: `${prefix}policy`,
-            kernelRequestStream: `${prefix}kr`,
-            kernelReadyStream: `${prefix}kready`,
-            kernelErrorStream: `${prefix}kerr`,
-            deadLetterStream: `${prefix}dlq`,
-          }),
+          oonaRedis(streamsFor(prefix)),
         ],
       },
       { env: { REDIS_URL: url }, clock: new ManualClock(Date.now()), logger: recordingLogger(lines) },

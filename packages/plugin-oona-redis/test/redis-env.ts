@@ -1,3 +1,4 @@
+import { createServer } from 'node:net';
 import { createClient } from 'redis';
 
 /** The shared test server (never restarted by tests). */
@@ -34,4 +35,30 @@ export async function deleteKeys(prefix: string, url = REDIS_URL): Promise<void>
   } finally {
     if (client.isOpen) client.destroy();
   }
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago (for a test's own redis-server). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/** Every Oona stream setting under `prefix`, so a test's keys never collide with another's. */
+export function streamsFor(prefix: string) {
+  return {
+    normalStream: `${prefix}normal`,
+    emergencyStream: `${prefix}emergency`,
+    telemetryStream: `${prefix}telemetry`,
+    policyStream: `${prefix}policy`,
+    kernelRequestStream: `${prefix}kr`,
+    kernelReadyStream: `${prefix}kready`,
+    kernelErrorStream: `${prefix}kerr`,
+    deadLetterStream: `${prefix}dlq`,
+  };
 }

@@ -1,6 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { create, fromBinary } from '@bufbuild/protobuf';
@@ -9,6 +8,7 @@ import { describeOonaContract } from '@esper/core/testing';
 import { BusMessageType, SystemStatePacketSchema } from '@esper/core/leyline';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { oonaRedis, RedisStreamBackend } from '../src/index.js';
+import { freePort, streamsFor } from './redis-env.js';
 
 // A throwaway CA and server certificate (openssl), a redis-server child with TLS only (no plain
 // port) on 127.0.0.1, ACL users instead of the default user; the plugin connects with
@@ -36,16 +36,6 @@ const NOSCRIPT_USER = 'oona-noscript';
 const NOSCRIPT_PASS = 'noscript-Pa55-never-printed';
 const SECRETS = [PASS, ADMIN_PASS, NOSCRIPT_PASS];
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 function openssl(dir: string, args: string[]): void {
   const run = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8', timeout: 10_000 });
@@ -152,18 +142,6 @@ async function until(check: () => boolean, timeoutMs: number): Promise<void> {
 /** Every byte value, so that a UTF-8 round trip anywhere on the way would show. */
 const BINARY = Uint8Array.from({ length: 512 }, (_, i) => (i * 7 + 3) & 0xff);
 
-function streamsFor(prefix: string) {
-  return {
-    normalStream: `${prefix}normal`,
-    emergencyStream: `${prefix}emergency`,
-    telemetryStream: `${prefix}telemetry`,
-    policyStream: `${prefix}policy`,
-    kernelRequestStream: `${prefix}kr`,
-    kernelReadyStream: `${prefix}kready`,
-    kernelErrorStream: `${prefix}kerr`,
-    deadLetterStream: `${prefix}dlq`,
-  };
-}
 
 describe.skipIf(skipReason !== undefined)(title, () => {
   const redis = new TlsRedis();
