@@ -1,9 +1,8 @@
-import { createHash } from 'node:crypto';
 import type { EntryFields } from '@esper/core';
 
 /**
  * Appends many auto-id entries with the same field names to one stream in one server call:
- * `EVALSHA sha 1 stream k name₁ … nameₖ lengths values`, where `values` is every entry's field
+ * `EVAL script 1 stream k name₁ … nameₖ lengths values`, where `values` is every entry's field
  * values back to back (entry by entry, fields in name order) and `lengths` their byte lengths
  * as little-endian uint32. Packing the values into one argument makes the client write four
  * bulk strings per batch instead of two per value, which was most of node-redis' cost per
@@ -54,8 +53,6 @@ else
 end
 return table.concat(out, '\\n')`;
 
-/** SHA-1 of {@link APPEND_BATCH_SCRIPT}, for `EVALSHA`. */
-export const APPEND_BATCH_SHA = createHash('sha1').update(APPEND_BATCH_SCRIPT).digest('hex');
 
 /** A value as node-redis wants it (a Buffer view, no copy). */
 export function asBuffer(value: Uint8Array): Buffer {
@@ -74,7 +71,7 @@ export function fieldShape(fields: EntryFields): string {
 }
 
 /**
- * Arguments after `EVALSHA sha 1 stream` for entries that all have the field names of `shape`
+ * Arguments after `EVAL script 1 stream` for entries that all have the field names of `shape`
  * (in that order): the field count, the names, the lengths and the packed values.
  */
 export function appendBatchArgs(shape: string, entries: ReadonlyArray<EntryFields>): Array<string | Buffer> {

@@ -19,7 +19,7 @@ import {
   type StreamEntry,
 } from '@esper/core';
 import { createClient, RESP_TYPES, type RedisClientOptions } from 'redis';
-import { APPEND_BATCH_SCRIPT, APPEND_BATCH_SHA, appendBatchArgs, asBuffer, entryBytes, fieldShape } from './append-batch.js';
+import { APPEND_BATCH_SCRIPT, appendBatchArgs, asBuffer, entryBytes, fieldShape } from './append-batch.js';
 import { maskRedisUrl } from './url.js';
 
 /** Connection options of {@link RedisStreamBackend}. */
@@ -48,7 +48,7 @@ export interface RedisBackendOptions {
   /** Verify the server certificate for `rediss://` (default true). */
   readonly tlsRejectUnauthorized?: boolean;
   /**
-   * Most auto-id appends to one stream sent as one scripted batch (`EVALSHA`); appends issued in
+   * Most auto-id appends to one stream sent as one scripted batch (`EVAL`); appends issued in
    * the same tick are coalesced. 1 sends every append as its own (pipelined) `XADD`. Default 128.
    */
   readonly appendBatchMax?: number;
@@ -125,6 +125,11 @@ function refusal(text: string): Refusal | undefined {
   return undefined;
 }
 
+/** An error that says the server (or the ACL) will not run scripts at all. */
+function refusesScripts(text: string): boolean {
+  return /^(NOPERM|ERR unknown command)/i.test(text);
+}
+
 function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
@@ -188,7 +193,7 @@ export function redisClientOptions(options: RedisBackendOptions): RedisClientOpt
 /**
  * A {@link StreamBackend} on Redis Streams through node-redis: XADD, XLEN, XPENDING,
  * XINFO GROUPS, XGROUP CREATE … MKSTREAM, XREADGROUP, XACK, XAUTOCLAIM, XTRIM MINID, XRANGE.
- * Auto-id appends of one tick are coalesced per stream into scripted batches (`EVALSHA`, one
+ * Auto-id appends of one tick are coalesced per stream into scripted batches (`EVAL`, one
  * XADD per entry inside; see {@link APPEND_BATCH_SCRIPT}), falling back to pipelined XADDs when
  * the server refuses scripts. Payloads are binary-safe (replies read as Buffers). Blocking
  * reads run on dedicated connections from a small pool (one per concurrent blocking read) and
@@ -273,6 +278,7 @@ export class RedisStreamBackend implements StreamBackend {
       this.main.on('error', onError);
       try {
         await Promise.race([this.main.connect(), timeout, refused]);
+        if (this.scripted) await Promise.race([this.probeScripting(), timeout]);
         this.connected = true;
       } catch (error) {
         this.main.destroy();
@@ -298,6 +304,24 @@ export class RedisStreamBackend implements StreamBackend {
       }
     })();
     return this.connecting;
+  }
+
+  /**
+   * Runs the batch script once with no entries (no keys, so no key permissions involved). A server
+   * or ACL that refuses scripts is found here, before any append is sent, so that batches never
+   * fall back mid-stream (which could put a later plain XADD ahead of a refused batch).
+   */
+  private async probeScripting(): Promise<void> {
+    try {
+      await this.main.sendCommand(['EVAL', APPEND_BATCH_SCRIPT, '0', '0', '', '']);
+    } catch (error) {
+      if (!refusesScripts(message(error))) return; // anything else shows up again on the first batch
+      this.scripted = false;
+      this.options.logger?.warn('oona redis: batched appends refused, falling back to one XADD per entry', {
+        url: this.displayUrl,
+        error: this.scrub(message(error)),
+      });
+    }
   }
 
   private async command<T = Reply>(args: Array<string | Buffer>, buffers = false): Promise<T> {
@@ -442,21 +466,16 @@ export class RedisStreamBackend implements StreamBackend {
         );
       }
     };
-    const fail = (error: unknown): void => {
-      if (message(error).startsWith('NOSCRIPT') && !this.closed) {
-        // The server lost its script cache (restart, SCRIPT FLUSH): EVAL loads it again. Nothing ran.
-        this.main.sendCommand(['EVAL', APPEND_BATCH_SCRIPT, '1', stream, ...args]).then(settle, (e: unknown) => this.failBatch(stream, batch, e));
-        return;
-      }
-      this.failBatch(stream, batch, error);
-    };
-    this.main.sendCommand(['EVALSHA', APPEND_BATCH_SHA, '1', stream, ...args]).then(settle, fail);
+    // EVAL, not EVALSHA: a server that lost its script cache (restart, SCRIPT FLUSH) would answer
+    // NOSCRIPT to this batch while plain XADDs sent after it succeed, and the retry would land
+    // behind them; the script text costs ~1.3 KB per batch and keeps every stream in call order.
+    this.main.sendCommand(['EVAL', APPEND_BATCH_SCRIPT, '1', stream, ...args]).then(settle, (e: unknown) => this.failBatch(stream, batch, e));
   }
 
   /** A batch the script did not run: a refused script falls back to plain XADDs, anything else fails every entry. */
   private failBatch(stream: string, batch: readonly PendingAppend[], error: unknown): void {
     const text = message(error);
-    if (this.scripted && /^(NOPERM|ERR unknown command)/i.test(text)) {
+    if (this.scripted && refusesScripts(text)) {
       this.scripted = false;
       this.options.logger?.warn('oona redis: batched appends refused, falling back to one XADD per entry', {
         url: this.displayUrl,

@@ -41,7 +41,7 @@ export const oonaRedisSchema = z.strictObject({
   /** Verify the server certificate for `rediss://`. */
   tlsRejectUnauthorized: z.boolean().default(true),
   /**
-   * Most publishes to one stream sent as one scripted batch (`EVALSHA`, needs the ACL
+   * Most publishes to one stream sent as one scripted batch (`EVAL`, needs the ACL
    * permission); publishes of the same tick are coalesced. 1 sends one pipelined XADD each.
    */
   appendBatchMax: z.number().int().positive().max(10_000).default(128),
