@@ -89,7 +89,7 @@ class TlsRedis {
       '--user', 'default', 'off',
       // What the plugin needs: stream commands, the batch script, DEL (deleteStream) and PING —
       // nothing else (node-redis' CLIENT SETINFO may fail; it ignores that).
-      '--user', USER, 'on', `>${PASS}`, '~*', 'resetchannels', '-@all', '+@stream', '+evalsha', '+eval', '+del', '+ping',
+      '--user', USER, 'on', `>${PASS}`, '~*', 'resetchannels', '-@all', '+@stream', '+eval', '+del', '+ping',
       '--user', NOSCRIPT_USER, 'on', `>${NOSCRIPT_PASS}`, '~*', 'resetchannels', '-@all', '+@stream', '+del', '+ping',
       '--user', ADMIN, 'on', `>${ADMIN_PASS}`, '~*', '&*', '+@all',
     ], { stdio: ['ignore', 'pipe', 'pipe'] });
