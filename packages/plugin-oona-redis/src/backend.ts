@@ -20,6 +20,7 @@ import {
 } from '@esper/core';
 import { createClient, RESP_TYPES, type RedisClientOptions } from 'redis';
 import { APPEND_BATCH_SCRIPT, appendBatchArgs, asBuffer, entryBytes, fieldShape } from './append-batch.js';
+import { StreamReadConnection } from './read-connection.js';
 import { maskRedisUrl } from './url.js';
 
 /** Connection options of {@link RedisStreamBackend}. */
@@ -196,8 +197,9 @@ export function redisClientOptions(options: RedisBackendOptions): RedisClientOpt
  * Auto-id appends of one tick are coalesced per stream into scripted batches (`EVAL`, one
  * XADD per entry inside; see {@link APPEND_BATCH_SCRIPT}), falling back to pipelined XADDs when
  * the server refuses scripts. Payloads are binary-safe (replies read as Buffers). Blocking
- * reads run on dedicated connections from a small pool (one per concurrent blocking read) and
- * are cancelled by destroying their connection. Connections reconnect with exponential backoff;
+ * reads run on dedicated connections from a small pool (one per concurrent blocking read) with
+ * the plugin's own RESP reader, which turns `XREADGROUP` replies straight into entries
+ * ({@link StreamReadConnection}), and are cancelled by destroying their connection. Connections reconnect with exponential backoff;
  * while a connection is down, commands fail at once (no offline queue) and the Oona client's
  * breakers, publish buffer and consumer loops take over. Credentials never appear in errors or
  * logs.
@@ -207,8 +209,9 @@ export class RedisStreamBackend implements StreamBackend {
   readonly displayUrl: string;
   private readonly clientOptions: RedisClientOptions;
   private readonly main: Client;
-  private readonly idle: Client[] = [];
-  private readonly busy = new Set<Client>();
+  /** Connections for blocking reads: idle ones are reused, busy ones run one read each. */
+  private readonly idle: StreamReadConnection[] = [];
+  private readonly busy = new Set<StreamReadConnection>();
   private closed = false;
   private connecting: Promise<void> | undefined;
   private connected = false;
@@ -231,16 +234,51 @@ export class RedisStreamBackend implements StreamBackend {
 
   private makeClient(role: string): Client {
     const client = createClient(this.clientOptions);
-    client.on('error', (error: unknown) => {
-      const text = this.scrub(message(error));
-      if (text !== this.lastError) this.options.logger?.warn('oona redis connection error', { url: this.displayUrl, role, error: text });
-      this.lastError = text;
-    });
-    client.on('ready', () => {
-      if (this.lastError !== undefined) this.options.logger?.info('oona redis connection ready', { url: this.displayUrl, role });
-      this.lastError = undefined;
-    });
+    client.on('error', (error: unknown) => this.connectionError(role, error));
+    client.on('ready', () => this.connectionReady(role));
     return client;
+  }
+
+  /** Logs a connection error once until a connection is ready again (reconnect loops repeat it). */
+  private connectionError(role: string, error: unknown): void {
+    const text = this.scrub(message(error));
+    if (text !== this.lastError) this.options.logger?.warn('oona redis connection error', { url: this.displayUrl, role, error: text });
+    this.lastError = text;
+  }
+
+  private connectionReady(role: string): void {
+    if (this.lastError !== undefined) this.options.logger?.info('oona redis connection ready', { url: this.displayUrl, role });
+    this.lastError = undefined;
+  }
+
+  /** A connection for blocking reads, on the command connection's URL, TLS settings and backoff. */
+  private makeReader(): StreamReadConnection {
+    const socket = (this.clientOptions.socket ?? {}) as {
+      tls?: boolean;
+      ca?: string | Buffer;
+      cert?: string | Buffer;
+      key?: string | Buffer;
+      rejectUnauthorized?: boolean;
+      connectTimeout?: number;
+      reconnectStrategy?: (retries: number) => number;
+    };
+    const tls =
+      socket.tls === true
+        ? {
+            rejectUnauthorized: socket.rejectUnauthorized ?? true,
+            ...(socket.ca !== undefined ? { ca: socket.ca } : {}),
+            ...(socket.cert !== undefined ? { cert: socket.cert } : {}),
+            ...(socket.key !== undefined ? { key: socket.key } : {}),
+          }
+        : undefined;
+    return new StreamReadConnection({
+      url: this.options.url,
+      tls,
+      connectTimeoutMs: socket.connectTimeout ?? 2_000,
+      reconnectDelayMs: socket.reconnectStrategy ?? (() => 1_000),
+      onError: (error) => this.connectionError('blocking', error),
+      onReady: () => this.connectionReady('blocking'),
+    });
   }
 
   /** Removes the raw URL (and its password) from a message. */
@@ -537,21 +575,21 @@ export class RedisStreamBackend implements StreamBackend {
     args.push('BLOCK', String(options.blockMs), 'STREAMS', stream, '>');
     if (this.closed) throw new OonaClosedError('Redis stream backend');
     if (options.signal?.aborted === true) throw new OonaReadCancelledError();
-    const client = this.acquire();
+    const reader = this.acquire();
     let cancelled = false;
     const cancel = (): void => {
       cancelled = true;
-      this.discard(client);
+      this.discard(reader);
     };
     options.signal?.addEventListener('abort', cancel, { once: true });
     try {
       // Connecting a fresh connection waits for the server (reconnecting) and is cancellable too.
-      if (!client.isReady) await client.connect();
-      const reply = await client.sendCommand(args, BUFFERS);
-      this.release(client);
-      return this.parseRead(reply);
+      if (!reader.ready) await reader.connect();
+      const entries = await reader.readGroup(args);
+      this.release(reader);
+      return entries;
     } catch (error) {
-      this.discard(client);
+      this.discard(reader);
       if (cancelled || this.closed) throw new OonaReadCancelledError();
       throw this.translate(error, args);
     } finally {
@@ -566,30 +604,26 @@ export class RedisStreamBackend implements StreamBackend {
   }
 
   /** A dedicated connection for one blocking read (reused when idle and ready, else a new one, not yet connected). */
-  private acquire(): Client {
-    let client = this.idle.pop();
-    while (client !== undefined && !client.isReady) {
-      client.destroy();
-      client = this.idle.pop();
+  private acquire(): StreamReadConnection {
+    let reader = this.idle.pop();
+    while (reader !== undefined && !reader.ready) {
+      reader.destroy();
+      reader = this.idle.pop();
     }
-    client ??= this.makeClient('blocking');
-    this.busy.add(client);
-    return client;
+    reader ??= this.makeReader();
+    this.busy.add(reader);
+    return reader;
   }
 
-  private release(client: Client): void {
-    if (!this.busy.delete(client)) return;
-    if (this.closed || this.idle.length >= 8) client.destroy();
-    else this.idle.push(client);
+  private release(reader: StreamReadConnection): void {
+    if (!this.busy.delete(reader)) return;
+    if (this.closed || this.idle.length >= 8) reader.destroy();
+    else this.idle.push(reader);
   }
 
-  private discard(client: Client): void {
-    this.busy.delete(client);
-    try {
-      client.destroy();
-    } catch {
-      // Already closed.
-    }
+  private discard(reader: StreamReadConnection): void {
+    this.busy.delete(reader);
+    reader.destroy();
   }
 
   async ack(stream: string, group: string, ids: readonly string[]): Promise<number> {
@@ -638,7 +672,7 @@ export class RedisStreamBackend implements StreamBackend {
     // Appends accepted before close are still sent (the command connection closes after them).
     this.flushAppends();
     this.closed = true;
-    for (const client of [...this.busy, ...this.idle]) this.discard(client);
+    for (const reader of [...this.busy, ...this.idle]) this.discard(reader);
     this.idle.length = 0;
     if (this.main.isOpen) {
       try {

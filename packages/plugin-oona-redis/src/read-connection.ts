@@ -1,0 +1,269 @@
+import { isIP, connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
+import type { StreamEntry } from '@esper/core';
+import { lineText, parseStreamRead, ReplyScanner, RespProtocolError } from './resp.js';
+
+/** Where and how a {@link StreamReadConnection} connects. */
+export interface ReadConnectionOptions {
+  /** `redis://` or `rediss://` URL: host, port, user, password and database are taken from it. */
+  readonly url: string;
+  /** TLS socket options (CA, client certificate and key, rejectUnauthorized); undefined for plain TCP. */
+  readonly tls: ConnectionOptions | undefined;
+  readonly connectTimeoutMs: number;
+  /** Delay before reconnect attempt `retries` (0-based). */
+  readonly reconnectDelayMs: (retries: number) => number;
+  /** A failed connect attempt (it is retried). */
+  readonly onError: (error: Error) => void;
+  /** Connected and authenticated. */
+  readonly onReady: () => void;
+}
+
+interface Endpoint {
+  readonly host: string;
+  readonly port: number;
+  /** `AUTH` arguments, or undefined without credentials. */
+  readonly auth: readonly string[] | undefined;
+  readonly db: number;
+}
+
+function endpoint(url: string): Endpoint {
+  const u = new URL(url);
+  const host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
+  const username = decodeURIComponent(u.username);
+  const password = decodeURIComponent(u.password);
+  const db = Number(u.pathname.slice(1) || 0);
+  return {
+    host: host === '' ? 'localhost' : host,
+    port: u.port === '' ? 6379 : Number(u.port),
+    // As node-redis does over RESP2: AUTH [user] password.
+    auth: username !== '' ? [username, password] : password !== '' ? [password] : undefined,
+    db: Number.isInteger(db) && db > 0 ? db : 0,
+  };
+}
+
+/** One command as RESP (every argument a bulk string). */
+function encode(args: readonly string[]): string {
+  let out = `*${args.length}\r\n`;
+  for (const arg of args) out += `$${Buffer.byteLength(arg)}\r\n${arg}\r\n`;
+  return out;
+}
+
+type Waiter = (error: Error | undefined, buf: Buffer, start: number, end: number) => void;
+
+/** The connection was closed (by the server, the network, or {@link StreamReadConnection.destroy}). */
+class ConnectionClosedError extends Error {
+  constructor() {
+    super('the Redis read connection closed');
+    this.name = 'ConnectionClosedError';
+  }
+}
+
+/**
+ * A connection that only runs stream reads (`XREADGROUP`, blocking or not), with its own small
+ * RESP2 reader that turns replies straight into entries — node-redis' general decoder built an
+ * array per entry and per field list and a Buffer per id, name and value, which was most of
+ * the consuming side's client CPU. It speaks plain TCP or TLS with the same options as the
+ * command connection, authenticates (`AUTH [user] password`) and selects the URL's database;
+ * `connect` retries with the backend's backoff until it succeeds or the connection is
+ * destroyed. One command at a time; cancelling means destroying it.
+ */
+export class StreamReadConnection {
+  private socket: Socket | undefined;
+  private readonly endpoint: Endpoint;
+  private readonly scanner = new ReplyScanner();
+  /** Unparsed bytes `buf[0, length)`; `owned` when `buf` is ours to append into. */
+  private buf: Buffer | undefined;
+  private length = 0;
+  private owned = false;
+  private readonly waiters: Waiter[] = [];
+  private isReady = false;
+  private destroyed = false;
+  private wakeRetry: (() => void) | undefined;
+
+  constructor(private readonly options: ReadConnectionOptions) {
+    this.endpoint = endpoint(options.url);
+  }
+
+  /** Connected, authenticated and not destroyed. */
+  get ready(): boolean {
+    return this.isReady;
+  }
+
+  /**
+   * Connects, retrying failed attempts (reported through `onError`) after the backoff delay.
+   * Rejects only once the connection is destroyed.
+   */
+  async connect(): Promise<void> {
+    for (let retries = 0; ; retries++) {
+      if (this.destroyed) throw new ConnectionClosedError();
+      try {
+        await this.connectOnce();
+        this.options.onReady();
+        return;
+      } catch (error) {
+        this.dropSocket();
+        if (this.destroyed) throw new ConnectionClosedError();
+        this.options.onError(error instanceof Error ? error : new Error(String(error)));
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(done, this.options.reconnectDelayMs(retries));
+          function done(): void {
+            clearTimeout(timer);
+            resolve();
+          }
+          this.wakeRetry = done;
+        });
+        this.wakeRetry = undefined;
+      }
+    }
+  }
+
+  private async connectOnce(): Promise<void> {
+    const { host, port } = this.endpoint;
+    const tls = this.options.tls;
+    const socket = tls
+      ? tlsConnect({ ...tls, host, port, ...(isIP(host) === 0 ? { servername: host } : {}) })
+      : netConnect({ host, port });
+    // A socket may report more than one error; 'close' always follows and fails what waits.
+    socket.on('error', () => undefined);
+    this.socket = socket;
+    this.buf = undefined;
+    this.length = 0;
+    this.scanner.reset();
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => fail(new Error(`connection timeout after ${this.options.connectTimeoutMs} ms`)), this.options.connectTimeoutMs);
+      const fail = (error: Error): void => {
+        clearTimeout(timer);
+        socket.off(tls ? 'secureConnect' : 'connect', ok);
+        reject(error);
+      };
+      const ok = (): void => {
+        clearTimeout(timer);
+        socket.off('error', fail);
+        resolve();
+      };
+      socket.once(tls ? 'secureConnect' : 'connect', ok);
+      socket.once('error', fail);
+    });
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, 5_000);
+    socket.on('data', (chunk: Buffer) => this.onData(socket, chunk));
+    socket.on('close', () => this.onClose(socket));
+    const handshake: Array<Promise<unknown>> = [];
+    if (this.endpoint.auth !== undefined) handshake.push(this.send(['AUTH', ...this.endpoint.auth], lineReply));
+    if (this.endpoint.db !== 0) handshake.push(this.send(['SELECT', String(this.endpoint.db)], lineReply));
+    await Promise.all(handshake);
+    if (this.destroyed || this.socket !== socket) throw new ConnectionClosedError();
+    this.isReady = true;
+  }
+
+  /**
+   * Sends `XREADGROUP …` (arguments after the command name are the caller's; it must name one
+   * stream) and resolves its entries. An error reply rejects with the server's message.
+   */
+  readGroup(args: readonly string[]): Promise<StreamEntry[]> {
+    if (!this.isReady) return Promise.reject(new ConnectionClosedError());
+    return this.send(args, parseStreamRead);
+  }
+
+  private send<T>(args: readonly string[], parse: (buf: Buffer, start: number, end: number) => T): Promise<T> {
+    const socket = this.socket;
+    if (socket === undefined || this.destroyed) return Promise.reject(new ConnectionClosedError());
+    return new Promise<T>((resolve, reject) => {
+      this.waiters.push((error, buf, start, end) => {
+        if (error !== undefined) reject(error);
+        else if (buf[start] === 45) reject(new Error(lineText(buf, start, end)));
+        else {
+          try {
+            resolve(parse(buf, start, end));
+          } catch (e) {
+            reject(e as Error);
+          }
+        }
+      });
+      socket.write(encode(args));
+    });
+  }
+
+  private onData(socket: Socket, chunk: Buffer): void {
+    if (socket !== this.socket) return;
+    if (this.length === 0) {
+      this.buf = chunk;
+      this.length = chunk.length;
+      this.owned = false;
+    } else {
+      const buf = this.buf!;
+      if (!this.owned || buf.length - this.length < chunk.length) {
+        // Grow by doubling: bytes are copied O(1) times on average however the reply is chunked.
+        const grown = Buffer.allocUnsafe(Math.max(64 * 1024, 2 * (this.length + chunk.length)));
+        buf.copy(grown, 0, 0, this.length);
+        this.buf = grown;
+        this.owned = true;
+      }
+      chunk.copy(this.buf!, this.length);
+      this.length += chunk.length;
+    }
+    for (;;) {
+      const buf = this.buf!;
+      let end: number;
+      try {
+        end = this.scanner.scan(buf, this.length);
+      } catch (error) {
+        this.fail(error as RespProtocolError);
+        return;
+      }
+      if (end < 0) return;
+      const waiter = this.waiters.shift();
+      if (end === this.length) {
+        this.buf = undefined;
+        this.length = 0;
+      } else {
+        // Bytes of a next reply: keep them, but never write into the buffer the delivered views share.
+        this.buf = buf.subarray(end, this.length);
+        this.length -= end;
+        this.owned = false;
+      }
+      if (waiter === undefined) {
+        this.fail(new RespProtocolError('a reply nobody asked for'));
+        return;
+      }
+      waiter(undefined, buf, 0, end);
+      if (this.length === 0) return;
+    }
+  }
+
+  private onClose(socket: Socket): void {
+    if (socket !== this.socket) return;
+    this.dropSocket();
+  }
+
+  private fail(error: Error): void {
+    this.socket?.destroy();
+    this.dropSocket(error);
+  }
+
+  /** Forgets the socket and fails every waiting command. */
+  private dropSocket(error: Error = new ConnectionClosedError()): void {
+    this.isReady = false;
+    const socket = this.socket;
+    this.socket = undefined;
+    socket?.destroy();
+    this.buf = undefined;
+    this.length = 0;
+    const waiters = this.waiters.splice(0);
+    for (const waiter of waiters) waiter(error, EMPTY, 0, 0);
+  }
+
+  /** Closes the connection at once; a waiting read rejects, a connect loop stops. */
+  destroy(): void {
+    this.destroyed = true;
+    this.dropSocket();
+    this.wakeRetry?.();
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** A one-line reply (`+OK`): its text. */
+function lineReply(buf: Buffer, start: number, end: number): string {
+  return lineText(buf, start, end);
+}
