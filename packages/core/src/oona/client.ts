@@ -664,10 +664,15 @@ export class OonaClient implements Oona {
     }
   }
 
+  /**
+   * One claim + read + handle + acknowledge round. With `ackInFlight` (subscribe loops) the
+   * batch's XACK is sent but not awaited: it comes back as `acked` (which never rejects) so that
+   * the loop can read the next batch while the server acknowledges this one.
+   */
   private async consumeOnce(
     handler: OonaHandler,
-    options: ConsumeOptions & { closeAware?: boolean },
-  ): Promise<{ handled: number; denied: boolean }> {
+    options: ConsumeOptions & { closeAware?: boolean; ackInFlight?: boolean },
+  ): Promise<{ handled: number; denied: boolean; acked?: Promise<void> }> {
     const stream = options.stream ?? this.streams.normal;
     const count = Math.max(1, options.count ?? 10);
     if (!this.consumeBreaker.allow()) {
@@ -715,6 +720,7 @@ export class OonaClient implements Oona {
     this.consumeBreaker.recordSuccess();
     const acks: string[] = [];
     let handled = 0;
+    let acked: Promise<void> | undefined;
     try {
       // Entries are handled one after another; a handler that returns synchronously is not
       // awaited (an await per message cost more than the rest of the in-memory path).
@@ -729,18 +735,30 @@ export class OonaClient implements Oona {
         if (typeof ran === 'boolean' ? ran : await ran) handled++;
       }
     } finally {
-      if (acks.length > 0) {
-        try {
-          await this.backend.ack(stream, this.group, acks);
-        } catch (error) {
-          // Unacknowledged entries stay pending and are redelivered after retryIdleMs.
-          this.metrics.inc('consume_errors');
-          this.consumeBreaker.recordFailure();
-          this.logger?.warn('oona ack failed', { stream, count: acks.length, error: describe(error) });
-        }
-      }
+      // Acknowledged only after every handler of the batch has returned (or its retry is queued).
+      // close() waits for it among the active consumes, even when this round threw.
+      if (acks.length > 0) acked = this.trackAck(this.ackBatch(stream, acks));
+      if (acked !== undefined && options.ackInFlight !== true) await acked;
     }
-    return { handled, denied: false };
+    return options.ackInFlight === true && acked !== undefined ? { handled, denied: false, acked } : { handled, denied: false };
+  }
+
+  /** XACK of a handled batch; failures are counted and logged, never thrown. */
+  private async ackBatch(stream: string, acks: readonly string[]): Promise<void> {
+    try {
+      await this.backend.ack(stream, this.group, acks);
+    } catch (error) {
+      // Unacknowledged entries stay pending and are redelivered after retryIdleMs.
+      this.metrics.inc('consume_errors');
+      this.consumeBreaker.recordFailure();
+      this.logger?.warn('oona ack failed', { stream, count: acks.length, error: describe(error) });
+    }
+  }
+
+  /** Keeps an acknowledgement in flight among the work that close() waits for. */
+  private trackAck(acked: Promise<void>): Promise<void> {
+    this.activeConsumes.add(acked);
+    return acked.finally(() => this.activeConsumes.delete(acked));
   }
 
   /** Whether the claim sweep should run on `stream` now (at most every retryIdleMs / 2, capped at 5 s). */
@@ -951,19 +969,26 @@ export class OonaClient implements Oona {
     const followed = followSignals([controller.signal, this.closeController.signal, options.signal]);
     const signal = followed.signal;
     const blockMs = options.blockMs ?? 1_000;
-    const readOptions = { ...options, stream, blockMs, signal, closeAware: true };
+    const readOptions = { ...options, stream, blockMs, signal, closeAware: true, ackInFlight: true };
     const done = (async () => {
+      // The last batch's XACK, on its way while the next batch is read and handled; the loop
+      // waits for it before it keeps the next one, so at most two are ever in flight.
+      let acking: Promise<void> | undefined;
       try {
         let backoffMs = 50;
         while (!signal.aborted) {
           try {
             const run = this.consumeOnce(handler, readOptions);
             this.activeConsumes.add(run);
-            let result: { handled: number; denied: boolean };
+            let result: { handled: number; denied: boolean; acked?: Promise<void> };
             try {
               result = await run;
             } finally {
               this.activeConsumes.delete(run);
+            }
+            if (result.acked !== undefined) {
+              if (acking !== undefined) await acking;
+              acking = result.acked;
             }
             backoffMs = 50;
             if (result.denied) {
@@ -979,6 +1004,8 @@ export class OonaClient implements Oona {
           }
         }
       } finally {
+        // stop() and close() resolve once the last batch is acknowledged.
+        if (acking !== undefined) await acking;
         followed.unlink();
       }
     })();

@@ -751,6 +751,46 @@ export function describeOonaContract(name: string, factory: OonaContractFactory,
       expect(await oona.backlog(stream('normal'))).toBe(0);
     });
 
+    it('subscribe: the next batch is read while the last XACK is on its way; stop() waits for it', async () => {
+      const { oona, faults } = await client();
+      const ack = faults.ack;
+      let releaseAck!: () => void;
+      const ackGate = new Promise<void>((r) => (releaseAck = r));
+      let acksSent = 0;
+      let acksDone = 0;
+      faults.ack = async (...args) => {
+        if (++acksSent === 1) await ackGate;
+        const n = await ack(...args);
+        acksDone++;
+        return n;
+      };
+      const handled: bigint[] = [];
+      const sub = oona.subscribe((m) => void handled.push(fromBinary(SystemStatePacketSchema, m.payload).globalStep), { blockMs: 20, count: 1 });
+      const until = async (done: () => boolean): Promise<void> => {
+        for (let i = 0; i < 500 && !done(); i++) await new Promise((r) => setTimeout(r, 5));
+        expect(done()).toBe(true);
+      };
+      let stopped = false;
+      try {
+        await oona.publish(BusMessageType.SYSTEM_STATE, state(1));
+        await until(() => acksSent === 1);
+        // The first batch's XACK is held: the loop still reads and handles the second batch.
+        await oona.publish(BusMessageType.SYSTEM_STATE, state(2));
+        await until(() => handled.length === 2);
+        const stopping = sub.stop().then(() => (stopped = true));
+        await new Promise((r) => setTimeout(r, 30));
+        expect(stopped).toBe(false);
+        releaseAck();
+        await stopping;
+      } finally {
+        releaseAck();
+      }
+      expect(stopped).toBe(true);
+      expect(acksDone).toBe(2);
+      expect(handled).toEqual([1n, 2n]);
+      expect(await oona.backlog(stream('normal'))).toBe(0);
+    });
+
     it('a blocking read is cancelled by stop() and by close(), even when it waits forever (blockMs 0)', async () => {
       const { oona } = await client();
       const sub = oona.subscribe(() => undefined, { blockMs: 0 });
