@@ -84,6 +84,13 @@ function settleAppend(p: PendingAppend, result: string | Error): void {
   else sink.reject(result);
 }
 
+/**
+ * The batch script's text as bytes, made once: node-redis writes Buffer arguments as they are,
+ * while a string argument is concatenated into the command's header and UTF-8 encoded on every
+ * batch.
+ */
+const APPEND_BATCH_SCRIPT_BYTES = Buffer.from(APPEND_BATCH_SCRIPT, 'utf8');
+
 /** Upper bound of one scripted batch's packed bytes (a script blocks the server while it runs). */
 const APPEND_BATCH_MAX_BYTES = 256 * 1024;
 
@@ -507,7 +514,7 @@ export class RedisStreamBackend implements StreamBackend {
     // EVAL, not EVALSHA: a server that lost its script cache (restart, SCRIPT FLUSH) would answer
     // NOSCRIPT to this batch while plain XADDs sent after it succeed, and the retry would land
     // behind them; the script text costs ~1.3 KB per batch and keeps every stream in call order.
-    this.main.sendCommand(['EVAL', APPEND_BATCH_SCRIPT, '1', stream, ...args]).then(settle, (e: unknown) => this.failBatch(stream, batch, e));
+    this.main.sendCommand(['EVAL', APPEND_BATCH_SCRIPT_BYTES, '1', stream, ...args]).then(settle, (e: unknown) => this.failBatch(stream, batch, e));
   }
 
   /** A batch the script did not run: a refused script falls back to plain XADDs, anything else fails every entry. */

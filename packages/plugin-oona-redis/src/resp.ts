@@ -117,6 +117,12 @@ export function lineText(buf: Buffer, start: number, end: number): string {
 const PAYLOAD = Buffer.from('payload');
 const SIGNATURE = Buffer.from('signature');
 
+/** Whether `buf[at, at + name.length)` holds `name` (a byte loop: shorter than a native compare call). */
+function holds(buf: Buffer, at: number, name: Buffer): boolean {
+  for (let i = 0; i < name.length; i++) if (buf[at + i] !== name[i]) return false;
+  return true;
+}
+
 /** A cursor over one complete reply (the scanner has checked its framing). */
 class Cursor {
   constructor(
@@ -138,8 +144,8 @@ class Cursor {
 
 /** Field names read from stream replies, interned (a stream's entries share a few names). */
 function fieldName(buf: Buffer, at: number, length: number): string {
-  if (length === 7 && buf[at] === 112 && buf.compare(PAYLOAD, 0, 7, at, at + 7) === 0) return 'payload';
-  if (length === 9 && buf[at] === 115 && buf.compare(SIGNATURE, 0, 9, at, at + 9) === 0) return 'signature';
+  if (length === 7 && holds(buf, at, PAYLOAD)) return 'payload';
+  if (length === 9 && holds(buf, at, SIGNATURE)) return 'signature';
   return buf.toString('utf8', at, at + length);
 }
 

@@ -328,26 +328,7 @@ export class OonaClient implements Oona {
   private attemptPublish(job: PublishJob, retry: boolean): Promise<PublishOutcome> {
     if (!this.publishBreaker.allow()) return Promise.resolve(this.afterFailure(job, this.denied(), retry));
     // Latency gauges use the process's high-resolution timer: they describe this host, not a clock that tests steer.
-    const timed = (this.opCount++ & 7) === 0;
-    const started = timed ? performance.now() : 0;
-    const appendRouted = (verdict: PublishOutcome | undefined): PublishOutcome | Promise<PublishOutcome> => {
-      if (verdict !== undefined) return verdict;
-      let appended: Promise<string>;
-      try {
-        appended = this.backend.append(job.stream, job.fields);
-      } catch (error) {
-        appended = Promise.reject(error as Error);
-      }
-      return appended.then(
-        () => {
-          if (timed) this.metrics.set('publish_latency_ms', performance.now() - started);
-          this.published(job);
-          this.publishBreaker.recordSuccess();
-          return 'ok';
-        },
-        (error: unknown) => this.afterFailure(job, this.publishFailed(error, job.stream), retry),
-      );
-    };
+    const started = (this.opCount++ & 7) === 0 ? performance.now() : -1;
     let verdict: PublishOutcome | undefined | Promise<PublishOutcome | undefined>;
     try {
       verdict = this.route(job, this.liveRouting);
@@ -355,10 +336,33 @@ export class OonaClient implements Oona {
       return Promise.resolve(this.afterFailure(job, this.publishFailed(error, job.preferred), retry));
     }
     if (verdict instanceof Promise) {
-      return verdict.then(appendRouted, (error: unknown) => this.afterFailure(job, this.publishFailed(error, job.preferred), retry));
+      return verdict.then(
+        (routed) => this.appendRouted(job, routed, retry, started),
+        (error: unknown) => this.afterFailure(job, this.publishFailed(error, job.preferred), retry),
+      );
     }
-    const outcome = appendRouted(verdict);
+    const outcome = this.appendRouted(job, verdict, retry, started);
     return typeof outcome === 'string' ? Promise.resolve(outcome) : outcome;
+  }
+
+  /** The append of {@link attemptPublish} once routing decided (`started` < 0: not timed). A method, not a closure per publish. */
+  private appendRouted(job: PublishJob, verdict: PublishOutcome | undefined, retry: boolean, started: number): PublishOutcome | Promise<PublishOutcome> {
+    if (verdict !== undefined) return verdict;
+    let appended: Promise<string>;
+    try {
+      appended = this.backend.append(job.stream, job.fields);
+    } catch (error) {
+      appended = Promise.reject(error as Error);
+    }
+    return appended.then(
+      () => {
+        if (started >= 0) this.metrics.set('publish_latency_ms', performance.now() - started);
+        this.published(job);
+        this.publishBreaker.recordSuccess();
+        return 'ok';
+      },
+      (error: unknown) => this.afterFailure(job, this.publishFailed(error, job.stream), retry),
+    );
   }
 
   /**
