@@ -134,15 +134,20 @@ export class StreamReadConnection {
       const fail = (error: Error): void => {
         clearTimeout(timer);
         socket.off(tls ? 'secureConnect' : 'connect', ok);
+        socket.off('close', closed);
         reject(error);
       };
+      // destroy() while connecting: stop waiting at once rather than at the timeout.
+      const closed = (): void => fail(new ConnectionClosedError());
       const ok = (): void => {
         clearTimeout(timer);
         socket.off('error', fail);
+        socket.off('close', closed);
         resolve();
       };
       socket.once(tls ? 'secureConnect' : 'connect', ok);
       socket.once('error', fail);
+      socket.once('close', closed);
     });
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 5_000);

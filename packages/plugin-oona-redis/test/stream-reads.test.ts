@@ -255,3 +255,25 @@ describe('blocking reads against a fake server (replies cut at every byte)', () 
     expect(lines.join('\n')).not.toContain('s3cret-pw');
   });
 });
+
+describe('blocking reads while a connect attempt hangs', () => {
+  it('an aborted read stops waiting at once, not at the end of the connect timeout', async () => {
+    // A TCP server on 127.0.0.1 that never answers the TLS handshake: the attempt hangs.
+    const silent = createServer((socket) => socket.on('error', () => undefined));
+    silent.listen(0, '127.0.0.1');
+    await once(silent, 'listening');
+    const port = (silent.address() as AddressInfo).port;
+    // Far beyond the test timeout: only the abort can end this read in time.
+    const backend = new RedisStreamBackend({ url: `rediss://127.0.0.1:${port}/0`, connectTimeoutMs: 600_000, appendBatchMax: 1 });
+    try {
+      const controller = new AbortController();
+      const read = backend.readGroup('s', 'g', 'c', { count: 1, blockMs: 10, signal: controller.signal });
+      await new Promise((r) => setTimeout(r, 50));
+      controller.abort();
+      await expect(read).rejects.toBeInstanceOf(OonaReadCancelledError);
+    } finally {
+      await backend.close();
+      silent.close();
+    }
+  });
+});
