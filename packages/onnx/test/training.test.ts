@@ -99,6 +99,19 @@ describe('training graph: one session.run per step', () => {
     });
   }
 
+  it('Adam keeps its moments scaled: after step 1 the state holds g and g² (PyTorch: (1−β1)·g, (1−β2)·g²)', async () => {
+    const spec = buildTrainingGraph(linearForward(), { loss: 'loss', optimizer: { kind: 'adam', beta1: 0.8, beta2: 0.99 } });
+    const session = await rt.createSession(spec.graph);
+    const zeros = f32([3, 2], new Float32Array(6));
+    const out = await session.run({ ...batch, w: f32([3, 2], W0), 'opt/w/m': zeros, 'opt/w/v': zeros, lr: f32([], [0.05]), step: f32([], [1]) });
+    const g = refGrad(W0);
+    Array.from(toNumbers(out['next/opt/w/m'] as TensorData)).forEach((m, i) => expect(m).toBeCloseTo(g[i]!, 6));
+    Array.from(toNumbers(out['next/opt/w/v'] as TensorData)).forEach((v, i) => expect(v).toBeCloseTo(g[i]! ** 2, 6));
+    // The first Adam step moves every weight by lr·g/(|g| + ε): lr in magnitude.
+    Array.from(toNumbers(out['next/w'] as TensorData)).forEach((w, i) => expect(w).toBeCloseTo(W0[i]! - 0.05 * Math.sign(g[i]!), 5));
+    await session.dispose();
+  });
+
   it('names its inputs and outputs and reports per-group gradient norms', () => {
     const g = new GraphBuilder('two');
     const x = g.input('x', 'float32', ['n', 3]);

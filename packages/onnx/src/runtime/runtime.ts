@@ -1,8 +1,10 @@
 import { SystemClock, type Clock } from '@esper/core';
+import { isMainThread } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
 import { OnnxBackendUnavailableError, OnnxDisposedError, OnnxGraphError, OnnxSessionCreateError } from '../errors.js';
 import { modelDigest } from '../ir/digest.js';
 import type { Graph } from '../ir/graph.js';
+import { GraphBuilder } from '../ir/builder.js';
 import { serializeModel } from '../ir/serialize.js';
 import { backendHint, ortSessionOptions, shortReason, type BackendName, type SessionOptions } from './backend.js';
 import { OnnxSession } from './session.js';
@@ -140,7 +142,9 @@ export class OnnxRuntime {
       const backend = order[i] as BackendName;
       const t0 = this.clock.monotonicMs();
       try {
-        const inner = await ort.InferenceSession.create(bytes, ortSessionOptions(backend, options));
+        const ortOptions = ortSessionOptions(backend, options);
+        await guardMainThreadFloats(ortOptions);
+        const inner = await ort.InferenceSession.create(bytes, ortOptions);
         const compileMs = this.clock.monotonicMs() - t0;
         this.metrics.sessionsCreated++;
         this.metrics.compileMsTotal += compileMs;
@@ -182,10 +186,29 @@ export class OnnxRuntime {
   }
 }
 
+let firstSessionRequested = false;
+
+/**
+ * ONNX Runtime applies the denormal setting of the first session a process creates to the
+ * creating thread, once. Before a flushing session would be that first one on the Node main
+ * thread, a tiny plain session is created (and released) so that the main thread keeps IEEE
+ * arithmetic for JavaScript. See `flushDenormals` in {@link SessionOptions}.
+ */
+async function guardMainThreadFloats(options: ort.InferenceSession.SessionOptions): Promise<void> {
+  if (firstSessionRequested) return;
+  firstSessionRequested = true;
+  const flush = (options.extra as { session?: { set_denormal_as_zero?: string } } | undefined)?.session?.set_denormal_as_zero === '1';
+  if (!flush || !isMainThread) return;
+  const g = new GraphBuilder('esper_float_guard');
+  g.output(g.input('x', 'float32', [1]).relu(), 'y');
+  const guard = await ort.InferenceSession.create(serializeModel(g.build()), { executionProviders: ['cpu'], intraOpNumThreads: 1, logSeverityLevel: 3 });
+  await guard.release();
+}
+
 function toBytes(model: ModelSource): Uint8Array {
   return model instanceof Uint8Array ? model : serializeModel(model);
 }
 
 function cacheKey(o: SessionOptions): string {
-  return JSON.stringify([o.backends ?? ['cpu'], o.intraOpThreads ?? null, o.interOpThreads ?? null, o.executionMode ?? 'sequential', o.graphOptimizationLevel ?? 'all']);
+  return JSON.stringify([o.backends ?? ['cpu'], o.intraOpThreads ?? null, o.interOpThreads ?? null, o.executionMode ?? 'sequential', o.graphOptimizationLevel ?? 'all', o.flushDenormals === true]);
 }

@@ -45,16 +45,21 @@ export function stateSlots(spec: OptimizerSpec): string[] {
  */
 export interface StepScalars {
   readonly lr: Tensor;
-  /** Adam family: `lr·√(1−β2^t)/(1−β1^t)`, the bias-corrected step size. */
+  /** Adam family: the step size applied to the scaled first moment (see {@link stepScalars}). */
   readonly stepSize?: Tensor;
-  /** Adam family: `ε·√(1−β2^t)`, epsilon moved inside the uncorrected denominator. */
+  /** Adam family: epsilon in the units of the scaled second moment's square root. */
   readonly epsHat?: Tensor;
 }
 
 /**
- * Builds the step scalars from the `lr` and `step` inputs. For Adam the bias corrections are
- * folded into two scalars: `p − lr·(m/c1)/(√(v/c2)+ε)` equals `p − (lr·√c2/c1)·m/(√v+ε·√c2)`
- * exactly in real arithmetic, and the second form needs two fewer passes over every parameter.
+ * Builds the step scalars from the `lr` and `step` inputs.
+ *
+ * The Adam family keeps its moments scaled: the state slot `m` holds `M = m/(1−β1)` and `v`
+ * holds `V = v/(1−β2)`, where `m` and `v` are PyTorch's `exp_avg` and `exp_avg_sq`. Then
+ * `M ← β1·M + g` and `V ← β2·V + g²` are two passes each instead of three and four, and with
+ * `c1 = 1−β1^t`, `c2 = 1−β2^t`, Adam's `p − lr·(m/c1)/(√(v/c2) + ε)` equals
+ * `p − s·M/(√V + ε̂)` with `s = lr·(1−β1)·√c2 / (c1·√(1−β2))` and `ε̂ = ε·√c2/√(1−β2)` exactly in
+ * real arithmetic — five passes, with every bias correction folded into two scalars.
  */
 export function stepScalars(spec: OptimizerSpec, lr: Tensor, step: Tensor): StepScalars {
   if (spec.kind === 'sgd') return { lr };
@@ -64,14 +69,23 @@ export function stepScalars(spec: OptimizerSpec, lr: Tensor, step: Tensor): Step
   const pow = (base: number) => lr.builder.op1('Pow', [scalarLike(step, base), step], {}, { dtype: step.dtype, shape: [] }, 'Pow');
   const bias1 = sub(scalarLike(step, 1), pow(b1));
   const sqrtBias2 = sqrt(sub(scalarLike(step, 1), pow(b2)));
-  return { lr, stepSize: div(mul(lr, sqrtBias2), bias1), epsHat: mul(sqrtBias2, eps) };
+  const unscale = Math.sqrt(1 - b2);
+  return { lr, stepSize: div(mul(lr, mul(sqrtBias2, (1 - b1) / unscale)), bias1), epsHat: mul(sqrtBias2, eps / unscale) };
 }
 
 /**
  * One parameter's update: returns the new parameter and new state tensors (in
- * {@link stateSlots} order).
+ * {@link stateSlots} order). `gradSquared`, when given, is `grad²` already computed (for the
+ * gradient norms); the Adam family reuses it instead of squaring again.
  */
-export function applyUpdate(spec: OptimizerSpec, p: Tensor, grad: Tensor, state: readonly Tensor[], s: StepScalars): { param: Tensor; state: Tensor[] } {
+export function applyUpdate(
+  spec: OptimizerSpec,
+  p: Tensor,
+  grad: Tensor,
+  state: readonly Tensor[],
+  s: StepScalars,
+  gradSquared?: Tensor,
+): { param: Tensor; state: Tensor[] } {
   let g = grad;
   switch (spec.kind) {
     case 'sgd': {
@@ -88,10 +102,12 @@ export function applyUpdate(spec: OptimizerSpec, p: Tensor, grad: Tensor, state:
       const b1 = spec.beta1 ?? 0.9;
       const b2 = spec.beta2 ?? 0.999;
       const wd = spec.weightDecay ?? (spec.kind === 'adamw' ? 0.01 : 0);
-      if (spec.kind === 'adam' && wd !== 0) g = add(g, mul(p, wd));
-      const m = add(mul(state[0] as Tensor, b1), mul(g, 1 - b1));
-      const v = add(mul(state[1] as Tensor, b2), mul(mul(g, g), 1 - b2));
-      const update = div(mul(m, s.stepSize as Tensor), add(sqrt(v), s.epsHat as Tensor));
+      const coupled = spec.kind === 'adam' && wd !== 0;
+      if (coupled) g = add(g, mul(p, wd));
+      // Scaled moments (see stepScalars): M ← β1·M + g, V ← β2·V + g².
+      const m = add(mul(state[0] as Tensor, b1), g);
+      const v = add(mul(state[1] as Tensor, b2), gradSquared !== undefined && !coupled ? gradSquared : mul(g, g));
+      const update = mul(div(m, add(sqrt(v), s.epsHat as Tensor)), s.stepSize as Tensor);
       // Decoupled decay as PyTorch's AdamW applies it: p·(1 − lr·wd) before the Adam step.
       const decayed = spec.kind === 'adamw' && wd !== 0 ? mul(p, sub(scalarLike(s.lr, 1), mul(s.lr, wd))) : p;
       return { param: sub(decayed, update), state: [m, v] };

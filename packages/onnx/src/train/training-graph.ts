@@ -101,7 +101,8 @@ export function buildTrainingGraph(forward: Graph, options: TrainingGraphOptions
   const state: { name: string; parameter: string }[] = [];
   const gradNorms: Record<string, string> = {};
   b.scope('optimizer', () => {
-    const sq = grads.map((g) => reduceSum(mul(g, g), undefined, { keepDims: false }));
+    const squares = grads.map((g) => mul(g, g));
+    const sq = squares.map((g2) => reduceSum(g2, undefined, { keepDims: false }));
     const sumOf = (ts: Tensor[]) => ts.reduce((acc, t) => add(acc, t));
     const groups = options.groups ?? Object.fromEntries(trainable.map((p) => [p, [p]]));
     for (const [group, members] of Object.entries(groups)) {
@@ -132,7 +133,9 @@ export function buildTrainingGraph(forward: Graph, options: TrainingGraphOptions
         state.push({ name, parameter: p.name });
         return b.input(name, 'float32', p.shape);
       });
-      const upd = applyUpdate(options.optimizer, p, grads[i] as Tensor, stateIn, scalars);
+      // Unclipped gradients were squared for the norms already; clipped ones changed since.
+      const squared = options.clipGradNorm === undefined ? squares[i] : undefined;
+      const upd = applyUpdate(options.optimizer, p, grads[i] as Tensor, stateIn, scalars, squared);
       b.output(upd.param, nextName(p.name));
       upd.state.forEach((t, k) => b.output(t, nextName((stateIn[k] as Tensor).name)));
     });
