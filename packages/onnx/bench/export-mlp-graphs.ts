@@ -3,29 +3,19 @@
 // Writes <dir>/<name>.onnx (the training step), <dir>/fwdbwd.onnx (forward + gradients, no
 // optimizer) and <dir>/ceiling.onnx (the step's eight matmuls) for bench/ort_step.py.
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { GraphBuilder, buildTrainingGraph, initParameters, serializeModel, softmaxCrossEntropy, type ParameterSpec, type Tensor } from '../src/index.js';
+import { GraphBuilder, buildTrainingGraph, serializeModel } from '../src/index.js';
 import { gradients } from '../src/autodiff/gradients.js';
+import { MLP_DIMS, mlpForward, mlpParameters } from './mlp-model.js';
 
 const out = process.argv[2] ?? '.device/onnx';
 const tag = process.argv[3] ?? 'mlp';
 
 mkdirSync(out, { recursive: true });
 const B = 256;
-const dims = [784, 512, 512, 10];
-const specs: ParameterSpec[] = [];
-for (let i = 0; i < 3; i++) specs.push({ name: `fc${i}.w`, dims: [dims[i]!, dims[i + 1]!], init: { kind: 'kaiming' } }, { name: `fc${i}.b`, dims: [dims[i + 1]!], init: { kind: 'zeros' } });
-const params = initParameters(specs, 1);
-function forward() {
-  const g = new GraphBuilder('mlp');
-  let h: Tensor = g.input('x', 'float32', ['batch', 784]);
-  const y = g.input('labels', 'int64', ['batch']);
-  for (let i = 0; i < 3; i++) {
-    h = h.matmul(g.param(`fc${i}.w`, params.get(`fc${i}.w`))).add(g.param(`fc${i}.b`, params.get(`fc${i}.b`)));
-    if (i < 2) h = h.relu();
-  }
-  g.output(softmaxCrossEntropy(h, y), 'loss');
-  return g;
-}
+const dims = MLP_DIMS;
+const params = mlpParameters(1);
+const specs = [...params].map(([name]) => ({ name }));
+const forward = () => mlpForward(params);
 const spec = buildTrainingGraph(forward().build(), { loss: 'loss', optimizer: { kind: 'adam' } });
 writeFileSync(`${out}/${tag}.onnx`, serializeModel(spec.graph));
 console.log(tag, 'inputs', spec.graph.inputs.map((i) => `${i.name}:${i.dtype}[${i.shape}]`).join(' '));

@@ -7,9 +7,10 @@
 // turn subnormal (slow on x86), with and without flushDenormals.
 import {
   GraphBuilder, OnnxRuntime, Trainer, buildTrainingGraph, conv2d, f32, i64, initParameters, maxPool2d, softmaxCrossEntropy,
-  type BackendName, type ParameterSpec, type Tensor, type TensorData,
+  type BackendName, type TensorData,
 } from '../src/index.js';
 import { Prng } from '../src/params/prng.js';
+import { MLP_DIMS, mlpForward, mlpParameters } from './mlp-model.js';
 
 const arg = (name: string, dflt?: number) => {
   const i = process.argv.indexOf(name);
@@ -63,20 +64,9 @@ async function matmulCeiling(shapes: [number, number, number][]): Promise<{ ms: 
 
 async function mlp(): Promise<void> {
   const B = 256;
-  const dims = [784, 512, 512, 10];
-  const specs: ParameterSpec[] = [];
-  for (let i = 0; i < 3; i++) {
-    specs.push({ name: `fc${i}.w`, dims: [dims[i]!, dims[i + 1]!], init: { kind: 'kaiming' } }, { name: `fc${i}.b`, dims: [dims[i + 1]!], init: { kind: 'zeros' } });
-  }
-  const params = initParameters(specs, 1);
-  const g = new GraphBuilder('mlp');
-  let h: Tensor = g.input('x', 'float32', ['batch', 784]);
-  const y = g.input('labels', 'int64', ['batch']);
-  for (let i = 0; i < 3; i++) {
-    h = h.matmul(g.param(`fc${i}.w`, params.get(`fc${i}.w`))).add(g.param(`fc${i}.b`, params.get(`fc${i}.b`)));
-    if (i < 2) h = h.relu();
-  }
-  g.output(softmaxCrossEntropy(h, y), 'loss');
+  const dims = MLP_DIMS;
+  const params = mlpParameters(1);
+  const g = mlpForward(params);
   const spec = buildTrainingGraph(g.build(), { loss: 'loss', optimizer: { kind: 'adam' } });
   const trainer = await Trainer.create(rt, spec, params);
   const ms = await timeSteps(trainer, randomBatches(64, [784], B));
