@@ -7,9 +7,10 @@ import { OonaClient, type OonaMessage } from '@esper/core';
 import { BusMessageType, SystemStatePacketSchema } from '@esper/core/leyline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisStreamBackend } from '../src/index.js';
-import { freePort } from './redis-env.js';
+import { freePort, requireOrSkip } from './redis-env.js';
 
 const hasRedisServer = spawnSync('redis-server', ['--version']).status === 0;
+if (!hasRedisServer) requireOrSkip('redis-server is not installed');
 
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

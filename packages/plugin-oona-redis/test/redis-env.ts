@@ -4,7 +4,11 @@ import { createClient } from 'redis';
 /** The shared test server (never restarted by tests). */
 export const REDIS_URL = process.env.OONA_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
 
-/** Whether the shared server answers PING within a second. */
+/**
+ * Whether the shared server answers PING within a second. Suites skip when it does not, except
+ * where `REQUIRE_REDIS` is set (CI sets it): then an unreachable server is an error, so no Redis
+ * suite can pass by being skipped.
+ */
 export async function redisAvailable(url = REDIS_URL): Promise<boolean> {
   const client = createClient({ url, socket: { connectTimeout: 1_000, reconnectStrategy: false } });
   client.on('error', () => undefined);
@@ -13,10 +17,16 @@ export async function redisAvailable(url = REDIS_URL): Promise<boolean> {
     await client.ping();
     return true;
   } catch {
+    requireOrSkip(`${url} is unreachable`);
     return false;
   } finally {
     if (client.isOpen) client.destroy();
   }
+}
+
+/** Throws when `REQUIRE_REDIS` is set: a suite that needs Redis must run, not skip, there. */
+export function requireOrSkip(reason: string): void {
+  if (process.env.REQUIRE_REDIS) throw new Error(`REQUIRE_REDIS is set but ${reason}`);
 }
 
 /** Deletes every key that starts with `prefix` (SCAN, bounded). */

@@ -8,7 +8,7 @@ import { describeOonaContract } from '@esper/core/testing';
 import { BusMessageType, SystemStatePacketSchema } from '@esper/core/leyline';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { oonaRedis, RedisStreamBackend } from '../src/index.js';
-import { freePort, streamsFor } from './redis-env.js';
+import { freePort, requireOrSkip, streamsFor } from './redis-env.js';
 
 // A throwaway CA and server certificate (openssl), a redis-server child with TLS only (no plain
 // port) on 127.0.0.1, ACL users instead of the default user; the plugin connects with
@@ -26,6 +26,7 @@ function probeTls(): string | undefined {
 }
 
 const skipReason = probeTls();
+if (skipReason !== undefined) requireOrSkip(skipReason);
 const title = `Redis over TLS (own redis-server child)${skipReason === undefined ? '' : ` — skipped: ${skipReason}`}`;
 
 const USER = 'oona-svc';
