@@ -141,8 +141,8 @@ async function publishOnly(n: number): Promise<number> {
   return rate;
 }
 
-async function endToEnd(n: number, publisher: Publisher, appendBatchMax?: number): Promise<number> {
-  const { pub, con } = await pair(appendBatchMax);
+/** Subscribes `con` with the bench's read settings; `finished` resolves at the n-th message. */
+function handleAll(con: OonaClient, n: number): { sub: ReturnType<OonaClient['subscribe']>; finished: Promise<void> } {
   let handled = 0;
   let done!: () => void;
   const finished = new Promise<void>((r) => (done = r));
@@ -152,6 +152,12 @@ async function endToEnd(n: number, publisher: Publisher, appendBatchMax?: number
     },
     { count: 1_000, blockMs: 100 },
   );
+  return { sub, finished };
+}
+
+async function endToEnd(n: number, publisher: Publisher, appendBatchMax?: number): Promise<number> {
+  const { pub, con } = await pair(appendBatchMax);
+  const { sub, finished } = handleAll(con, n);
   const t0 = performance.now();
   await publisher(pub, n);
   await finished;
@@ -175,15 +181,7 @@ async function endToEndTwoProcesses(n: number): Promise<number> {
   });
   const exited = once(child, 'exit');
   await once(child, 'message');
-  let handled = 0;
-  let done!: () => void;
-  const finished = new Promise<void>((r) => (done = r));
-  const sub = con.subscribe(
-    () => {
-      if (++handled === n) done();
-    },
-    { count: 1_000, blockMs: 100 },
-  );
+  const { sub, finished } = handleAll(con, n);
   const t0 = performance.now();
   child.send('go');
   await finished;
