@@ -179,25 +179,23 @@ export class EntryLog {
 
   /** Index of the first entry with id > (ms, seq). */
   upperBound(ms: number, seq: number): number {
-    let lo = 0;
-    let hi = this.size;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      const m = this.ms(mid);
-      if (m < ms || (m === ms && this.seq(mid) <= seq)) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+    return this.firstAfter(ms, seq, true);
   }
 
   /** Index of the first entry with id ≥ (ms, seq). */
   lowerBound(ms: number, seq: number): number {
+    return this.firstAfter(ms, seq, false);
+  }
+
+  /** Binary search: the first entry past (ms, seq), counting an equal id as before it when `inclusive`. */
+  private firstAfter(ms: number, seq: number, inclusive: boolean): number {
     let lo = 0;
     let hi = this.size;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       const m = this.ms(mid);
-      if (m < ms || (m === ms && this.seq(mid) < seq)) lo = mid + 1;
+      const s = this.seq(mid);
+      if (m < ms || (m === ms && (s < seq || (inclusive && s === seq)))) lo = mid + 1;
       else hi = mid;
     }
     return lo;
