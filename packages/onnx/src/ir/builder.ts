@@ -1,6 +1,6 @@
 import { OnnxGraphError, OnnxShapeError } from '../errors.js';
 import type { DType } from './dtype.js';
-import { DEFAULT_OPSET, type AttributeValue, type Graph, type Node, type ParameterKind, type Shape, type ValueInfo } from './graph.js';
+import { DEFAULT_OPSET, nodeReads, type AttributeValue, type Graph, type Node, type ParameterKind, type Shape, type ValueInfo } from './graph.js';
 import { formatShape } from './shape.js';
 import { tensor as makeTensor, type TensorData } from './tensor-data.js';
 export { attr } from './attr.js';
@@ -224,7 +224,7 @@ export class GraphBuilder {
         const n = nodes[i] as Node;
         if (n.outputs.some((o) => live.has(o))) {
           keep[i] = true;
-          for (const inp of n.inputs) if (inp !== '') live.add(inp);
+          for (const inp of nodeReads(n)) live.add(inp);
         }
       }
       // Gate tensors named in metadata stay alive with their graph inputs; only nodes and constants are pruned.

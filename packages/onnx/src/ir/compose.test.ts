@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { OnnxGraphError, OnnxShapeError } from '../errors.js';
 import { OnnxRuntime } from '../runtime/runtime.js';
+import { attr } from './attr.js';
 import { GraphBuilder } from './builder.js';
+import type { Graph } from './graph.js';
 import { graft } from './compose.js';
 import { f32, toNumbers } from './tensor-data.js';
 
@@ -77,5 +79,25 @@ describe('graft', () => {
     const wide = new GraphBuilder('wide');
     wide.output(wide.input('h', 'float32', ['batch', 3]).relu(), 'o');
     expect(() => graft(graph, wide.build(), { at: h, prefix: 'w' })).toThrow(OnnxShapeError);
+  });
+
+  it('refuses graphs whose Loop/If bodies would need renaming it cannot follow', () => {
+    const { graph, h } = host();
+    const body = (reads: string): Graph => ({
+      name: 'body', opset: graph.opset,
+      inputs: [{ name: 'i', dtype: 'int64', shape: [] }, { name: 'c', dtype: 'bool', shape: [] }],
+      outputs: [{ name: 'c_out', dtype: 'bool', shape: [] }, { name: 'scan', dtype: 'float32', shape: null }],
+      nodes: [
+        { name: 'n0', opType: 'Identity', domain: '', inputs: ['c'], outputs: ['c_out'], attributes: {} },
+        { name: 'n1', opType: 'Identity', domain: '', inputs: [reads], outputs: ['scan'], attributes: {} },
+      ],
+      initializers: new Map(), parameters: new Map(), valueInfo: new Map(), metadata: new Map(),
+    });
+    const withLoop = (g: Graph, reads: string): Graph => ({
+      ...g,
+      nodes: [...g.nodes, { name: 'loop', opType: 'Loop', domain: '', inputs: ['', ''], outputs: ['loop_scan'], attributes: { body: attr.graph(body(reads)) } }],
+    });
+    expect(() => graft(withLoop(graph, h), seed(), { at: h, prefix: 'p' })).toThrow(/read inside the body of Loop/);
+    expect(() => graft(graph, withLoop(seed(), 'h'), { at: h, prefix: 'p' })).toThrow(/body graph/);
   });
 });

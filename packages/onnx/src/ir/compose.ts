@@ -1,5 +1,5 @@
 import { OnnxGraphError, OnnxShapeError } from '../errors.js';
-import { definedNames, lookupValue, type Dim, type Graph, type Node, type ParameterKind, type ValueInfo } from './graph.js';
+import { definedNames, lookupValue, outerReferences, subgraphsOf, type Dim, type Graph, type Node, type ParameterKind, type ValueInfo } from './graph.js';
 import { formatShape, unifyDim } from './shape.js';
 import type { TensorData } from './tensor-data.js';
 
@@ -32,6 +32,11 @@ export function graft(host: Graph, sub: Graph, options: GraftOptions): Graph {
   const { at, prefix } = options;
   const hostNames = definedNames(host);
   if (!hostNames.has(at)) throw new OnnxGraphError(`graft: host graph "${host.name}" has no tensor "${at}"`);
+  // Subgraphs (Loop, If bodies) read outer values by name, which renaming cannot follow.
+  const nested = sub.nodes.find((n) => subgraphsOf(n).length > 0);
+  if (nested) throw new OnnxGraphError(`graft: subgraph "${sub.name}" has a ${nested.opType} node ("${nested.name}") with a body graph; graft the body's contents instead`);
+  const reader = host.nodes.find((n) => subgraphsOf(n).some((g) => outerReferences(g).has(at)));
+  if (reader) throw new OnnxGraphError(`graft: "${at}" is read inside the body of ${reader.opType} node "${reader.name}"; graft at a tensor outside control flow`);
   const subParams = sub.parameters;
   const recvName = options.input ?? sub.inputs.find((i) => !subParams.has(i.name))?.name;
   const recv = sub.inputs.find((i) => i.name === recvName);

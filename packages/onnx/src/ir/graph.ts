@@ -25,7 +25,9 @@ export type AttributeValue =
   | { readonly type: 'ints'; readonly value: readonly number[] }
   | { readonly type: 'floats'; readonly value: readonly number[] }
   | { readonly type: 'strings'; readonly value: readonly string[] }
-  | { readonly type: 'tensor'; readonly value: TensorData };
+  | { readonly type: 'tensor'; readonly value: TensorData }
+  /** A subgraph (the body of `Loop`, the branches of `If`); it may read outer-scope values by name. */
+  | { readonly type: 'graph'; readonly value: Graph };
 
 /** One operator application. Missing optional inputs are written as `''`, as in ONNX. */
 export interface Node {
@@ -92,4 +94,32 @@ export function lookupValue(graph: Graph, name: string): ValueInfo | undefined {
       return t ? { name, dtype: t.dtype, shape: t.dims } : undefined;
     })()
   );
+}
+
+/** Subgraphs held by a node's attributes (the body of a `Loop`, the branches of an `If`). */
+export function subgraphsOf(node: Node): Graph[] {
+  const out: Graph[] = [];
+  for (const a of Object.values(node.attributes)) if (a.type === 'graph') out.push(a.value);
+  return out;
+}
+
+/**
+ * Names a graph reads without defining them: the outer-scope values a subgraph captures
+ * (nested subgraphs included). Empty for a well-formed top-level graph.
+ */
+export function outerReferences(graph: Graph): Set<string> {
+  const defined = definedNames(graph);
+  const refs = new Set<string>();
+  for (const n of graph.nodes) {
+    for (const i of n.inputs) if (i !== '' && !defined.has(i)) refs.add(i);
+    for (const sub of subgraphsOf(n)) for (const r of outerReferences(sub)) if (!defined.has(r)) refs.add(r);
+  }
+  return refs;
+}
+
+/** Every value a node reads: its inputs and what its subgraphs capture from the outer scope. */
+export function nodeReads(node: Node): string[] {
+  const reads = node.inputs.filter((i) => i !== '');
+  for (const sub of subgraphsOf(node)) reads.push(...outerReferences(sub));
+  return reads;
 }

@@ -4,6 +4,7 @@ import {
   ModelProtoSchema,
   TensorProtoSchema,
   type AttributeProto,
+  type GraphProto,
   type ModelProto,
   type TensorProto,
   type ValueInfoProto,
@@ -58,7 +59,7 @@ function valueInfoProto(v: ValueInfo) {
   };
 }
 
-function attributeProto(name: string, a: AttributeValue) {
+function attributeProto(name: string, a: AttributeValue): Record<string, unknown> {
   switch (a.type) {
     case 'int': return { name, type: AttributeProto_AttributeType.INT, i: BigInt(a.value) };
     case 'float': return { name, type: AttributeProto_AttributeType.FLOAT, f: a.value };
@@ -67,7 +68,27 @@ function attributeProto(name: string, a: AttributeValue) {
     case 'floats': return { name, type: AttributeProto_AttributeType.FLOATS, floats: [...a.value] };
     case 'strings': return { name, type: AttributeProto_AttributeType.STRINGS, strings: a.value.map((s) => utf8.encode(s)) };
     case 'tensor': return { name, type: AttributeProto_AttributeType.TENSOR, t: tensorProto('', a.value) };
+    case 'graph': return { name, type: AttributeProto_AttributeType.GRAPH, g: graphProto(a.value, new Set()) };
   }
+}
+
+/** The `GraphProto` fields of a graph (subgraphs recurse through their node attributes). */
+function graphProto(graph: Graph, skip: ReadonlySet<string>) {
+  return {
+    name: graph.name,
+    node: graph.nodes.map((n) => ({
+      name: n.name,
+      opType: n.opType,
+      domain: n.domain,
+      input: [...n.inputs],
+      output: [...n.outputs],
+      attribute: Object.entries(n.attributes).map(([k, v]) => attributeProto(k, v)),
+    })),
+    initializer: [...graph.initializers].filter(([n]) => !skip.has(n)).map(([n, t]) => tensorProto(n, t)),
+    input: graph.inputs.map(valueInfoProto),
+    output: graph.outputs.map(valueInfoProto),
+    valueInfo: [...graph.valueInfo.values()].map(valueInfoProto),
+  };
 }
 
 /** Converts a graph to an ONNX `ModelProto` message (IR version 10, the graph's opset). */
@@ -80,21 +101,7 @@ export function toModelProto(graph: Graph, options: SerializeOptions = {}): Mode
     opsetImport: [{ domain: '', version: BigInt(graph.opset) }],
     producerName: PRODUCER_NAME,
     metadataProps: [...metadata].map(([key, value]) => ({ key, value })),
-    graph: {
-      name: graph.name,
-      node: graph.nodes.map((n) => ({
-        name: n.name,
-        opType: n.opType,
-        domain: n.domain,
-        input: [...n.inputs],
-        output: [...n.outputs],
-        attribute: Object.entries(n.attributes).map(([k, v]) => attributeProto(k, v)),
-      })),
-      initializer: [...graph.initializers].filter(([n]) => !skip.has(n)).map(([n, t]) => tensorProto(n, t)),
-      input: graph.inputs.map(valueInfoProto),
-      output: graph.outputs.map(valueInfoProto),
-      valueInfo: [...graph.valueInfo.values()].map(valueInfoProto),
-    },
+    graph: graphProto(graph, skip),
   });
 }
 
@@ -125,7 +132,7 @@ function parseValueInfo(v: ValueInfoProto): ValueInfo {
   return { name: v.name, dtype, shape };
 }
 
-function parseAttribute(a: AttributeProto): AttributeValue {
+function parseAttribute(a: AttributeProto, opset: number): AttributeValue {
   switch (a.type) {
     case AttributeProto_AttributeType.INT: return { type: 'int', value: Number(a.i) };
     case AttributeProto_AttributeType.FLOAT: return { type: 'float', value: a.f };
@@ -136,6 +143,9 @@ function parseAttribute(a: AttributeProto): AttributeValue {
     case AttributeProto_AttributeType.TENSOR:
       if (!a.t) throw new OnnxModelParseError(`attribute "${a.name}" has no tensor`);
       return { type: 'tensor', value: parseTensor(a.t) };
+    case AttributeProto_AttributeType.GRAPH:
+      if (!a.g) throw new OnnxModelParseError(`attribute "${a.name}" has no graph`);
+      return { type: 'graph', value: parseGraph(a.g, opset, new Map(), new Map()) };
     default:
       throw new OnnxModelParseError(`attribute "${a.name}" has type ${AttributeProto_AttributeType[a.type] ?? a.type}, which @esper/onnx does not support`);
   }
@@ -143,8 +153,8 @@ function parseAttribute(a: AttributeProto): AttributeValue {
 
 /**
  * Parses ONNX `ModelProto` bytes into a {@link Graph}. Throws {@link OnnxModelParseError} for
- * bytes that are not a model or use features outside the IR (subgraph attributes, sequences,
- * external data).
+ * bytes that are not a model or use features outside the IR (sequences, external data,
+ * lists of subgraphs).
  */
 export function parseModel(bytes: Uint8Array): Graph {
   let model: ModelProto;
@@ -168,6 +178,10 @@ export function parseModel(bytes: Uint8Array): Graph {
       throw new OnnxModelParseError(`metadata ${PARAMETERS_METADATA_KEY} is not valid JSON`, { cause });
     }
   }
+  return parseGraph(g, Number(opset.version), parameters, metadata);
+}
+
+function parseGraph(g: GraphProto, opset: number, parameters: Map<string, ParameterKind>, metadata: Map<string, string>): Graph {
   for (const t of g.initializer) if (t.externalData.length > 0) throw new OnnxModelParseError(`initializer "${t.name}" uses external data, which @esper/onnx does not load`);
   const nodes: Node[] = g.node.map((n) => ({
     name: n.name,
@@ -175,11 +189,11 @@ export function parseModel(bytes: Uint8Array): Graph {
     domain: n.domain === 'ai.onnx' ? '' : n.domain,
     inputs: [...n.input],
     outputs: [...n.output],
-    attributes: Object.fromEntries(n.attribute.map((a) => [a.name, parseAttribute(a)])),
+    attributes: Object.fromEntries(n.attribute.map((a) => [a.name, parseAttribute(a, opset)])),
   }));
   return {
     name: g.name,
-    opset: Number(opset.version),
+    opset,
     inputs: g.input.map(parseValueInfo),
     outputs: g.output.map(parseValueInfo),
     nodes,

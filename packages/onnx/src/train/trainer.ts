@@ -1,10 +1,11 @@
-import { OnnxParameterError } from '../errors.js';
+import { OnnxParameterError, OnnxRunError } from '../errors.js';
 import { tensor, toNumbers, type TensorData } from '../ir/tensor-data.js';
 import type { SessionOptions } from '../runtime/backend.js';
 import type { OnnxRuntime } from '../runtime/runtime.js';
 import type { Feeds, OnnxSession } from '../runtime/session.js';
 import { ParameterSet } from '../params/parameter-set.js';
 import { initialOptimizerState, nextName, type TrainingGraphSpec } from './training-graph.js';
+import { buildMultiStepGraph, type MultiStepGraphSpec } from './multi-step.js';
 
 /** What one training step reports. */
 export interface StepResult {
@@ -20,18 +21,25 @@ export interface StepResult {
 /**
  * Runs a training graph step by step: feeds the batch, current parameters, optimizer state,
  * learning rate and step number, and swaps in the new parameters and state the graph returns.
- * Each step is one `session.run`. The trainer owns its session (dispose it) and its copy of
- * the parameters (read them with {@link parameters}).
+ * {@link step} is one `session.run` per step; {@link stepMany} takes K steps in one run (an
+ * ONNX `Loop` compiled on first use), which is faster whenever copying the parameters and
+ * optimizer state out of ONNX Runtime costs a noticeable part of a step. Both paths compute the
+ * same values and share the step counter. The trainer owns its sessions (dispose it) and its
+ * copy of the parameters (read them with {@link parameters}).
  */
 export class Trainer {
   private params: ParameterSet;
   private state: Map<string, TensorData<'float32'>>;
   private steps = 0;
+  private readonly multi = new Map<string, Promise<{ spec: MultiStepGraphSpec; session: OnnxSession }>>();
+  private disposed = false;
 
   private constructor(
     readonly spec: TrainingGraphSpec,
     readonly session: OnnxSession,
     params: ParameterSet,
+    private readonly runtime: OnnxRuntime,
+    private readonly options: SessionOptions,
   ) {
     this.params = params;
     this.state = initialOptimizerState(spec, params);
@@ -41,7 +49,7 @@ export class Trainer {
   static async create(runtime: OnnxRuntime, spec: TrainingGraphSpec, params: ParameterSet, options: SessionOptions = {}): Promise<Trainer> {
     for (const name of [...spec.parameters, ...spec.frozen]) if (!params.has(name)) throw new OnnxParameterError(`trainer: parameter set lacks "${name}"`);
     const session = await runtime.createSession(spec.graph, options);
-    return new Trainer(spec, session, params.clone());
+    return new Trainer(spec, session, params.clone(), runtime, options);
   }
 
   /** Current parameters (replaced, not mutated, by each step). */
@@ -61,13 +69,7 @@ export class Trainer {
     for (const [name, t] of this.params) feeds[name] = t;
     for (const [name, t] of this.state) feeds[name] = t;
     const out = await this.session.run(feeds);
-    const next = new ParameterSet();
-    for (const [name, t] of this.params) {
-      next.add(name, this.spec.parameters.includes(name) ? (out[nextName(name)] as TensorData<'float32'>) : t);
-    }
-    this.params = next;
-    for (const s of this.spec.state) this.state.set(s.name, out[nextName(s.name)] as TensorData<'float32'>);
-    this.steps = step;
+    this.adopt(out, step);
     const gradNorms: Record<string, number> = {};
     for (const [group, name] of Object.entries(this.spec.outputs.gradNorms)) gradNorms[group] = toNumbers(out[name] as TensorData)[0] as number;
     return {
@@ -78,8 +80,88 @@ export class Trainer {
     };
   }
 
-  /** Releases the session. */
+  /**
+   * Takes K optimisation steps in one `session.run`. `stacked` holds every per-step data input
+   * with a leading axis of K (slice `i` is step `i`'s batch; see {@link stackBatches});
+   * `shared` holds data inputs read unchanged by all K steps (gates, masks). `lr` is one rate
+   * for all steps or one per step. Returns the K step results, in order; the values equal K
+   * calls of {@link step} with the same batches. The K-step graph for each set of shared names
+   * is compiled on first use with the trainer's session options.
+   */
+  async stepMany(stacked: Feeds, lr: number | readonly number[], shared: Feeds = {}): Promise<StepResult[]> {
+    const sharedNames = Object.keys(shared).sort();
+    for (const name of Object.keys(stacked)) {
+      if (!this.spec.dataInputs.includes(name)) throw new OnnxRunError(`trainer.stepMany: "${name}" is not a data input of the training graph (data inputs: ${this.spec.dataInputs.join(', ')})`);
+      if (name in shared) throw new OnnxRunError(`trainer.stepMany: "${name}" is given both stacked and shared; give it in one of them`);
+    }
+    const stackedNames = this.spec.dataInputs.filter((d) => !sharedNames.includes(d));
+    const first = stackedNames[0];
+    if (first === undefined) throw new OnnxRunError('trainer.stepMany: every data input is shared, so nothing says how many steps to take; stack at least one input');
+    const k = stacked[first]?.dims[0];
+    if (k === undefined || k < 1) throw new OnnxRunError(`trainer.stepMany: stacked input "${first}" is missing or has no leading steps axis`);
+    for (const name of stackedNames) {
+      const t = stacked[name];
+      if (!t) throw new OnnxRunError(`trainer.stepMany: stacked input "${name}" is missing (stack it, or pass it in shared)`);
+      if (t.dims[0] !== k) throw new OnnxRunError(`trainer.stepMany: stacked input "${name}" has ${t.dims[0]} steps on its leading axis, "${first}" has ${k}`);
+    }
+    const rates = typeof lr === 'number' ? new Float32Array(k).fill(lr) : Float32Array.from(lr);
+    if (rates.length !== k) throw new OnnxRunError(`trainer.stepMany: ${rates.length} learning rates for ${k} steps`);
+    const { spec, session } = await this.multiStep(sharedNames);
+    const first1 = this.steps + 1;
+    const feeds: Record<string, TensorData> = { ...stacked, ...shared, [spec.lrInput]: tensor('float32', [k], rates), [spec.stepInput]: tensor('float32', [], Float32Array.of(first1)) };
+    for (const [name, t] of this.params) feeds[name] = t;
+    for (const [name, t] of this.state) feeds[name] = t;
+    const out = await session.run(feeds);
+    this.adopt(out, this.steps + k);
+    const per = (name: string, i: number): TensorData => {
+      const t = out[name] as TensorData;
+      const inner = t.dims.slice(1);
+      const n = inner.reduce((a, b) => a * b, 1);
+      return tensor(t.dtype, inner, (t.data as Float32Array).subarray(i * n, (i + 1) * n) as never);
+    };
+    const losses = toNumbers(out[this.spec.outputs.loss] as TensorData);
+    const norms = Object.entries(this.spec.outputs.gradNorms).map(([group, name]) => [group, toNumbers(out[name] as TensorData)] as const);
+    return Array.from({ length: k }, (_, i) => ({
+      step: first1 + i,
+      loss: losses[i] as number,
+      metrics: Object.fromEntries(this.spec.outputs.metrics.map((m) => [m, per(m, i)])),
+      gradNorms: Object.fromEntries(norms.map(([group, v]) => [group, v[i] as number])),
+    }));
+  }
+
+  /** Releases the sessions. */
   async dispose(): Promise<void> {
-    await this.session.dispose();
+    if (this.disposed) return;
+    this.disposed = true;
+    const multi = await Promise.allSettled(this.multi.values());
+    this.multi.clear();
+    await Promise.all([this.session.dispose(), ...multi.flatMap((m) => (m.status === 'fulfilled' ? [m.value.session.dispose()] : []))]);
+  }
+
+  private multiStep(shared: readonly string[]): Promise<{ spec: MultiStepGraphSpec; session: OnnxSession }> {
+    if (this.disposed) return Promise.reject(new OnnxRunError('trainer.stepMany: the trainer was disposed'));
+    const key = shared.join('\u0000');
+    let entry = this.multi.get(key);
+    if (!entry) {
+      entry = (async () => {
+        const spec = buildMultiStepGraph(this.spec, { shared });
+        return { spec, session: await this.runtime.createSession(spec.graph, this.options) };
+      })();
+      // A failed compile is not cached: the next call tries again.
+      entry.catch(() => this.multi.delete(key));
+      this.multi.set(key, entry);
+    }
+    return entry;
+  }
+
+  /** Swaps in the parameters and optimizer state a run returned. */
+  private adopt(out: Readonly<Record<string, TensorData>>, steps: number): void {
+    const next = new ParameterSet();
+    for (const [name, t] of this.params) {
+      next.add(name, this.spec.parameters.includes(name) ? (out[nextName(name)] as TensorData<'float32'>) : t);
+    }
+    this.params = next;
+    for (const s of this.spec.state) this.state.set(s.name, out[nextName(s.name)] as TensorData<'float32'>);
+    this.steps = steps;
   }
 }
