@@ -1,9 +1,10 @@
 // Exports the benchmark MLP's training graph (and diagnostics) as .onnx files for device runs.
 // Usage (repo root): node --conditions=@esper/source --import tsx packages/onnx/bench/export-mlp-graphs.ts <dir> [name]
 // Writes <dir>/<name>.onnx (the training step), <dir>/fwdbwd.onnx (forward + gradients, no
-// optimizer) and <dir>/ceiling.onnx (the step's eight matmuls) for bench/ort_step.py.
+// optimizer), <dir>/<name>-multi.onnx (the multi-step graph: K steps per run, K from the feeds)
+// and <dir>/ceiling.onnx (the step's eight matmuls) for bench/ort_step.py.
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { GraphBuilder, buildTrainingGraph, serializeModel } from '../src/index.js';
+import { GraphBuilder, buildMultiStepGraph, buildTrainingGraph, serializeModel } from '../src/index.js';
 import { gradients } from '../src/autodiff/gradients.js';
 import { MLP_DIMS, mlpForward, mlpParameters } from './mlp-model.js';
 
@@ -18,6 +19,7 @@ const specs = [...params].map(([name]) => ({ name }));
 const forward = () => mlpForward(params);
 const spec = buildTrainingGraph(forward().build(), { loss: 'loss', optimizer: { kind: 'adam' } });
 writeFileSync(`${out}/${tag}.onnx`, serializeModel(spec.graph));
+writeFileSync(`${out}/${tag}-multi.onnx`, serializeModel(buildMultiStepGraph(spec).graph));
 console.log(tag, 'inputs', spec.graph.inputs.map((i) => `${i.name}:${i.dtype}[${i.shape}]`).join(' '));
 if (!existsSync(`${out}/fwdbwd.onnx`)) {
   // forward + gradients only (no optimizer): what the optimizer costs on top.

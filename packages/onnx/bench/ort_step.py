@@ -1,16 +1,17 @@
 """Times one configuration per process (ONNX Runtime sessions that share a process fight over
 spinning threads): a graph from export-mlp-graphs.ts run by Python onnxruntime, or the PyTorch
-step. Usage: python3 ort_step.py <threads> torch | <graph-name> [seq|nospin|par2]   (STEPS=60; GRAPHS=<dir> with the .onnx files)
+step. Usage: python3 ort_step.py <threads> torch | <graph-name> [seq|nospin|par2]   (STEPS=60; GRAPHS=<dir> with the .onnx files;
+K=<steps per run> for a multi-step graph, whose times are reported per step)
 """
 import os, sys, time
 import numpy as np
 n = int(sys.argv[1]); what = sys.argv[2]; mode = sys.argv[3] if len(sys.argv) > 3 else 'seq'
 STEPS = int(os.environ.get('STEPS', '60'))
-def timeit(fn, label):
+def timeit(fn, label, per=1):
     for _ in range(5): fn()
     t = []
     for _ in range(STEPS):
-        t0 = time.perf_counter(); fn(); t.append((time.perf_counter() - t0) * 1e3)
+        t0 = time.perf_counter(); fn(); t.append((time.perf_counter() - t0) * 1e3 / per)
     t.sort(); print(f'T{n:<3d} {label:28s} median {t[len(t)//2]:7.2f} ms  p10 {t[len(t)//10]:6.2f}  p90 {t[len(t)*9//10]:6.2f}', flush=True)
 if what == 'torch':
     import torch, torch.nn.functional as F
@@ -36,14 +37,17 @@ else:
     if mode.startswith('par'): so.execution_mode = ort.ExecutionMode.ORT_PARALLEL; so.inter_op_num_threads = int(mode[3:])
     s = ort.InferenceSession(os.path.join(os.environ.get('GRAPHS', os.path.dirname(os.path.abspath(__file__))), what + '.onnx'), so, providers=['CPUExecutionProvider'])
     f = {}
+    K = int(os.environ.get('K', '16'))
+    multi = any(d == 'steps' for i in s.get_inputs() for d in i.shape)
     for i in s.get_inputs():
-        dims = [d if isinstance(d, int) else 256 for d in i.shape]
+        dims = [d if isinstance(d, int) else K if d == 'steps' else 256 for d in i.shape]
         if i.type == 'tensor(int64)': f[i.name] = (np.arange(int(np.prod(dims))) % 10).astype(np.int64).reshape(dims)
-        elif i.name == 'lr': f[i.name] = np.array(1e-3, np.float32)
+        elif i.name == 'lr': f[i.name] = np.full(dims, 1e-3, np.float32)
         elif i.name == 'step': f[i.name] = np.array(1.0, np.float32)
         else: f[i.name] = (rng.standard_normal(dims) * 0.05).astype(np.float32)
-    timeit(lambda: s.run(None, f), f'ort-py {what} {mode}' + (' malloc' if os.environ.get('MALLOC_MMAP_THRESHOLD_') else ''))
-    if mode == 'seq':
+    per = K if multi else 1
+    timeit(lambda: s.run(None, f), f'ort-py {what} {mode}' + (f' per step, K={K}' if multi else '') + (' malloc' if os.environ.get('MALLOC_MMAP_THRESHOLD_') else ''), per)
+    if mode == 'seq' and not multi:
         io = s.io_binding()
         for k, v in f.items(): io.bind_cpu_input(k, v)
         for o in s.get_outputs(): io.bind_output(o.name, 'cpu')

@@ -1,12 +1,13 @@
 // Training-step throughput of graphs built by @esper/onnx, against plain ONNX Runtime MatMuls
 // of the same shapes measured in the same run (the ceiling). Run with `pnpm bench train`.
 // Options: --threads N (ORT intra-op threads, default ORT's), --steps N, --backends webgpu,cpu
-// (fallback order; default cpu), --flush (flushDenormals for every session).
+// (fallback order; default cpu), --flush (flushDenormals for every session), --steps-per-run K
+// (K for the multi-step figures, default 16), --only mlp|cnn.
 // Steps cycle through 64 random batches with random labels, so the loss stays near ln 10 as in
 // real training; a second MLP figure trains one batch until its loss is ~0, where gradients
 // turn subnormal (slow on x86), with and without flushDenormals.
 import {
-  GraphBuilder, OnnxRuntime, Trainer, buildTrainingGraph, conv2d, f32, i64, initParameters, maxPool2d, softmaxCrossEntropy,
+  GraphBuilder, OnnxRuntime, Trainer, buildTrainingGraph, conv2d, f32, i64, initParameters, maxPool2d, softmaxCrossEntropy, stackBatches,
   type BackendName, type TensorData,
 } from '../src/index.js';
 import { Prng } from '../src/params/prng.js';
@@ -21,6 +22,9 @@ const steps = arg('--steps', 30) as number;
 const backendsArg = process.argv.indexOf('--backends');
 const backends = (backendsArg > 0 ? (process.argv[backendsArg + 1] as string).split(',') : ['cpu']) as BackendName[];
 const flush = process.argv.includes('--flush');
+const stepsPerRun = arg('--steps-per-run', 16) as number;
+const onlyArg = process.argv.indexOf('--only');
+const only = onlyArg > 0 ? process.argv[onlyArg + 1] : undefined;
 const sessionOptions = { backends, flushDenormals: flush, ...(threads === undefined ? {} : { intraOpThreads: threads }) };
 const rt = new OnnxRuntime({ defaults: sessionOptions, onFallback: (e) => console.log(`  fallback ${e.from} → ${e.to}: ${e.reason}`) });
 const prng = new Prng(1);
@@ -35,6 +39,23 @@ async function timeSteps(trainer: Trainer, batches: Record<string, TensorData>[]
   for (let i = 0; i < steps; i++) losses.push((await trainer.step(next(), 1e-3)).loss);
   const ms = (performance.now() - t0) / steps;
   console.log(`  backend ${trainer.session.backend}; loss ${losses[0]!.toFixed(4)} → ${losses.at(-1)!.toFixed(4)} over ${losses.length} steps (${batches.length} batch${batches.length === 1 ? '' : 'es'})`);
+  return ms;
+}
+
+/**
+ * ms/step of {@link Trainer.stepMany} with `stepsPerRun` steps per run, over the same batches
+ * stacked into chunks beforehand (as a data loader writing stacked buffers would).
+ */
+async function timeStepMany(trainer: Trainer, batches: Record<string, TensorData>[]): Promise<number> {
+  const k = stepsPerRun;
+  const chunks = Array.from({ length: Math.max(1, Math.floor(batches.length / k)) }, (_, j) => stackBatches(Array.from({ length: k }, (_, i) => batches[(j * k + i) % batches.length]!)));
+  const runs = Math.max(2, Math.ceil(steps / k));
+  const losses: number[] = [];
+  for (let i = 0; i < 2; i++) losses.push(...(await trainer.stepMany(chunks[i % chunks.length]!, 1e-3)).map((r) => r.loss));
+  const t0 = performance.now();
+  for (let i = 0; i < runs; i++) losses.push(...(await trainer.stepMany(chunks[i % chunks.length]!, 1e-3)).map((r) => r.loss));
+  const ms = (performance.now() - t0) / (runs * k);
+  console.log(`  stepMany: ${k} steps per run; loss ${losses[0]!.toFixed(4)} → ${losses.at(-1)!.toFixed(4)} over ${losses.length} steps`);
   return ms;
 }
 
@@ -68,9 +89,13 @@ async function mlp(): Promise<void> {
   const params = mlpParameters(1);
   const g = mlpForward(params);
   const spec = buildTrainingGraph(g.build(), { loss: 'loss', optimizer: { kind: 'adam' } });
+  const batches = randomBatches(64, [784], B);
   const trainer = await Trainer.create(rt, spec, params);
-  const ms = await timeSteps(trainer, randomBatches(64, [784], B));
+  const ms1 = await timeSteps(trainer, batches);
   await trainer.dispose();
+  const many = await Trainer.create(rt, spec, params);
+  const ms = await timeStepMany(many, batches);
+  await many.dispose();
   // One batch trained until the loss is ~0: subnormal gradients, with and without flushing.
   const one = randomBatches(1, [784], B);
   const saturated: string[] = [];
@@ -87,9 +112,10 @@ async function mlp(): Promise<void> {
   const ceil = await matmulCeiling(shapes);
   const achieved = ceil.gflop / (ms / 1e3);
   const ceilingRate = ceil.gflop / (ceil.ms / 1e3);
-  console.log(`MLP 784-512-512-10, batch ${B}, Adam: ${ms.toFixed(2)} ms/step, ${(1e3 / ms).toFixed(1)} steps/s, ${((B * 1e3) / ms).toFixed(0)} samples/s`);
+  console.log(`MLP 784-512-512-10, batch ${B}, Adam, ${stepsPerRun} steps per run: ${ms.toFixed(2)} ms/step, ${(1e3 / ms).toFixed(1)} steps/s, ${((B * 1e3) / ms).toFixed(0)} samples/s`);
   console.log(`  matmul work ${ceil.gflop.toFixed(3)} GFLOP/step → ${achieved.toFixed(1)} GFLOP/s; plain ORT MatMuls of the same shapes: ${ceil.ms.toFixed(2)} ms, ${ceilingRate.toFixed(1)} GFLOP/s`);
   console.log(`  ratio to the MatMul ceiling: ${((100 * ceil.ms) / ms).toFixed(0)}%`);
+  console.log(`  one step per run (Trainer.step): ${ms1.toFixed(2)} ms/step, ${((100 * ceil.ms) / ms1).toFixed(0)}% of the ceiling; stepMany is ${(ms1 / ms).toFixed(2)}× faster`);
   console.log(`  one batch trained to loss ~0 (subnormal gradients): ${saturated.join(', ')}`);
 }
 
@@ -112,15 +138,20 @@ async function cnn(): Promise<void> {
   const logits = h.flatten().matmul(p('fc.w')).add(p('fc.b'));
   g.output(softmaxCrossEntropy(logits, y), 'loss');
   const spec = buildTrainingGraph(g.build(), { loss: 'loss', optimizer: { kind: 'adam' } });
+  const batches = randomBatches(64, [1, 28, 28], B);
   const trainer = await Trainer.create(rt, spec, params);
-  const ms = await timeSteps(trainer, randomBatches(64, [1, 28, 28], B));
+  const ms1 = await timeSteps(trainer, batches);
   await trainer.dispose();
+  const many = await Trainer.create(rt, spec, params);
+  const ms = await timeStepMany(many, batches);
+  await many.dispose();
   const fwd = 2 * B * (28 * 28 * 8 * 9 + 14 * 14 * 16 * 8 * 9 + 784 * 10);
   const gflop = (3 * fwd - 2 * B * 28 * 28 * 8 * 9) / 1e9; // no input gradient for the first conv
-  console.log(`CNN conv8-pool-conv16-pool-fc10 on 28x28, batch ${B}, Adam: ${ms.toFixed(2)} ms/step, ${(1e3 / ms).toFixed(1)} steps/s, ${(gflop / (ms / 1e3)).toFixed(1)} GFLOP/s`);
+  console.log(`CNN conv8-pool-conv16-pool-fc10 on 28x28, batch ${B}, Adam, ${stepsPerRun} steps per run: ${ms.toFixed(2)} ms/step, ${(1e3 / ms).toFixed(1)} steps/s, ${(gflop / (ms / 1e3)).toFixed(1)} GFLOP/s`);
+  console.log(`  one step per run (Trainer.step): ${ms1.toFixed(2)} ms/step; stepMany is ${(ms1 / ms).toFixed(2)}× faster`);
 }
 
 console.log(`backends ${backends.join(',')}, intra-op threads: ${threads ?? 'ORT default'}, ${steps} timed steps after 3 warm-up steps`);
-await mlp();
-await cnn();
+if (only === undefined || only === 'mlp') await mlp();
+if (only === undefined || only === 'cnn') await cnn();
 await rt.dispose();
