@@ -1,7 +1,9 @@
 """Times one configuration per process (ONNX Runtime sessions that share a process fight over
 spinning threads): a graph from export-mlp-graphs.ts run by Python onnxruntime, or the PyTorch
 step. Usage: python3 ort_step.py <threads> torch | <graph-name> [seq|nospin|par2]   (STEPS=60; GRAPHS=<dir> with the .onnx files;
-K=<steps per run> for a multi-step graph, whose times are reported per step)
+K=<steps per run> for a multi-step graph, whose times are reported per step; REALISTIC=1 feeds
+N(0,1) data, Kaiming weights, zero biases and zero optimizer state instead of N(0, 0.05) for
+all; mode `thread` calls run() from a worker thread, as onnxruntime-node does)
 """
 import os, sys, time
 import numpy as np
@@ -44,10 +46,20 @@ else:
         if i.type == 'tensor(int64)': f[i.name] = (np.arange(int(np.prod(dims))) % 10).astype(np.int64).reshape(dims)
         elif i.name == 'lr': f[i.name] = np.full(dims, 1e-3, np.float32)
         elif i.name == 'step': f[i.name] = np.array(1.0, np.float32)
+        elif os.environ.get('REALISTIC') == '1':
+            if i.name.startswith('opt/') or len(dims) == 1: f[i.name] = np.zeros(dims, np.float32)
+            elif i.name.endswith('.w'): f[i.name] = (rng.standard_normal(dims) * np.sqrt(2 / dims[0])).astype(np.float32)
+            else: f[i.name] = rng.standard_normal(dims).astype(np.float32)
         else: f[i.name] = (rng.standard_normal(dims) * 0.05).astype(np.float32)
     per = K if multi else 1
-    timeit(lambda: s.run(None, f), f'ort-py {what} {mode}' + (f' per step, K={K}' if multi else '') + (' malloc' if os.environ.get('MALLOC_MMAP_THRESHOLD_') else ''), per)
-    if mode == 'seq' and not multi:
+    if mode == 'thread':
+        from concurrent.futures import ThreadPoolExecutor
+        pool = ThreadPoolExecutor(1)
+        run = lambda: pool.submit(s.run, None, f).result()
+    else:
+        run = lambda: s.run(None, f)
+    timeit(run, f'ort-py {what} {mode}' + (f' per step, K={K}' if multi else '') + (' malloc' if os.environ.get('MALLOC_MMAP_THRESHOLD_') else '') + (' realistic' if os.environ.get('REALISTIC') == '1' else ''), per)
+    if mode == 'seq' and not multi and os.environ.get('PREBOUND') == '1':
         io = s.io_binding()
         for k, v in f.items(): io.bind_cpu_input(k, v)
         for o in s.get_outputs(): io.bind_output(o.name, 'cpu')
