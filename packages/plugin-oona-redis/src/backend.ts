@@ -19,8 +19,9 @@ import {
   type StreamEntry,
 } from '@esper/core';
 import { createClient, RESP_TYPES, type RedisClientOptions } from 'redis';
-import { APPEND_BATCH_SCRIPT, appendBatchArgs, asBuffer, entryBytes, fieldShape } from './append-batch.js';
-import { StreamReadConnection } from './read-connection.js';
+import { entryBytes, XaddEncoder, type AppendItem } from './append-batch.js';
+import { CallOrder } from './call-order.js';
+import { RespConnection, type ReplySink } from './resp-connection.js';
 import { maskRedisUrl } from './url.js';
 
 /** Connection options of {@link RedisStreamBackend}. */
@@ -49,17 +50,15 @@ export interface RedisBackendOptions {
   /** Verify the server certificate for `rediss://` (default true). */
   readonly tlsRejectUnauthorized?: boolean;
   /**
-   * Most auto-id appends to one stream sent as one scripted batch (`EVAL`); appends issued in
-   * the same tick are coalesced. 1 sends every append as its own (pipelined) `XADD`. Default 128.
+   * Most appends written to the server in one socket write (pipelined `XADD`s on the append
+   * connection); appends issued in the same tick are coalesced. Default 128.
    */
   readonly appendBatchMax?: number;
   readonly logger?: Logger;
 }
 
 /** Where one queued append reports: a single `append` promise, or slot `index` of an `appendMany`. */
-interface PendingAppend {
-  readonly stream: string;
-  readonly fields: EntryFields;
+interface PendingAppend extends AppendItem {
   readonly index: number;
   readonly sink: OneSink | ManySink;
 }
@@ -84,15 +83,47 @@ function settleAppend(p: PendingAppend, result: string | Error): void {
   else sink.reject(result);
 }
 
-/**
- * The batch script's text as bytes, made once: node-redis writes Buffer arguments as they are,
- * while a string argument is concatenated into the command's header and UTF-8 encoded on every
- * batch.
- */
-const APPEND_BATCH_SCRIPT_BYTES = Buffer.from(APPEND_BATCH_SCRIPT, 'utf8');
+/** Upper bound of the bytes of one write of appends (a single larger entry is written alone). */
+const APPEND_WRITE_MAX_BYTES = 256 * 1024;
 
-/** Upper bound of one scripted batch's packed bytes (a script blocks the server while it runs). */
-const APPEND_BATCH_MAX_BYTES = 256 * 1024;
+/**
+ * The replies of one write of appends, `batch[from, to)` in order: an id (bulk string) or an
+ * error per entry. Ends its turn in the call order when the last reply came, or the connection failed.
+ */
+class AppendReplies implements ReplySink {
+  private next: number;
+
+  constructor(
+    private readonly backend: RedisStreamBackend,
+    private readonly batch: readonly PendingAppend[],
+    from: number,
+    private readonly to: number,
+  ) {
+    this.next = from;
+  }
+
+  reply(buf: Buffer, start: number, end: number): void {
+    const p = this.batch[this.next++]!;
+    if (buf[start] === 36) {
+      // `$<n>\r\n<id>\r\n`
+      let eol = start + 1;
+      while (buf[eol] !== 13) eol++;
+      settleAppend(p, buf.toString('latin1', eol + 2, end - 2));
+    } else {
+      const text = buf.toString('utf8', start + 1, end - 2);
+      settleAppend(p, this.backend.appendError(p, buf[start] === 45 ? new Error(text) : new Error(`unexpected reply to XADD: ${text}`)));
+    }
+    if (this.next === this.to) this.backend.appendsAnswered();
+  }
+
+  fail(error: Error): void {
+    while (this.next < this.to) {
+      const p = this.batch[this.next++]!;
+      settleAppend(p, this.backend.appendError(p, error));
+    }
+    this.backend.appendsAnswered();
+  }
+}
 
 type Client = ReturnType<typeof createClient>;
 type Reply = unknown;
@@ -113,6 +144,22 @@ function toFields(flat: unknown): EntryFields {
   return out;
 }
 
+/** `XACK <stream> <group> <id>…` as RESP (ids are ASCII: `<ms>-<seq>`). */
+function encodeXack(stream: string, group: string, ids: readonly string[]): Buffer {
+  const s = Buffer.from(stream, 'utf8');
+  const g = Buffer.from(group, 'utf8');
+  let text = '';
+  for (let i = 0; i < ids.length; i++) text += `$${ids[i]!.length}\r\n${ids[i]!}\r\n`;
+  return Buffer.concat([
+    Buffer.from(`*${3 + ids.length}\r\n$4\r\nXACK\r\n$${s.length}\r\n`),
+    s,
+    Buffer.from(`\r\n$${g.length}\r\n`),
+    g,
+    Buffer.from('\r\n'),
+    Buffer.from(text, 'latin1'),
+  ]);
+}
+
 function toEntries(list: unknown): StreamEntry[] {
   if (!Array.isArray(list)) return [];
   const out: StreamEntry[] = [];
@@ -131,11 +178,6 @@ function refusal(text: string): Refusal | undefined {
   if (/WRONGPASS|NOAUTH|NOPERM|invalid username-password|AUTH failed/i.test(text)) return 'auth';
   if (/certificate|self[- ]signed|unable to (get|verify)|ERR_TLS|CERT_|wrong version number|handshake failure|altnames/i.test(text)) return 'tls';
   return undefined;
-}
-
-/** An error that says the server (or the ACL) will not run scripts at all. */
-function refusesScripts(text: string): boolean {
-  return /^(NOPERM|ERR unknown command)/i.test(text);
 }
 
 function message(error: unknown): string {
@@ -201,15 +243,16 @@ export function redisClientOptions(options: RedisBackendOptions): RedisClientOpt
 /**
  * A {@link StreamBackend} on Redis Streams through node-redis: XADD, XLEN, XPENDING,
  * XINFO GROUPS, XGROUP CREATE … MKSTREAM, XREADGROUP, XACK, XAUTOCLAIM, XTRIM MINID, XRANGE.
- * Auto-id appends of one tick are coalesced per stream into scripted batches (`EVAL`, one
- * XADD per entry inside; see {@link APPEND_BATCH_SCRIPT}), falling back to pipelined XADDs when
- * the server refuses scripts. Payloads are binary-safe (replies read as Buffers). Blocking
- * reads run on dedicated connections from a small pool (one per concurrent blocking read) with
- * the plugin's own RESP reader, which turns `XREADGROUP` replies straight into entries
- * ({@link StreamReadConnection}), and are cancelled by destroying their connection. Connections reconnect with exponential backoff;
- * while a connection is down, commands fail at once (no offline queue) and the Oona client's
- * breakers, publish buffer and consumer loops take over. Credentials never appear in errors or
- * logs.
+ * Appends go as pipelined XADDs on an append connection of the plugin's own
+ * ({@link RespConnection}): appends of one tick are encoded into one write (up to
+ * `appendBatchMax` entries and 256 KiB) and every entry gets its own id or error. Commands on
+ * the append connection and on node-redis' command connection stay in call order
+ * ({@link CallOrder}). Payloads are binary-safe (replies read as Buffers). Blocking reads run on
+ * dedicated connections from a small pool (one per concurrent blocking read) with the plugin's
+ * own RESP reader, which turns `XREADGROUP` replies straight into entries, and are cancelled by
+ * destroying their connection. Connections reconnect with exponential backoff; while a
+ * connection is down, commands fail at once (no offline queue) and the Oona client's breakers,
+ * publish buffer and consumer loops take over. Credentials never appear in errors or logs.
  */
 export class RedisStreamBackend implements StreamBackend {
   /** The URL with credentials masked, for messages. */
@@ -217,26 +260,33 @@ export class RedisStreamBackend implements StreamBackend {
   private readonly clientOptions: RedisClientOptions;
   private readonly main: Client;
   /** Connections for blocking reads: idle ones are reused, busy ones run one read each. */
-  private readonly idle: StreamReadConnection[] = [];
-  private readonly busy = new Set<StreamReadConnection>();
+  private readonly idle: RespConnection[] = [];
+  private readonly busy = new Set<RespConnection>();
+  /** The append connection: pipelined XADDs. */
+  private readonly writer: RespConnection;
+  private writerConnecting: Promise<void> | undefined;
+  /** Keeps the append connection's and the command connection's commands in call order. */
+  private readonly order = new CallOrder();
+  private readonly encoder = new XaddEncoder();
   private closed = false;
   private connecting: Promise<void> | undefined;
   private connected = false;
   private lastError: string | undefined;
-  /** Auto-id appends waiting for the end of the tick, in call order. */
+  /** Appends waiting for the end of the tick, in call order. */
   private queuedAppends: PendingAppend[] = [];
   private readonly flushQueued = (): void => this.flushAppends();
   private readonly appendBatchMax: number;
-  /** False once the server refused the batch script (ACL, scripting disabled): appends go as plain XADDs. */
-  private scripted: boolean;
 
   constructor(private readonly options: RedisBackendOptions) {
     this.displayUrl = maskRedisUrl(options.url);
     // Built once: TLS files are read here, so a bad path fails at construction, not on reconnect.
     this.clientOptions = redisClientOptions(options);
     this.main = this.makeClient('main');
+    // A lost append connection reconnects in the background; appends fail at once meanwhile.
+    this.writer = this.makeConnection('append', () => {
+      if (!this.closed) this.reconnectWriter().catch(() => undefined);
+    });
     this.appendBatchMax = Math.max(1, Math.floor(options.appendBatchMax ?? 128));
-    this.scripted = this.appendBatchMax > 1;
   }
 
   private makeClient(role: string): Client {
@@ -258,8 +308,8 @@ export class RedisStreamBackend implements StreamBackend {
     this.lastError = undefined;
   }
 
-  /** A connection for blocking reads, on the command connection's URL, TLS settings and backoff. */
-  private makeReader(): StreamReadConnection {
+  /** A connection of the plugin's own (blocking reads, appends), on the command connection's URL, TLS settings and backoff. */
+  private makeConnection(role: string, onDrop?: () => void): RespConnection {
     const socket = (this.clientOptions.socket ?? {}) as {
       tls?: boolean;
       ca?: string | Buffer;
@@ -278,14 +328,29 @@ export class RedisStreamBackend implements StreamBackend {
             ...(socket.key !== undefined ? { key: socket.key } : {}),
           }
         : undefined;
-    return new StreamReadConnection({
+    return new RespConnection({
       url: this.options.url,
       tls,
       connectTimeoutMs: socket.connectTimeout ?? 2_000,
       reconnectDelayMs: socket.reconnectStrategy ?? (() => 1_000),
-      onError: (error) => this.connectionError('blocking', error),
-      onReady: () => this.connectionReady('blocking'),
+      onError: (error) => this.connectionError(role, error),
+      onReady: () => this.connectionReady(role),
+      ...(onDrop !== undefined ? { onDrop } : {}),
     });
+  }
+
+  /** Connects the append connection, retrying with backoff until it is up or the backend closes. */
+  private reconnectWriter(): Promise<void> {
+    this.writerConnecting ??= this.writer.connect().then(
+      () => {
+        this.writerConnecting = undefined;
+      },
+      (error: unknown) => {
+        this.writerConnecting = undefined;
+        throw error;
+      },
+    );
+    return this.writerConnecting;
   }
 
   /** Removes the raw URL (and its password) from a message. */
@@ -322,11 +387,11 @@ export class RedisStreamBackend implements StreamBackend {
       };
       this.main.on('error', onError);
       try {
-        await Promise.race([this.main.connect(), timeout, refused]);
-        if (this.scripted) await Promise.race([this.probeScripting(), timeout]);
+        await Promise.race([Promise.all([this.main.connect(), this.reconnectWriter()]), timeout, refused]);
         this.connected = true;
       } catch (error) {
         this.main.destroy();
+        this.writer.destroy();
         const kind = (error as { kind?: Refusal }).kind;
         if (kind !== undefined) {
           const text = this.scrub(message(error)).replace(/\s+/g, ' ').trim();
@@ -351,33 +416,19 @@ export class RedisStreamBackend implements StreamBackend {
     return this.connecting;
   }
 
-  /**
-   * Runs the batch script once with no entries (no keys, so no key permissions involved). A server
-   * or ACL that refuses scripts is found here, before any append is sent, so that batches never
-   * fall back mid-stream (which could put a later plain XADD ahead of a refused batch).
-   */
-  private async probeScripting(): Promise<void> {
-    try {
-      await this.main.sendCommand(['EVAL', APPEND_BATCH_SCRIPT, '0', '0', '', '']);
-    } catch (error) {
-      if (!refusesScripts(message(error))) return; // anything else shows up again on the first batch
-      this.scripted = false;
-      this.options.logger?.warn('oona redis: batched appends refused, falling back to one XADD per entry', {
-        url: this.displayUrl,
-        error: this.scrub(message(error)),
-      });
-    }
-  }
-
   private async command<T = Reply>(args: Array<string | Buffer>, buffers = false): Promise<T> {
     if (this.closed) throw new OonaClosedError('Redis stream backend');
     if (!this.connected && this.connecting !== undefined) await this.connecting;
-    // Appends queued earlier in this tick go first: commands reach the server in call order.
+    // Appends queued earlier in this tick go first, and are answered before this command is sent:
+    // commands reach the server in call order.
     this.flushAppends();
+    if (!this.order.tryBegin('command')) await new Promise<void>((resolve) => this.order.run('command', () => (this.order.begin(), resolve())));
     try {
       return (await (buffers ? this.main.sendCommand(args, BUFFERS) : this.main.sendCommand(args))) as T;
     } catch (error) {
       throw this.translate(error, args);
+    } finally {
+      this.order.end();
     }
   }
 
@@ -397,20 +448,19 @@ export class RedisStreamBackend implements StreamBackend {
   }
 
   /**
-   * `XADD`. Auto-id appends are queued and sent at the end of the tick, coalesced per stream
-   * into scripted batches of up to `appendBatchMax` entries (each entry still gets its own id
-   * or error, as with pipelined XADDs); explicit ids go at once, behind what is queued.
+   * `XADD`. Appends are queued and sent at the end of the tick as pipelined XADDs on the append
+   * connection (an explicit id, too, keeps its place in call order).
    */
   append(stream: string, fields: EntryFields, options?: AppendOptions): Promise<string> {
-    if (options?.id !== undefined) return this.xadd(stream, fields, options.id);
     if (this.closed) return Promise.reject(new OonaClosedError('Redis stream backend'));
+    const id = options?.id;
     return new Promise<string>((resolve, reject) => {
-      this.enqueueAppend({ stream, fields, index: 0, sink: { resolve, reject } });
+      this.enqueueAppend({ stream, fields, id, index: 0, sink: { resolve, reject } });
     });
   }
 
   /**
-   * Appends `entries` to `stream` with auto ids, in order, in as few calls as `appendBatchMax`
+   * Appends `entries` to `stream` with auto ids, in order, in as few writes as `appendBatchMax`
    * allows (coalesced with other appends of the same tick). Resolves per entry its id or the
    * Error that kept it out; rejects only when the backend is closed.
    */
@@ -419,7 +469,7 @@ export class RedisStreamBackend implements StreamBackend {
     if (entries.length === 0) return Promise.resolve([]);
     return new Promise((resolve) => {
       const sink: ManySink = { results: new Array<string | Error>(entries.length), left: entries.length, resolve };
-      for (let i = 0; i < entries.length; i++) this.enqueueAppend({ stream, fields: entries[i]!, index: i, sink });
+      for (let i = 0; i < entries.length; i++) this.enqueueAppend({ stream, fields: entries[i]!, id: undefined, index: i, sink });
     });
   }
 
@@ -428,13 +478,7 @@ export class RedisStreamBackend implements StreamBackend {
     this.queuedAppends.push(pending);
   }
 
-  private async xadd(stream: string, fields: EntryFields, id: string): Promise<string> {
-    const args: Array<string | Buffer> = ['XADD', stream, id];
-    for (const key in fields) args.push(key, asBuffer(fields[key]!));
-    return str(await this.command(args));
-  }
-
-  /** Sends every queued append now (synchronously, so that later commands queue behind them). */
+  /** Sends every queued append now, or queues them behind the commands sent before them (synchronously, so that later commands queue behind them). */
   private flushAppends(): void {
     const queued = this.queuedAppends;
     if (queued.length === 0) return;
@@ -444,93 +488,43 @@ export class RedisStreamBackend implements StreamBackend {
       return;
     }
     this.queuedAppends = [];
-    const stream = queued[0]!.stream;
-    if (queued.every((p) => p.stream === stream)) {
-      this.sendStreamAppends(stream, queued);
-      return;
-    }
-    // Several streams in one tick: one list per stream, each in call order.
-    const byStream = new Map<string, PendingAppend[]>();
-    for (const p of queued) {
-      const list = byStream.get(p.stream);
-      if (list === undefined) byStream.set(p.stream, [p]);
-      else list.push(p);
-    }
-    for (const [name, list] of byStream) this.sendStreamAppends(name, list);
+    this.order.run('append', () => this.writeAppends(queued));
   }
 
-  /**
-   * Splits one stream's queued appends into batches of consecutive entries with the same field
-   * names, at most `appendBatchMax` entries and 256 KiB each.
-   */
-  private sendStreamAppends(stream: string, queue: PendingAppend[]): void {
+  /** Writes `queued` in order, at most `appendBatchMax` entries and 256 KiB per write. */
+  private writeAppends(queued: readonly PendingAppend[]): void {
     let start = 0;
-    while (start < queue.length) {
-      const shape = fieldShape(queue[start]!.fields);
+    while (start < queued.length) {
       let end = start + 1;
-      let bytes = entryBytes(queue[start]!.fields);
-      while (end < queue.length && end - start < this.appendBatchMax && bytes < APPEND_BATCH_MAX_BYTES) {
-        const fields = queue[end]!.fields;
-        if (fieldShape(fields) !== shape) break;
-        bytes += entryBytes(fields);
+      let bytes = entryBytes(queued[start]!.fields);
+      while (end < queued.length && end - start < this.appendBatchMax) {
+        bytes += entryBytes(queued[end]!.fields);
+        if (bytes > APPEND_WRITE_MAX_BYTES) break;
         end++;
       }
-      const batch = start === 0 && end === queue.length ? queue : queue.slice(start, end);
-      if (batch.length === 1 || !this.scripted || shape === '') this.sendEach(stream, batch);
-      else this.sendScripted(stream, shape, batch);
+      this.order.begin();
+      const replies = new AppendReplies(this, queued, start, end);
+      let bytesOut: Buffer;
+      try {
+        bytesOut = this.encoder.encode(queued, start, end);
+      } catch (error) {
+        replies.fail(error as Error);
+        start = end;
+        continue;
+      }
+      this.writer.sendEncoded(bytesOut, end - start, replies);
       start = end;
     }
   }
 
-  /** One pipelined XADD per entry (node-redis writes the commands of one tick together). */
-  private sendEach(stream: string, batch: readonly PendingAppend[]): void {
-    for (const p of batch) {
-      this.xadd(stream, p.fields, '*').then(
-        (id) => settleAppend(p, id),
-        (error: unknown) => settleAppend(p, error as Error),
-      );
-    }
+  /** The error an append resolves with (`XADD` error replies keep their text; a lost connection is an OonaBackendError). */
+  appendError(p: AppendItem, error: Error): Error {
+    return this.translate(error, ['XADD', p.stream, p.id ?? '*']);
   }
 
-  private sendScripted(stream: string, shape: string, batch: readonly PendingAppend[]): void {
-    const args = appendBatchArgs(
-      shape,
-      batch.map((p) => p.fields),
-    );
-    const settle = (reply: unknown): void => {
-      const lines = str(reply).split('\n');
-      for (let i = 0; i < batch.length; i++) {
-        const line = lines[i];
-        settleAppend(
-          batch[i]!,
-          line === undefined
-            ? new OonaBackendError(`Redis batched XADD on ${this.displayUrl} returned too few ids`)
-            : line.startsWith('-')
-              ? this.translate(new Error(line.slice(1)), ['XADD', stream, '*'])
-              : line,
-        );
-      }
-    };
-    // EVAL, not EVALSHA: a server that lost its script cache (restart, SCRIPT FLUSH) would answer
-    // NOSCRIPT to this batch while plain XADDs sent after it succeed, and the retry would land
-    // behind them; the script text costs ~1.3 KB per batch and keeps every stream in call order.
-    this.main.sendCommand(['EVAL', APPEND_BATCH_SCRIPT_BYTES, '1', stream, ...args]).then(settle, (e: unknown) => this.failBatch(stream, batch, e));
-  }
-
-  /** A batch the script did not run: a refused script falls back to plain XADDs, anything else fails every entry. */
-  private failBatch(stream: string, batch: readonly PendingAppend[], error: unknown): void {
-    const text = message(error);
-    if (this.scripted && refusesScripts(text)) {
-      this.scripted = false;
-      this.options.logger?.warn('oona redis: batched appends refused, falling back to one XADD per entry', {
-        url: this.displayUrl,
-        error: this.scrub(text),
-      });
-      this.sendEach(stream, batch);
-      return;
-    }
-    const translated = this.translate(error, ['XADD', stream, '*']);
-    for (const p of batch) settleAppend(p, translated);
+  /** A write of appends was answered (or failed). */
+  appendsAnswered(): void {
+    this.order.end();
   }
 
   async length(stream: string): Promise<number> {
@@ -611,31 +605,55 @@ export class RedisStreamBackend implements StreamBackend {
   }
 
   /** A dedicated connection for one blocking read (reused when idle and ready, else a new one, not yet connected). */
-  private acquire(): StreamReadConnection {
+  private acquire(): RespConnection {
     let reader = this.idle.pop();
     while (reader !== undefined && !reader.ready) {
       reader.destroy();
       reader = this.idle.pop();
     }
-    reader ??= this.makeReader();
+    reader ??= this.makeConnection('blocking');
     this.busy.add(reader);
     return reader;
   }
 
-  private release(reader: StreamReadConnection): void {
+  private release(reader: RespConnection): void {
     if (!this.busy.delete(reader)) return;
     if (this.closed || this.idle.length >= 8) reader.destroy();
     else this.idle.push(reader);
   }
 
-  private discard(reader: StreamReadConnection): void {
+  private discard(reader: RespConnection): void {
     this.busy.delete(reader);
     reader.destroy();
   }
 
+  /**
+   * `XACK`, on the append connection (in call order with appends and commands): encoding a
+   * thousand ids there costs a fraction of what node-redis' general encoder does.
+   */
   async ack(stream: string, group: string, ids: readonly string[]): Promise<number> {
     if (ids.length === 0) return 0;
-    return Number(await this.command(['XACK', stream, group, ...ids]));
+    if (this.closed) throw new OonaClosedError('Redis stream backend');
+    if (!this.connected && this.connecting !== undefined) await this.connecting;
+    this.flushAppends();
+    const args = ['XACK', stream, group];
+    return new Promise<number>((resolve, reject) => {
+      this.order.run('append', () => {
+        this.order.begin();
+        this.writer.sendEncoded(encodeXack(stream, group, ids), 1, {
+          reply: (buf, start, end) => {
+            this.order.end();
+            const text = buf.toString('utf8', start + 1, end - 2);
+            if (buf[start] === 58) resolve(Number(text));
+            else reject(this.translate(new Error(buf[start] === 45 ? text : `unexpected reply to XACK: ${text}`), args));
+          },
+          fail: (error) => {
+            this.order.end();
+            reject(this.translate(error, args));
+          },
+        });
+      });
+    });
   }
 
   async autoClaim(stream: string, group: string, consumer: string, minIdleMs: number, cursor: string, count: number): Promise<AutoClaimResult> {
@@ -669,18 +687,20 @@ export class RedisStreamBackend implements StreamBackend {
     await this.command(['DEL', stream]);
   }
 
-  /** Whether the command connection is up. */
+  /** Whether the command and append connections are up. */
   get ready(): boolean {
-    return this.main.isReady;
+    return this.main.isReady && this.writer.ready;
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
-    // Appends accepted before close are still sent (the command connection closes after them).
+    // Appends accepted before close are still sent and answered before the connections close.
     this.flushAppends();
     this.closed = true;
     for (const reader of [...this.busy, ...this.idle]) this.discard(reader);
     this.idle.length = 0;
+    if (this.connected) await new Promise<void>((resolve) => this.order.run('command', resolve));
+    this.writer.destroy();
     if (this.main.isOpen) {
       try {
         await this.main.close();

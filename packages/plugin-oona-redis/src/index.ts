@@ -7,5 +7,4 @@
  */
 export { oonaRedis, oonaRedisSchema, redisBackendFor, type OonaRedisInput, type OonaRedisOptions } from './plugin.js';
 export { RedisStreamBackend, redisClientOptions, type RedisBackendOptions } from './backend.js';
-export { APPEND_BATCH_SCRIPT } from './append-batch.js';
 export { maskRedisUrl } from './url.js';

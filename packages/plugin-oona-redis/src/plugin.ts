@@ -41,8 +41,8 @@ export const oonaRedisSchema = z.strictObject({
   /** Verify the server certificate for `rediss://`. */
   tlsRejectUnauthorized: z.boolean().default(true),
   /**
-   * Most publishes to one stream sent as one scripted batch (`EVAL`, needs the ACL
-   * permission); publishes of the same tick are coalesced. 1 sends one pipelined XADD each.
+   * Most publishes written to the server in one socket write (pipelined XADDs); publishes of the
+   * same tick are coalesced. 1 writes each on its own.
    */
   appendBatchMax: z.number().int().positive().max(10_000).default(128),
 }).superRefine((o, ctx) => {

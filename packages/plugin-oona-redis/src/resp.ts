@@ -32,15 +32,20 @@ export class ReplyScanner {
   /** Elements still expected by each open array, innermost last. */
   private readonly open: number[] = [];
 
-  /** Forgets the reply in progress (after a reply was taken, or a connection was reset). */
+  /** Forgets the reply in progress and starts over at offset 0 (a new buffer or connection). */
   reset(): void {
     this.pos = 0;
     this.open.length = 0;
   }
 
+  /** The caller dropped the first `count` bytes of its buffer: positions move down by as much. */
+  rebase(count: number): void {
+    this.pos -= count;
+  }
+
   /**
-   * Scans `buf[0, length)` from where the last call stopped. Returns the end offset of the first
-   * complete reply, or -1 when more bytes are needed. Throws {@link RespProtocolError} for
+   * Scans `buf[0, length)` from where the last call stopped. Returns the end offset of the next
+   * complete reply (the following call scans the reply after it), or -1 when more bytes are needed. Throws {@link RespProtocolError} for
    * bytes that cannot start an element.
    */
   scan(buf: Uint8Array, length: number): number {
@@ -75,11 +80,8 @@ export class ReplyScanner {
         this.open.pop();
         depth--;
       }
-      if (depth === 0) {
-        const end = this.pos;
-        this.reset();
-        return end;
-      }
+      // The next reply (pipelined commands) starts where this one ended.
+      if (depth === 0) return this.pos;
     }
   }
 }

@@ -7,8 +7,8 @@ const available = await redisAvailable();
 
 const bytes = (n: number): Uint8Array => Uint8Array.from({ length: 40 }, (_, i) => (n * 31 + i * 7) & 0xff);
 
-// Batched appends against the shared server: what one tick of appends turns into must look,
-// entry by entry, exactly like one XADD per append in call order.
+// Appends against the shared server: what one tick of appends turns into (pipelined XADDs on the
+// append connection) must look, entry by entry, exactly like one XADD per append in call order.
 describe.skipIf(!available)('batched appends (shared redis-server)', () => {
   const prefix = `append-batch-${process.pid}-${Date.now()}:`;
   let backend: RedisStreamBackend;
@@ -33,7 +33,7 @@ describe.skipIf(!available)('batched appends (shared redis-server)', () => {
     const calls: Array<{ stream: string; fields: Record<string, Uint8Array> }> = [];
     for (let i = 0; i < 300; i++) {
       const stream = i % 3 === 0 ? b : a;
-      // payload only, payload + signature, and a three-field shape (the script's general path).
+      // payload only, payload + signature, and a three-field shape.
       const fields: Record<string, Uint8Array> =
         i % 5 === 0 ? { payload: bytes(i), signature: bytes(i + 1) } : i % 7 === 0 ? { x: bytes(i), y: bytes(i + 2), z: bytes(i + 3) } : { payload: bytes(i) };
       calls.push({ stream, fields });
@@ -50,7 +50,7 @@ describe.skipIf(!available)('batched appends (shared redis-server)', () => {
     }
   });
 
-  it('big batches (more than 1,000 packed values) and big values (split at 256 KiB) arrive intact', async () => {
+  it('big writes (1,500 entries in one appendMany) and big values (writes split at 256 KiB) arrive intact', async () => {
     const wide = new RedisStreamBackend({ url: REDIS_URL, appendBatchMax: 2_000 });
     await wide.connect();
     const s = `${prefix}wide`;
@@ -104,13 +104,32 @@ describe.skipIf(!available)('batched appends (shared redis-server)', () => {
     expect((await backend.range(s, '-', '+', 10)).map((e) => e.id)).toEqual(ids);
   });
 
-  it('appendBatchMax 1 sends one XADD per entry with the same results', async () => {
+  it('appendBatchMax 1 (one entry per write) gives the same results', async () => {
     const plain = new RedisStreamBackend({ url: REDIS_URL, appendBatchMax: 1 });
     await plain.connect();
     const s = `${prefix}plain`;
     const ids = await Promise.all(Array.from({ length: 20 }, (_, i) => plain.append(s, { payload: bytes(i) })));
     expect((await plain.range(s, '-', '+', 100)).map((e) => e.id)).toEqual(ids);
     await plain.close();
+  });
+
+  it('appends and commands keep call order across the append and command connections', async () => {
+    const s = `${prefix}lanes`;
+    // Nothing awaited in between: each call must find the server as the calls before it left it.
+    const created = backend.createGroup(s, 'g'); // XGROUP CREATE … $ MKSTREAM: sees only later entries
+    const first = backend.append(s, { payload: bytes(1) });
+    const length = backend.length(s);
+    const read = backend.readGroup(s, 'g', 'c', { count: 10 });
+    const second = backend.append(s, { payload: bytes(2) });
+    const acked = read.then((entries) => backend.ack(s, 'g', entries.map((e) => e.id)));
+    const third = backend.append(s, { payload: bytes(3) });
+    const lengthAfter = backend.length(s);
+    await created;
+    expect(await length).toBe(1);
+    expect((await read).map((e) => e.id)).toEqual([await first]);
+    expect(await lengthAfter).toBe(3);
+    expect(await acked).toBe(1);
+    expect((await backend.range(s, '-', '+', 10)).map((e) => e.id)).toEqual([await first, await second, await third]);
   });
 
   it('close() sends the appends already queued, then refuses new ones', async () => {

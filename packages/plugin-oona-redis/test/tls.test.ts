@@ -33,9 +33,7 @@ const USER = 'oona-svc';
 const PASS = 'tls-Pa55-never-printed';
 const ADMIN = 'oona-admin';
 const ADMIN_PASS = 'admin-Pa55-never-printed';
-const NOSCRIPT_USER = 'oona-noscript';
-const NOSCRIPT_PASS = 'noscript-Pa55-never-printed';
-const SECRETS = [PASS, ADMIN_PASS, NOSCRIPT_PASS];
+const SECRETS = [PASS, ADMIN_PASS];
 
 
 function openssl(dir: string, args: string[]): void {
@@ -88,10 +86,9 @@ class TlsRedis {
       '--tls-ca-cert-file', this.file('ca.crt'), '--tls-auth-clients', 'no',
       '--save', '', '--appendonly', 'no', '--dir', this.dir,
       '--user', 'default', 'off',
-      // What the plugin needs: stream commands, the batch script, DEL (deleteStream) and PING —
-      // nothing else (node-redis' CLIENT SETINFO may fail; it ignores that).
-      '--user', USER, 'on', `>${PASS}`, '~*', 'resetchannels', '-@all', '+@stream', '+eval', '+del', '+ping',
-      '--user', NOSCRIPT_USER, 'on', `>${NOSCRIPT_PASS}`, '~*', 'resetchannels', '-@all', '+@stream', '+del', '+ping',
+      // What the plugin needs: stream commands, DEL (deleteStream) and PING — nothing else, no
+      // scripting (node-redis' CLIENT SETINFO may fail; it ignores that).
+      '--user', USER, 'on', `>${PASS}`, '~*', 'resetchannels', '-@all', '+@stream', '+del', '+ping',
       '--user', ADMIN, 'on', `>${ADMIN_PASS}`, '~*', '&*', '+@all',
     ], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
@@ -212,7 +209,7 @@ describe.skipIf(skipReason !== undefined)(title, () => {
       const oona = run.resolve(Tokens.Oona);
       const seen: OonaMessage[] = [];
       const sub = oona.subscribe((m) => void seen.push(m), { count: 64, blockMs: 100 });
-      // One typed message, then a burst of raw binary payloads (sent as one scripted batch).
+      // One typed message, then a burst of raw binary payloads (pipelined XADDs in one write).
       expect(await oona.publishMessage(SystemStatePacketSchema, create(SystemStatePacketSchema, { version: 1, globalStep: 42n }))).toBe(true);
       const sent = await Promise.all(Array.from({ length: 50 }, (_, i) => oona.publish(BusMessageType.SYSTEM_STATE, BINARY, { attributes: { i: String(i) } })));
       expect(sent.every(Boolean)).toBe(true);
@@ -265,20 +262,6 @@ describe.skipIf(skipReason !== undefined)(title, () => {
       expect(text).toContain('failed the TLS handshake');
       expect(text).toMatch(/certificate/i);
       expect(text).not.toContain(PASS);
-    });
-
-    it('an ACL user without scripting permission still publishes (one XADD per entry) and says so once', async () => {
-      const esper = esperWith(redis.url(NOSCRIPT_USER, NOSCRIPT_PASS), { tlsCaFile: redis.file('ca.crt') });
-      const run = await esper.start();
-      const oona = run.resolve(Tokens.Oona);
-      const sent = await Promise.all(Array.from({ length: 20 }, () => oona.publish(BusMessageType.SYSTEM_STATE, BINARY)));
-      expect(sent.every(Boolean)).toBe(true);
-      expect(await oona.publish(BusMessageType.SYSTEM_STATE, BINARY)).toBe(true);
-      let handled = 0;
-      await oona.consume(() => void handled++, { count: 100 });
-      expect(handled).toBe(21);
-      expect(lines.filter((l) => l.includes('batched appends refused'))).toHaveLength(1);
-      await run.stop();
     });
 
     it('presents a client certificate when the server requires one (tls-auth-clients yes)', async () => {

@@ -3,7 +3,7 @@ import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import type { StreamEntry } from '@esper/core';
 import { lineText, parseStreamRead, ReplyScanner, RespProtocolError } from './resp.js';
 
-/** Where and how a {@link StreamReadConnection} connects. */
+/** Where and how a {@link RespConnection} connects. */
 export interface ReadConnectionOptions {
   /** `redis://` or `rediss://` URL: host, port, user, password and database are taken from it. */
   readonly url: string;
@@ -16,6 +16,8 @@ export interface ReadConnectionOptions {
   readonly onError: (error: Error) => void;
   /** Connected and authenticated. */
   readonly onReady: () => void;
+  /** A ready connection was lost (not called for {@link RespConnection.destroy}). */
+  readonly onDrop?: () => void;
 }
 
 interface Endpoint {
@@ -48,26 +50,42 @@ function encode(args: readonly string[]): string {
   return out;
 }
 
-type Waiter = (error: Error | undefined, buf: Buffer, start: number, end: number) => void;
+/**
+ * Receives the replies of commands written together, in order: `reply` once per reply (an error
+ * reply is `-…`; `buf[start, end)` is only valid during the call, except that views on it may be
+ * kept), then nothing more — or `fail` once for every reply that will not come.
+ */
+export interface ReplySink {
+  reply(buf: Buffer, start: number, end: number): void;
+  fail(error: Error): void;
+}
 
-/** The connection was closed (by the server, the network, or {@link StreamReadConnection.destroy}). */
-class ConnectionClosedError extends Error {
+interface Waiter {
+  readonly sink: ReplySink;
+  /** Replies still expected by `sink`. */
+  left: number;
+}
+
+/** The connection was closed (by the server, the network, or {@link RespConnection.destroy}). */
+export class ConnectionClosedError extends Error {
   constructor() {
-    super('the Redis read connection closed');
+    super('the Redis connection closed');
     this.name = 'ConnectionClosedError';
   }
 }
 
 /**
- * A connection that only runs stream reads (`XREADGROUP`, blocking or not), with its own small
- * RESP2 reader that turns replies straight into entries — node-redis' general decoder built an
- * array per entry and per field list and a Buffer per id, name and value, which was most of
- * the consuming side's client CPU. It speaks plain TCP or TLS with the same options as the
- * command connection, authenticates (`AUTH [user] password`) and selects the URL's database;
- * `connect` retries with the backend's backoff until it succeeds or the connection is
- * destroyed. One command at a time; cancelling means destroying it.
+ * A Redis connection with its own small RESP2 reader, for the two hot paths that node-redis'
+ * general client made expensive: stream reads (`XREADGROUP`, blocking or not), whose replies
+ * it turns straight into entries — node-redis' decoder built an array per entry and per field
+ * list and a Buffer per id, name and value — and appends, written as pre-encoded pipelined
+ * `XADD`s ({@link sendEncoded}) whose replies are handed over one by one. It speaks plain TCP
+ * or TLS with the same options as the command connection, authenticates
+ * (`AUTH [user] password`) and selects the URL's database; `connect` retries with the
+ * backend's backoff until it succeeds or the connection is destroyed. Replies come back in the
+ * order the commands were written; cancelling a command means destroying the connection.
  */
-export class StreamReadConnection {
+export class RespConnection {
   private socket: Socket | undefined;
   private readonly endpoint: Endpoint;
   private readonly scanner = new ReplyScanner();
@@ -170,20 +188,39 @@ export class StreamReadConnection {
     return this.send(args, parseStreamRead);
   }
 
+  /**
+   * Writes `bytes` — `replies` whole RESP commands, encoded by the caller — and hands their
+   * replies to `sink` in order. On a connection that is not ready, `sink.fail` runs at once.
+   */
+  sendEncoded(bytes: Uint8Array, replies: number, sink: ReplySink): void {
+    const socket = this.socket;
+    if (!this.isReady || socket === undefined) {
+      sink.fail(new ConnectionClosedError());
+      return;
+    }
+    this.waiters.push({ sink, left: replies });
+    socket.write(bytes);
+  }
+
   private send<T>(args: readonly string[], parse: (buf: Buffer, start: number, end: number) => T): Promise<T> {
     const socket = this.socket;
     if (socket === undefined || this.destroyed) return Promise.reject(new ConnectionClosedError());
     return new Promise<T>((resolve, reject) => {
-      this.waiters.push((error, buf, start, end) => {
-        if (error !== undefined) reject(error);
-        else if (buf[start] === 45) reject(new Error(lineText(buf, start, end)));
-        else {
-          try {
-            resolve(parse(buf, start, end));
-          } catch (e) {
-            reject(e as Error);
-          }
-        }
+      this.waiters.push({
+        left: 1,
+        sink: {
+          reply(buf, start, end) {
+            if (buf[start] === 45) reject(new Error(lineText(buf, start, end)));
+            else {
+              try {
+                resolve(parse(buf, start, end));
+              } catch (e) {
+                reject(e as Error);
+              }
+            }
+          },
+          fail: reject,
+        },
       });
       socket.write(encode(args));
     });
@@ -207,8 +244,10 @@ export class StreamReadConnection {
       chunk.copy(this.buf!, this.length);
       this.length += chunk.length;
     }
+    // Replies `buf[start, end)` are delivered in place; the bytes left over are kept once, after the loop.
+    const buf = this.buf!;
+    let start = 0;
     for (;;) {
-      const buf = this.buf!;
       let end: number;
       try {
         end = this.scanner.scan(buf, this.length);
@@ -216,23 +255,31 @@ export class StreamReadConnection {
         this.fail(error as RespProtocolError);
         return;
       }
-      if (end < 0) return;
-      const waiter = this.waiters.shift();
-      if (end === this.length) {
-        this.buf = undefined;
-        this.length = 0;
-      } else {
-        // Bytes of a next reply: keep them, but never write into the buffer the delivered views share.
-        this.buf = buf.subarray(end, this.length);
-        this.length -= end;
-        this.owned = false;
-      }
+      if (end < 0) break;
+      const waiter = this.waiters[0];
       if (waiter === undefined) {
         this.fail(new RespProtocolError('a reply nobody asked for'));
         return;
       }
-      waiter(undefined, buf, 0, end);
-      if (this.length === 0) return;
+      if (--waiter.left === 0) this.waiters.shift();
+      // Delivered views may share `buf`: never append into it again.
+      this.owned = false;
+      waiter.sink.reply(buf, start, end);
+      // A sink may have dropped the connection (destroy() from a callback).
+      if (socket !== this.socket) return;
+      start = end;
+      if (start === this.length) break;
+    }
+    if (start === this.length) {
+      this.buf = undefined;
+      this.length = 0;
+      this.scanner.reset();
+    } else if (start > 0) {
+      // Bytes of a next reply: keep them, but never write into the buffer the delivered views share.
+      this.buf = buf.subarray(start, this.length);
+      this.length -= start;
+      this.owned = false;
+      this.scanner.rebase(start);
     }
   }
 
@@ -248,14 +295,17 @@ export class StreamReadConnection {
 
   /** Forgets the socket and fails every waiting command. */
   private dropSocket(error: Error = new ConnectionClosedError()): void {
+    const wasReady = this.isReady;
     this.isReady = false;
     const socket = this.socket;
     this.socket = undefined;
     socket?.destroy();
     this.buf = undefined;
     this.length = 0;
+    this.scanner.reset();
     const waiters = this.waiters.splice(0);
-    for (const waiter of waiters) waiter(error, EMPTY, 0, 0);
+    for (const waiter of waiters) waiter.sink.fail(error);
+    if (wasReady && !this.destroyed) this.options.onDrop?.();
   }
 
   /** Closes the connection at once; a waiting read rejects, a connect loop stops. */
@@ -265,8 +315,6 @@ export class StreamReadConnection {
     this.wakeRetry?.();
   }
 }
-
-const EMPTY = Buffer.alloc(0);
 
 /** A one-line reply (`+OK`): its text. */
 function lineReply(buf: Buffer, start: number, end: number): string {
