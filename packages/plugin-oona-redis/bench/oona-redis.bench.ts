@@ -10,8 +10,12 @@
  * warm-up discarded, then 2 s of samples), each next to the same pacing on bare node-redis (the
  * floor the server, client library and machine allow); the ceiling; publish-only throughput;
  * publish→handler throughput with `publish()` per message (appends of a tick coalesced into
- * scripted batches, the default), with `publishBatch()` of 512 messages, and with one pipelined
- * XADD per message (`appendBatchMax: 1`). Throughput publishers keep up to 1,024 messages in
+ * pipelined XADDs, up to 128 per socket write, the default), with `publishBatch()` of 512
+ * messages, and with one XADD per socket write (`appendBatchMax: 1`). For the ceiling and the
+ * `publish()` publish→handler run it also prints the server's CPU time per request / message
+ * (`INFO cpu`, all of redis-server's threads) and this process's (`process.cpuUsage()`): the
+ * ratio of the two server figures bounds the ratio of the throughputs when the server is the
+ * bottleneck. Throughput publishers keep up to 1,024 messages in
  * flight; one consumer reads up to 1,000 entries per XREADGROUP. The ratio is taken per round
  * (against that round's ceiling) and the medians over the rounds are printed with the load
  * average, because other work on a shared machine moves every figure. Prints figures; never
@@ -44,6 +48,22 @@ const backends: RedisStreamBackend[] = [];
 let streams = 0;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** redis-server's CPU time so far (user + system, every thread), in seconds, from `INFO cpu`. */
+function serverCpuSeconds(): number {
+  const info = spawnSync('redis-cli', ['-h', hostname, '-p', port || '6379', 'INFO', 'cpu'], { encoding: 'utf8' }).stdout;
+  const field = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? Number.NaN);
+  return field('used_cpu_user') + field('used_cpu_sys');
+}
+
+/** Runs `work` (which handles `n` messages) and returns what it returned with server and Node CPU µs per message. */
+async function withCpu<T>(n: number, work: () => Promise<T> | T): Promise<{ value: T; serverUs: number; nodeUs: number }> {
+  const server0 = serverCpuSeconds();
+  const node0 = process.cpuUsage();
+  const value = await work();
+  const node = process.cpuUsage(node0);
+  return { value, serverUs: ((serverCpuSeconds() - server0) * 1e6) / n, nodeUs: (node.user + node.system) / n };
+}
 
 function ceiling(n: number): number {
   const key = `${prefix}ceiling`;
@@ -316,12 +336,15 @@ interface Round {
   e2eBatch: number;
   e2eTwo: number;
   e2ePipelined: number;
+  /** Server CPU µs per XADD of the ceiling run, and server / Node CPU µs per message of the `publish()` publish→handler run. */
+  cpu: { ceilingServerUs: number; e2eServerUs: number; e2eNodeUs: number };
   lat: Latency[];
   floor: Latency[];
   load: string;
 }
 
 const ms = (x: number) => x.toFixed(2);
+const us = (x: number) => x.toFixed(2);
 
 if (process.argv[2] === '--publisher') {
   await runPublisher(process.argv[3]!, Number(process.argv[4]));
@@ -342,17 +365,21 @@ async function main(): Promise<void> {
         lat.push(await latency(rate, 2));
         floor.push(await rawLatency(rate, 2));
       }
-      const max = ceiling(100_000);
+      const ceilingRun = await withCpu(100_000, () => ceiling(100_000));
+      const max = ceilingRun.value;
       const publish = await publishOnly(messages);
-      const e2e = await endToEnd(messages, publishEach);
+      const e2eRun = await withCpu(messages, () => endToEnd(messages, publishEach));
+      const e2e = e2eRun.value;
       const e2eBatch = await endToEnd(messages, publishBatches);
       const e2eTwo = await endToEndTwoProcesses(messages);
       const e2ePipelined = await endToEnd(messages, publishEach, 1);
-      const round: Round = { ceiling: max, publish, e2e, e2eBatch, e2eTwo, e2ePipelined, lat, floor, load: `${before} → ${load()}` };
+      const cpu = { ceilingServerUs: ceilingRun.serverUs, e2eServerUs: e2eRun.serverUs, e2eNodeUs: e2eRun.nodeUs };
+      const round: Round = { ceiling: max, publish, e2e, e2eBatch, e2eTwo, e2ePipelined, cpu, lat, floor, load: `${before} → ${load()}` };
       results.push(round);
       console.log(
         `round ${r}: ceiling ${fmt(max)} req/s; publish ${fmt(publish)} msg/s; publish→handler ${fmt(e2e)} msg/s (${pct(e2e / max)}), ` +
-          `publishBatch ${fmt(e2eBatch)} msg/s (${pct(e2eBatch / max)}), publisher in its own process ${fmt(e2eTwo)} msg/s (${pct(e2eTwo / max)}), one XADD per message ${fmt(e2ePipelined)} msg/s (${pct(e2ePipelined / max)}); ` +
+          `publishBatch ${fmt(e2eBatch)} msg/s (${pct(e2eBatch / max)}), publisher in its own process ${fmt(e2eTwo)} msg/s (${pct(e2eTwo / max)}), one XADD per write ${fmt(e2ePipelined)} msg/s (${pct(e2ePipelined / max)}); ` +
+          `CPU: server ${us(cpu.ceilingServerUs)} µs per ceiling XADD, ${us(cpu.e2eServerUs)} µs per publish→handler message (Node ${us(cpu.e2eNodeUs)} µs); ` +
           rates
             .map((rate, k) => `${fmt(rate)} msg/s p50/p99/max ${ms(lat[k]!.p50)}/${ms(lat[k]!.p99)}/${ms(lat[k]!.max)} ms (bare node-redis ${ms(floor[k]!.p50)}/${ms(floor[k]!.p99)}/${ms(floor[k]!.max)})`)
             .join('; ') +
@@ -371,7 +398,12 @@ async function main(): Promise<void> {
     console.log(`oona-redis publish→handler throughput, publishBatch(512): ${fmt(m((r) => r.e2eBatch))} msg/s = ${pct(batchRatio)} of the ceiling`);
     console.log(`oona-redis publish→handler throughput, publish() in a separate publisher process: ${fmt(m((r) => r.e2eTwo))} msg/s = ${pct(twoRatio)} of the ceiling`);
     console.log(
-      `oona-redis publish→handler, one XADD per message (appendBatchMax 1): ${fmt(m((r) => r.e2ePipelined))} msg/s = ${pct(m((r) => r.e2ePipelined / r.ceiling))} of the ceiling`,
+      `oona-redis publish→handler, one XADD per socket write (appendBatchMax 1): ${fmt(m((r) => r.e2ePipelined))} msg/s = ${pct(m((r) => r.e2ePipelined / r.ceiling))} of the ceiling`,
+    );
+    const serverRatio = m((r) => r.cpu.ceilingServerUs / r.cpu.e2eServerUs);
+    console.log(
+      `CPU per request / message: redis-server ${us(m((r) => r.cpu.ceilingServerUs))} µs per ceiling XADD, ${us(m((r) => r.cpu.e2eServerUs))} µs per publish→handler message ` +
+        `(Node ${us(m((r) => r.cpu.e2eNodeUs))} µs); with the server as the bottleneck publish→handler can reach at most ${pct(serverRatio)} of the ceiling`,
     );
     rates.forEach((rate, k) =>
       console.log(

@@ -491,8 +491,13 @@ export class RedisStreamBackend implements StreamBackend {
     this.order.run('append', () => this.writeAppends(queued));
   }
 
-  /** Writes `queued` in order, at most `appendBatchMax` entries and 256 KiB per write. */
+  /** Writes `queued` in order, at most `appendBatchMax` entries and 256 KiB per buffer, in one system call. */
   private writeAppends(queued: readonly PendingAppend[]): void {
+    if (queued.length <= this.appendBatchMax) this.writeAppendRange(queued);
+    else this.writer.corked(() => this.writeAppendRange(queued));
+  }
+
+  private writeAppendRange(queued: readonly PendingAppend[]): void {
     let start = 0;
     while (start < queued.length) {
       let end = start + 1;

@@ -202,6 +202,17 @@ export class RespConnection {
     socket.write(bytes);
   }
 
+  /** Runs `write` (calls of {@link sendEncoded}) with the socket corked: its writes leave in one system call. */
+  corked(write: () => void): void {
+    const socket = this.socket;
+    socket?.cork();
+    try {
+      write();
+    } finally {
+      socket?.uncork();
+    }
+  }
+
   private send<T>(args: readonly string[], parse: (buf: Buffer, start: number, end: number) => T): Promise<T> {
     const socket = this.socket;
     if (socket === undefined || this.destroyed) return Promise.reject(new ConnectionClosedError());
