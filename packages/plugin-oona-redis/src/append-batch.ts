@@ -71,6 +71,8 @@ export class XaddEncoder {
         out[pos++] = 10;
       }
     }
+    // A short count would leave the server waiting for the rest of a command.
+    if (pos !== size) throw new Error(`XADD encoding wrote ${pos} of ${size} bytes`);
     return out;
   }
 

@@ -57,30 +57,43 @@ export interface RedisBackendOptions {
   readonly logger?: Logger;
 }
 
-/** Where one queued append reports: a single `append` promise, or slot `index` of an `appendMany`. */
-interface PendingAppend extends AppendItem {
-  readonly index: number;
-  readonly sink: OneSink | ManySink;
-}
-
-interface OneSink {
-  readonly resolve: (id: string) => void;
-  readonly reject: (error: Error) => void;
-}
-
 interface ManySink {
   readonly results: Array<string | Error>;
   left: number;
   readonly resolve: (results: ReadonlyArray<string | Error>) => void;
 }
 
+/**
+ * One queued append; it reports to a single `append` promise (`resolve`/`reject`) or to slot
+ * `index` of an `appendMany` (`many`). One object per append: on the publish path every
+ * allocation is paid again in the next scavenge while the append is in flight.
+ */
+class PendingAppend implements AppendItem {
+  constructor(
+    readonly stream: string,
+    readonly fields: EntryFields,
+    readonly id: string | undefined,
+    readonly index: number,
+    readonly resolve: ((id: string) => void) | undefined,
+    readonly reject: ((error: Error) => void) | undefined,
+    readonly many: ManySink | undefined,
+  ) {}
+}
+
 function settleAppend(p: PendingAppend, result: string | Error): void {
-  const sink = p.sink;
-  if ('results' in sink) {
-    sink.results[p.index] = result;
-    if (--sink.left === 0) sink.resolve(sink.results);
-  } else if (typeof result === 'string') sink.resolve(result);
-  else sink.reject(result);
+  const many = p.many;
+  if (many !== undefined) {
+    many.results[p.index] = result;
+    if (--many.left === 0) many.resolve(many.results);
+  } else if (typeof result === 'string') p.resolve!(result);
+  else p.reject!(result);
+}
+
+/** The resolving functions of the last promise made with {@link capture} (a shared executor: no closure per promise). */
+const captured: { resolve: ((id: string) => void) | undefined; reject: ((error: Error) => void) | undefined } = { resolve: undefined, reject: undefined };
+function capture(resolve: (id: string) => void, reject: (error: Error) => void): void {
+  captured.resolve = resolve;
+  captured.reject = reject;
 }
 
 /** Upper bound of the bytes of one write of appends (a single larger entry is written alone). */
@@ -144,20 +157,32 @@ function toFields(flat: unknown): EntryFields {
   return out;
 }
 
-/** `XACK <stream> <group> <id>…` as RESP (ids are ASCII: `<ms>-<seq>`). */
+/** `XACK <stream> <group> <id>…` as RESP; ids (`<ms>-<seq>`, ASCII) are written straight into the buffer. */
 function encodeXack(stream: string, group: string, ids: readonly string[]): Buffer {
-  const s = Buffer.from(stream, 'utf8');
-  const g = Buffer.from(group, 'utf8');
-  let text = '';
-  for (let i = 0; i < ids.length; i++) text += `$${ids[i]!.length}\r\n${ids[i]!}\r\n`;
-  return Buffer.concat([
-    Buffer.from(`*${3 + ids.length}\r\n$4\r\nXACK\r\n$${s.length}\r\n`),
-    s,
-    Buffer.from(`\r\n$${g.length}\r\n`),
-    g,
-    Buffer.from('\r\n'),
-    Buffer.from(text, 'latin1'),
-  ]);
+  const head = `*${3 + ids.length}\r\n$4\r\nXACK\r\n$${Buffer.byteLength(stream)}\r\n${stream}\r\n$${Buffer.byteLength(group)}\r\n${group}\r\n`;
+  let size = Buffer.byteLength(head);
+  for (let i = 0; i < ids.length; i++) {
+    const n = ids[i]!.length;
+    size += n + (n < 10 ? 6 : n < 100 ? 7 : 8); // $<n>\r\n<id>\r\n
+  }
+  const out = Buffer.allocUnsafe(size);
+  let pos = out.write(head, 0, 'utf8');
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids[i]!;
+    const n = id.length;
+    out[pos++] = 36; // $
+    if (n >= 100) out[pos++] = 48 + Math.floor(n / 100);
+    if (n >= 10) out[pos++] = 48 + (Math.floor(n / 10) % 10);
+    out[pos++] = 48 + (n % 10);
+    out[pos++] = 13;
+    out[pos++] = 10;
+    pos += out.write(id, pos, n, 'latin1');
+    out[pos++] = 13;
+    out[pos++] = 10;
+  }
+  // A short count would leave the server waiting for the rest of the command.
+  if (pos !== size) throw new OonaBackendError(`XACK encoding wrote ${pos} of ${size} bytes`);
+  return out;
 }
 
 function toEntries(list: unknown): StreamEntry[] {
@@ -453,10 +478,9 @@ export class RedisStreamBackend implements StreamBackend {
    */
   append(stream: string, fields: EntryFields, options?: AppendOptions): Promise<string> {
     if (this.closed) return Promise.reject(new OonaClosedError('Redis stream backend'));
-    const id = options?.id;
-    return new Promise<string>((resolve, reject) => {
-      this.enqueueAppend({ stream, fields, id, index: 0, sink: { resolve, reject } });
-    });
+    const promise = new Promise<string>(capture);
+    this.enqueueAppend(new PendingAppend(stream, fields, options?.id, 0, captured.resolve, captured.reject, undefined));
+    return promise;
   }
 
   /**
@@ -468,8 +492,8 @@ export class RedisStreamBackend implements StreamBackend {
     if (this.closed) return Promise.reject(new OonaClosedError('Redis stream backend'));
     if (entries.length === 0) return Promise.resolve([]);
     return new Promise((resolve) => {
-      const sink: ManySink = { results: new Array<string | Error>(entries.length), left: entries.length, resolve };
-      for (let i = 0; i < entries.length; i++) this.enqueueAppend({ stream, fields: entries[i]!, id: undefined, index: i, sink });
+      const many: ManySink = { results: new Array<string | Error>(entries.length), left: entries.length, resolve };
+      for (let i = 0; i < entries.length; i++) this.enqueueAppend(new PendingAppend(stream, entries[i]!, undefined, i, undefined, undefined, many));
     });
   }
 
@@ -640,12 +664,13 @@ export class RedisStreamBackend implements StreamBackend {
     if (ids.length === 0) return 0;
     if (this.closed) throw new OonaClosedError('Redis stream backend');
     if (!this.connected && this.connecting !== undefined) await this.connecting;
+    const bytes = encodeXack(stream, group, ids);
     this.flushAppends();
     const args = ['XACK', stream, group];
     return new Promise<number>((resolve, reject) => {
       this.order.run('append', () => {
         this.order.begin();
-        this.writer.sendEncoded(encodeXack(stream, group, ids), 1, {
+        this.writer.sendEncoded(bytes, 1, {
           reply: (buf, start, end) => {
             this.order.end();
             const text = buf.toString('utf8', start + 1, end - 2);

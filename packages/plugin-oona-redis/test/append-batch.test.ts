@@ -71,6 +71,20 @@ describe.skipIf(!available)('batched appends (shared redis-server)', () => {
     await wide.close();
   });
 
+  it('values whose lengths cross every decimal digit count arrive intact; acknowledging many ids works', async () => {
+    const s = `${prefix}lengths`;
+    const lengths = [0, 1, 9, 10, 99, 100, 999, 1_000, 9_999, 10_000, 99_999, 100_000, 100_001];
+    const values = lengths.map((n) => Uint8Array.from({ length: n }, (_, j) => (n + j * 13) & 0xff));
+    await backend.createGroup(s, 'g');
+    const ids = await backend.appendMany(s, values.map((payload) => ({ payload })));
+    const read = await backend.readGroup(s, 'g', 'c', { count: 100 });
+    expect(read.map((e) => e.id)).toEqual(ids);
+    read.forEach((e, i) => expect(Buffer.from(e.fields.payload!).equals(Buffer.from(values[i]!))).toBe(true));
+    expect(await backend.ack(s, 'g', read.map((e) => e.id))).toBe(lengths.length);
+    // Explicit ids of many lengths in one XACK: unknown ones are ignored, as Redis does.
+    expect(await backend.ack(s, 'g', ['1-1', '12345678901234-99', ids[0] as string])).toBe(0);
+  });
+
   it('appendMany resolves one id or Error per entry; a failing stream does not fail another', async () => {
     const good = `${prefix}good`;
     const bad = `${prefix}bad`;
