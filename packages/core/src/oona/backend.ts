@@ -71,7 +71,7 @@ export interface StreamBackend {
   append(stream: string, fields: EntryFields, options?: AppendOptions): Promise<string>;
   /**
    * Optional: appends `entries` to one stream with auto ids, in order, in as few round trips as
-   * the store allows (one call in memory, one pipelined script on Redis). Resolves, per entry
+   * the store allows (one call in memory, one write of pipelined XADDs on Redis). Resolves, per entry
    * and in order, its new id or the Error that kept it out; rejects only when nothing could be
    * attempted (closed backend, lost connection). A backend without it gets
    * {@link appendEntries}'s fallback: one `append` per entry, issued without waiting.
