@@ -4,17 +4,10 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { protocAvailable } from './protoc.js';
 
 const pkgDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-function protocAvailable(): boolean {
-  try {
-    execFileSync('protoc', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe('generated ONNX bindings', () => {
   it.skipIf(!protocAvailable())('gen/ matches what scripts/gen-onnx.mjs produces from proto/onnx.proto', () => {

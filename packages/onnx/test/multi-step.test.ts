@@ -7,16 +7,10 @@ import {
   initParameters, parseModel, serializeModel, softmaxCrossEntropy, stackBatches, tensor, toNumbers, type ParameterSet, type TensorData,
 } from '../src/index.js';
 import { Prng } from '../src/params/prng.js';
+import { protocAvailable } from './protoc.js';
 
 const protoDir = join(resolve(dirname(fileURLToPath(import.meta.url)), '..'), 'proto');
-const hasProtoc = (() => {
-  try {
-    execFileSync('protoc', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const hasProtoc = protocAvailable();
 
 const rt = new OnnxRuntime({ defaults: { intraOpThreads: 1 } });
 afterAll(() => rt.dispose());
