@@ -27,6 +27,19 @@ function binaryCase(f: (x: Tensor, y: Tensor) => Tensor, yDims: number[], ylo = 
 
 const CASES: Record<string, () => GradCase> = {
   'Add (broadcast [3])': () => binaryCase((x, y) => x.add(y), [3]),
+  // Bias-style broadcasts whose gradient sums leading axes as a MatMul with ones (sumLeadingAxes).
+  'Add (bias [4] over [2,3,4])': () => ({
+    build: (g) => { const x = in64(g, 'x', [2, 3, 4]); const y = in64(g, 'y', [4]); return { out: x.add(y).mul(x), wrt: [x, y] }; },
+    feeds: { x: rand64(prng, [2, 3, 4]), y: rand64(prng, [4]) },
+  }),
+  'Add (bias [3,4] over [batch,3,4])': () => ({
+    build: (g) => { const x = g.input('x', 'float64', ['batch', 3, 4]); const y = in64(g, 'y', [3, 4]); return { out: reduceSum(x.add(y).mul(y), undefined, { keepDims: false }), wrt: [x, y] }; },
+    feeds: { x: rand64(prng, [2, 3, 4]), y: rand64(prng, [3, 4]) },
+  }),
+  'Add (bias [n,4] over [batch,n,4], symbolic trailing dim: ReduceSum)': () => ({
+    build: (g) => { const x = g.input('x', 'float64', ['batch', 'n', 4]); const y = g.input('y', 'float64', ['n', 4]); return { out: reduceSum(x.add(y).mul(y), undefined, { keepDims: false }), wrt: [x, y] }; },
+    feeds: { x: rand64(prng, [2, 3, 4]), y: rand64(prng, [3, 4]) },
+  }),
   'Sub (broadcast [2,1])': () => binaryCase((x, y) => x.sub(y), [2, 1]),
   'Mul (broadcast [3])': () => binaryCase((x, y) => x.mul(y), [3]),
   'Div (broadcast [2,1])': () => binaryCase((x, y) => x.div(y), [2, 1], 0.5, 2),
@@ -272,6 +285,37 @@ describe('gradients()', () => {
     const t = h.op1('Round', [a], {}, { dtype: 'float32', shape: [2, 2] });
     expect(() => gradients(h, reduceSum(t), [a])).toThrow(OnnxGraphError);
     expect(() => gradients(h, reduceSum(t), [a])).toThrow(/no gradient rule for Round/);
+  });
+
+  it('sums leading axes with a MatMul when the trailing dims are known, else with ReduceSum', () => {
+    const ops = (dims: (number | string)[], bias: (number | string)[] = [4]) => {
+      const g = new GraphBuilder();
+      const x = g.input('x', 'float32', dims);
+      const b = g.input('b', 'float32', bias);
+      g.output(gradients(g, reduceSum(x.add(b).mul(x), undefined, { keepDims: false }), [b])[0]!, 'gb');
+      return g.build({ prune: true }).nodes.map((n) => n.opType);
+    };
+    expect(ops(['batch', 4])).toContain('MatMul');
+    expect(ops(['batch', 4])).not.toContain('ReduceSum');
+    expect(ops(['batch', 3, 4])).toContain('MatMul');
+    expect(ops(['batch', 'n', 4])).toContain('MatMul');
+    expect(ops(['batch', 'n', 4], ['n', 4])).toContain('ReduceSum');
+    expect(ops(['batch', 'n', 4], ['n', 4])).not.toContain('MatMul');
+  });
+
+  it('sums a bias gradient over an empty batch to zeros, float32 and float64', async () => {
+    for (const dtype of ['float32', 'float64'] as const) {
+      const g = new GraphBuilder();
+      const x = g.input('x', dtype, ['batch', 3]);
+      const b = g.input('b', dtype, [3]);
+      const [gb] = gradients(g, reduceSum(x.add(b).mul(x), undefined, { keepDims: false }), [b]);
+      g.output(gb!, 'gb');
+      const s = await rt.createSession(g.build());
+      const mk = (dims: number[], v: number[]) => (dtype === 'float32' ? f32(dims, v) : tensor('float64', dims, Float64Array.from(v)));
+      expect(toNumbers((await s.run({ x: mk([0, 3], []), b: mk([3], [1, 2, 3]) })).gb!)).toEqual([0, 0, 0]);
+      expect(toNumbers((await s.run({ x: mk([2, 3], [1, 2, 3, 4, 5, 6]), b: mk([3], [1, 2, 3]) })).gb!)).toEqual([5, 7, 9]);
+      await s.dispose();
+    }
   });
 
   it('derives gradients on a built graph via GraphBuilder.from', async () => {
