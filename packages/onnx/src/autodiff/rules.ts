@@ -139,7 +139,9 @@ export const GRADIENT_RULES: Readonly<Record<string, GradientRule>> = {
     const gate = c.gate(c.node.outputs[0] as string);
     return [gate ? mul(g, gate) : g];
   },
-  Relu: unary((_c, g, x) => select(compare('Greater', x, scalarLike(x, 0)), g, scalarLike(g, 0))),
+  // The mask reads the output (y > 0 exactly where x > 0, and false for NaN either way), so the
+  // pre-activation has no other reader and ONNX Runtime can fuse Gemm + Relu into one kernel.
+  Relu: unary((_c, g, _x, y) => select(compare('Greater', y, scalarLike(y, 0)), g, scalarLike(g, 0))),
   LeakyRelu: unary((c, g, x) => select(compare('Greater', x, scalarLike(x, 0)), g, mul(g, floatAttr(c.node, 'alpha', 0.01)))),
   Tanh: unary((_c, g, _x, y) => mul(g, sub(scalarLike(y, 1), mul(y, y)))),
   Sigmoid: unary((_c, g, _x, y) => mul(g, mul(y, sub(scalarLike(y, 1), y)))),
