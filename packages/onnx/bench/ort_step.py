@@ -30,7 +30,12 @@ if what == 'torch':
     mats = [(torch.randn(m,k), torch.randn(k,nn)) for m,k,nn in shapes]
     def mm():
         for a,b in mats: torch.mm(a,b)
-    timeit(step, 'torch step'); timeit(mm, 'torch 8 matmuls')
+    def fwdbwd():
+        for l in layers:
+            for q in l.parameters(): q.grad = None
+        h = F.relu(layers[0](x)); h = F.relu(layers[1](h))
+        F.cross_entropy(layers[2](h), y).backward()
+    timeit(step, 'torch step'); timeit(fwdbwd, 'torch fwd+bwd (no Adam)'); timeit(mm, 'torch 8 matmuls')
 else:
     import onnxruntime as ort
     rng = np.random.default_rng(0)

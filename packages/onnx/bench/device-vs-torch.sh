@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The MLP step against PyTorch's CPU step, paired: for each round and thread count, PyTorch
+# (torch_mlp_step.py) and `pnpm bench train`'s bundle (Trainer.stepMany and Trainer.step) run
+# back to back, each in its own process, pinned to the same cores with taskset so both see
+# the same cores. Extra bundles (e.g. a build of an older commit) given as arguments run in
+# the same slot for before/after pairs. Needs .device/ from device-bundle.sh.
+# Usage (on the device machine, repository root):
+#   ROUNDS=4 THREADS="2 4 16" bash packages/onnx/bench/device-vs-torch.sh [.device/node/train-old.mjs ...]
+set -uo pipefail
+ROUNDS=${ROUNDS:-4}
+THREADS=${THREADS:-"2 4 16"}
+STEPS=${STEPS:-64}
+bash .device/node/run.sh
+ncpu=$(nproc)
+cores() { # $1 threads → a core list that skips core 0 (interrupts) when there is room
+  local n=$1
+  if [ "$n" -ge "$ncpu" ]; then echo "0-$((ncpu - 1))"; else echo "1-$n"; fi
+}
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+for r in $(seq 1 "$ROUNDS"); do
+  for t in $THREADS; do
+    c=$(cores "$t")
+    torch=$(taskset -c "$c" python3 packages/onnx/bench/torch_mlp_step.py --threads "$t" --steps 60 | sed -E 's/.*: ([0-9.]+) ms\/step mean, ([0-9.]+) median.*/\2/')
+    line="round $r T$t cores $c torch_median_ms $torch"
+    for bundle in .device/node/train.mjs "$@"; do
+      out=$(taskset -c "$c" /tmp/node/node "$bundle" --only mlp --threads "$t" --no-saturated --steps "$STEPS" 2>&1)
+      many=$(echo "$out" | grep -E '^MLP' | sed -E 's/.*per run: ([0-9.]+) ms\/step.*/\1/')
+      one=$(echo "$out" | grep -E 'one step per run' | sed -E 's/.*\(Trainer.step\): ([0-9.]+) ms\/step.*/\1/')
+      ceil=$(echo "$out" | grep -E 'ratio to the MatMul ceiling' | sed -E 's/.*ceiling: ([0-9]+)%.*/\1/')
+      line="$line | $(basename "$bundle" .mjs) stepMany_ms $many step_ms $one ceiling_pct $ceil"
+    done
+    echo "$line"
+  done
+done
