@@ -9,6 +9,7 @@ import {
   OonaReadCancelledError,
   OonaUnreachableError,
   type AppendOptions,
+  type AppendRequest,
   type AutoClaimResult,
   type ClaimedEntry,
   type EntryFields,
@@ -64,11 +65,20 @@ interface ManySink {
 }
 
 /**
- * One queued append; it reports to a single `append` promise (`resolve`/`reject`) or to slot
+ * One queued append: a caller's {@link AppendRequest} (`submitAppend`, told only whether it
+ * was stored), or a {@link PendingAppend}, which also takes the new id from the reply.
+ */
+interface QueuedAppend extends AppendItem {
+  /** `reply[from, to)` holds the new id when stored (`error` undefined). */
+  settle(error: Error | undefined, reply?: Buffer, from?: number, to?: number): void;
+}
+
+/**
+ * An append that reports its id: to a single `append` promise (`resolve`/`reject`) or to slot
  * `index` of an `appendMany` (`many`). One object per append: on the publish path every
  * allocation is paid again in the next scavenge while the append is in flight.
  */
-class PendingAppend implements AppendItem {
+class PendingAppend implements QueuedAppend {
   constructor(
     readonly stream: string,
     readonly fields: EntryFields,
@@ -78,15 +88,16 @@ class PendingAppend implements AppendItem {
     readonly reject: ((error: Error) => void) | undefined,
     readonly many: ManySink | undefined,
   ) {}
-}
 
-function settleAppend(p: PendingAppend, result: string | Error): void {
-  const many = p.many;
-  if (many !== undefined) {
-    many.results[p.index] = result;
-    if (--many.left === 0) many.resolve(many.results);
-  } else if (typeof result === 'string') p.resolve!(result);
-  else p.reject!(result);
+  settle(error: Error | undefined, reply?: Buffer, from?: number, to?: number): void {
+    const result = error ?? reply!.toString('latin1', from, to);
+    const many = this.many;
+    if (many !== undefined) {
+      many.results[this.index] = result;
+      if (--many.left === 0) many.resolve(many.results);
+    } else if (typeof result === 'string') this.resolve!(result);
+    else this.reject!(result);
+  }
 }
 
 /** The resolving functions of the last promise made with {@link capture} (a shared executor: no closure per promise). */
@@ -108,7 +119,7 @@ class AppendReplies implements ReplySink {
 
   constructor(
     private readonly backend: RedisStreamBackend,
-    private readonly batch: readonly PendingAppend[],
+    private readonly batch: readonly QueuedAppend[],
     from: number,
     private readonly to: number,
   ) {
@@ -121,10 +132,10 @@ class AppendReplies implements ReplySink {
       // `$<n>\r\n<id>\r\n`
       let eol = start + 1;
       while (buf[eol] !== 13) eol++;
-      settleAppend(p, buf.toString('latin1', eol + 2, end - 2));
+      p.settle(undefined, buf, eol + 2, end - 2);
     } else {
       const text = buf.toString('utf8', start + 1, end - 2);
-      settleAppend(p, this.backend.appendError(p, buf[start] === 45 ? new Error(text) : new Error(`unexpected reply to XADD: ${text}`)));
+      p.settle(this.backend.appendError(p, buf[start] === 45 ? new Error(text) : new Error(`unexpected reply to XADD: ${text}`)));
     }
     if (this.next === this.to) this.backend.appendsAnswered();
   }
@@ -132,7 +143,7 @@ class AppendReplies implements ReplySink {
   fail(error: Error): void {
     while (this.next < this.to) {
       const p = this.batch[this.next++]!;
-      settleAppend(p, this.backend.appendError(p, error));
+      p.settle(this.backend.appendError(p, error));
     }
     this.backend.appendsAnswered();
   }
@@ -298,7 +309,7 @@ export class RedisStreamBackend implements StreamBackend {
   private connected = false;
   private lastError: string | undefined;
   /** Appends waiting for the end of the tick, in call order. */
-  private queuedAppends: PendingAppend[] = [];
+  private queuedAppends: QueuedAppend[] = [];
   private readonly flushQueued = (): void => this.flushAppends();
   private readonly appendBatchMax: number;
 
@@ -484,6 +495,15 @@ export class RedisStreamBackend implements StreamBackend {
   }
 
   /**
+   * `XADD <request.stream> * …` queued like {@link append}, reporting to `request.settle`
+   * (without the id): no promise and no wrapper per append. Throws OonaClosedError when closed.
+   */
+  submitAppend(request: AppendRequest): void {
+    if (this.closed) throw new OonaClosedError('Redis stream backend');
+    this.enqueueAppend(request);
+  }
+
+  /**
    * Appends `entries` to `stream` with auto ids, in order, in as few writes as `appendBatchMax`
    * allows (coalesced with other appends of the same tick). Resolves per entry its id or the
    * Error that kept it out; rejects only when the backend is closed.
@@ -497,7 +517,7 @@ export class RedisStreamBackend implements StreamBackend {
     });
   }
 
-  private enqueueAppend(pending: PendingAppend): void {
+  private enqueueAppend(pending: QueuedAppend): void {
     if (this.queuedAppends.length === 0) queueMicrotask(this.flushQueued);
     this.queuedAppends.push(pending);
   }
@@ -516,12 +536,12 @@ export class RedisStreamBackend implements StreamBackend {
   }
 
   /** Writes `queued` in order, at most `appendBatchMax` entries and 256 KiB per buffer, in one system call. */
-  private writeAppends(queued: readonly PendingAppend[]): void {
+  private writeAppends(queued: readonly QueuedAppend[]): void {
     if (queued.length <= this.appendBatchMax) this.writeAppendRange(queued);
     else this.writer.corked(() => this.writeAppendRange(queued));
   }
 
-  private writeAppendRange(queued: readonly PendingAppend[]): void {
+  private writeAppendRange(queued: readonly QueuedAppend[]): void {
     let start = 0;
     while (start < queued.length) {
       let end = start + 1;

@@ -53,6 +53,19 @@ export interface AppendOptions {
   readonly id?: string;
 }
 
+/**
+ * One append handed to {@link StreamBackend.submitAppend}: the backend reads `stream` and
+ * `fields` and calls `settle` exactly once, after `submitAppend` has returned — with
+ * `undefined` once the entry is stored, or with the Error that kept it out. The caller's
+ * object is the request itself, so a hot publish path allocates no promise or closure for the
+ * append. The new id is not reported (use {@link StreamBackend.append} when it is needed).
+ */
+export interface AppendRequest {
+  readonly stream: string;
+  readonly fields: EntryFields;
+  settle(error: Error | undefined): void;
+}
+
 /** Options of {@link StreamBackend.readGroup}. */
 export interface ReadGroupOptions {
   readonly count: number;
@@ -77,6 +90,14 @@ export interface StreamBackend {
    * {@link appendEntries}'s fallback: one `append` per entry, issued without waiting.
    */
   appendMany?(stream: string, entries: readonly EntryFields[]): Promise<ReadonlyArray<string | Error>>;
+  /**
+   * Optional: `append` with an auto id that reports to `request.settle` instead of a promise,
+   * in call order with every other append and command (as `append` would be). Throws
+   * {@link OonaClosedError} (and settles nothing) when the backend is closed. The Oona client
+   * prefers it on its publish paths when a backend has it; {@link submitAppend} falls back to
+   * `append`.
+   */
+  submitAppend?(request: AppendRequest): void;
   /** `XLEN`: every entry, acknowledged or not. 0 for a missing stream. */
   length(stream: string): Promise<number>;
   /** `XPENDING stream group` count. Throws OonaNoGroupError. */
@@ -108,6 +129,28 @@ export interface StreamBackend {
   deleteStream(stream: string): Promise<void>;
   /** Releases connections and cancels blocking reads. Idempotent. */
   close(): Promise<void>;
+}
+
+/**
+ * Hands `request` to {@link StreamBackend.submitAppend} when the backend has it, otherwise to
+ * `append` (settling the request from its promise). Throws what `submitAppend` throws; a
+ * rejected `append` settles the request with the error.
+ */
+export function submitAppend(backend: StreamBackend, request: AppendRequest): void {
+  if (backend.submitAppend !== undefined) {
+    backend.submitAppend(request);
+    return;
+  }
+  let appended: Promise<string>;
+  try {
+    appended = backend.append(request.stream, request.fields);
+  } catch (error) {
+    appended = Promise.reject(error as Error);
+  }
+  appended.then(
+    () => request.settle(undefined),
+    (error: unknown) => request.settle(error instanceof Error ? error : new Error(String(error))),
+  );
 }
 
 /**

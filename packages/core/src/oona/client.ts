@@ -28,11 +28,11 @@ import type {
   UnsentPublish,
 } from '../kernel/ports/oona.js';
 import type { Signer } from '../kernel/ports/signer.js';
-import { appendEntries, type EntryFields, type StreamBackend, type StreamEntry } from './backend.js';
+import { appendEntries, submitAppend, type AppendRequest, type EntryFields, type StreamBackend, type StreamEntry } from './backend.js';
 import { CircuitBreaker } from './breaker.js';
 import { MESSAGE_ROUTES, messageTypeOf, resolveStreams, workingStreams } from './catalogue.js';
 import { OonaBusyGroupError, OonaClosedError, OonaNoGroupError, OonaReadCancelledError } from './errors.js';
-import { decodeEnvelope, encodeEnvelope, type DecodedEnvelope } from './envelope-codec.js';
+import { decodeEnvelopeInto, encodeEnvelope, type EnvelopeTarget } from './envelope-codec.js';
 import { followSignals } from './follow-signals.js';
 import { compareStreamIds, minStreamId, nextStreamId } from './ids.js';
 import { KernelGuard } from './kernel-guard.js';
@@ -57,18 +57,80 @@ export interface OonaClientOptions {
 
 type PublishOutcome = 'ok' | 'dropped' | 'rate-limited' | 'breaker-open' | 'error' | 'unsent';
 
-interface PublishJob {
-  readonly messageType: BusMessageType;
-  readonly preferred: string;
-  readonly emergency: boolean;
-  readonly envelope: Uint8Array;
-  readonly fields: EntryFields;
+/** Where a job's append reports. */
+interface AppendSettler {
+  appendSettled(job: PublishJob, error: Error | undefined): void;
+}
+
+/**
+ * One message on its way out. It is also the append request handed to the backend, and it
+ * carries its caller's promise callbacks: a publish allocates this object, the envelope, its
+ * fields and the caller's promise — no promise, closure or wrapper per step (decision 0048).
+ */
+class PublishJob implements AppendRequest {
   /** Where routing sent it (the preferred stream until routed). */
   stream: string;
   /** Whether routing diverted it to the emergency stream (backlog or conservative mode). */
-  rerouted: boolean;
-  deadlineMs: number;
-  resolve?: (outcome: PublishOutcome) => void;
+  rerouted = false;
+  deadlineMs = 0;
+  /** Resolves the job's wait in the retry buffer. */
+  resolve: ((outcome: PublishOutcome) => void) | undefined = undefined;
+  /** Receives the append's result. */
+  settler: AppendSettler | undefined = undefined;
+  /** Whether a failed or denied attempt goes to the retry buffer. */
+  retry = false;
+  /** `performance.now()` when the timed attempt started; < 0 when not timed. */
+  started = -1;
+  /** The caller: `publish()` resolves a boolean, other callers the outcome. */
+  callerResolve: ((value: PublishOutcome | boolean) => void) | undefined = undefined;
+  callerReject: ((error: Error) => void) | undefined = undefined;
+  callerWantsBoolean = false;
+  /** One retry-buffer attempt (drain) in progress: its outcome goes here, not to the caller. */
+  attemptResolve: ((outcome: PublishOutcome) => void) | undefined = undefined;
+  attemptReject: ((error: Error) => void) | undefined = undefined;
+
+  constructor(
+    readonly messageType: BusMessageType,
+    readonly preferred: string,
+    readonly emergency: boolean,
+    readonly envelope: Uint8Array,
+    readonly fields: EntryFields,
+  ) {
+    this.stream = preferred;
+  }
+
+  settle(error: Error | undefined): void {
+    this.settler!.appendSettled(this, error);
+  }
+}
+
+/** The resolving functions of the last promise made with {@link capture}: one shared executor, no closure per promise. */
+const captured: { resolve: ((value: never) => void) | undefined; reject: ((error: Error) => void) | undefined } = {
+  resolve: undefined,
+  reject: undefined,
+};
+function capture(resolve: (value: never) => void, reject: (error: Error) => void): void {
+  captured.resolve = resolve;
+  captured.reject = reject;
+}
+
+/** An entry being delivered: its decoded envelope (retries and dead letters re-encode it) and the message its handler gets. */
+class Delivery implements OonaMessage, EnvelopeTarget {
+  readonly stream: string;
+  readonly messageId: string;
+  messageType: BusMessageType;
+  payload: Uint8Array;
+  attributes: Readonly<Record<string, string>>;
+  attempt: number;
+
+  constructor(stream: string, messageId: string) {
+    this.stream = stream;
+    this.messageId = messageId;
+    this.messageType = BusMessageType.UNSPECIFIED;
+    this.payload = EMPTY;
+    this.attributes = NO_ATTRIBUTES;
+    this.attempt = 0;
+  }
 }
 
 /** What routing reads: backlogs and conservative mode. */
@@ -127,6 +189,7 @@ const isOk = (outcome: PublishOutcome): boolean => outcome === 'ok';
 const isThenable = (value: unknown): value is PromiseLike<unknown> =>
   value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as { then?: unknown }).then === 'function';
 const EMPTY = new Uint8Array(0);
+const NO_ATTRIBUTES: Readonly<Record<string, string>> = Object.freeze({});
 const NONE: readonly never[] = Object.freeze([]);
 const UNSENT_KEEP = 256;
 const encoder = new TextEncoder();
@@ -193,6 +256,8 @@ export class OonaClient implements Oona {
   private readonly liveRouting: RoutingView;
   /** Latency gauges sample one operation in eight (they report the last sample). */
   private opCount = 0;
+  /** Where the appends of single publishes report. */
+  private readonly singleSettler: AppendSettler = { appendSettled: (job, error) => this.appended(job, error) };
 
   constructor(options: OonaClientOptions) {
     this.backend = options.backend;
@@ -267,11 +332,20 @@ export class OonaClient implements Oona {
   }
 
   publish(messageType: BusMessageType, payload: Uint8Array, options: PublishOptions = NO_OPTIONS): Promise<boolean> {
+    let job: PublishJob;
     try {
-      return this.submit(messageType, payload, options).then(isOk);
+      job = this.makeJob(messageType, payload, options);
     } catch (error) {
       return Promise.reject(error as Error);
     }
+    // While older publishes wait for a retry, newer ones queue behind them to keep order.
+    if (this.buffer.length > 0) return this.enqueue(job).then(isOk);
+    const promise = new Promise<boolean>(capture);
+    job.callerResolve = captured.resolve as (value: PublishOutcome | boolean) => void;
+    job.callerReject = captured.reject;
+    job.callerWantsBoolean = true;
+    this.start(job, true);
+    return promise;
   }
 
   async publishBatch(items: readonly PublishBatchItem[]): Promise<boolean[]> {
@@ -286,7 +360,11 @@ export class OonaClient implements Oona {
     const job = this.makeJob(messageType, payload, options);
     // While older publishes wait for a retry, newer ones queue behind them to keep order.
     if (this.buffer.length > 0) return this.enqueue(job);
-    return this.attemptPublish(job, true);
+    const promise = new Promise<PublishOutcome>(capture);
+    job.callerResolve = captured.resolve as (value: PublishOutcome | boolean) => void;
+    job.callerReject = captured.reject;
+    this.start(job, true);
+    return promise;
   }
 
   /** Checks the type, encodes (and signs) the envelope. Throws for closed clients and unroutable types. */
@@ -303,16 +381,7 @@ export class OonaClient implements Oona {
       options.priority === MessagePriority.CRITICAL ||
       preferred === this.streams.emergency;
     const envelope = encodeEnvelope(messageType, payload, options.attributes);
-    return {
-      messageType,
-      preferred,
-      emergency,
-      envelope,
-      fields: this.fieldsFor(envelope),
-      stream: preferred,
-      rerouted: false,
-      deadlineMs: 0,
-    };
+    return new PublishJob(messageType, preferred, emergency, envelope, this.fieldsFor(envelope));
   }
 
   private fieldsFor(envelope: Uint8Array): EntryFields {
@@ -322,47 +391,120 @@ export class OonaClient implements Oona {
   }
 
   /**
-   * One routing + append attempt (reference §1.5/1.6, fixed per decisions 0030, 0033, 0034).
-   * With `retry`, a failed or breaker-denied attempt goes to the retry buffer.
+   * One routing + append attempt of a job from the retry buffer (`retry` false: a failure is
+   * its outcome, the buffer decides what comes next).
    */
   private attemptPublish(job: PublishJob, retry: boolean): Promise<PublishOutcome> {
-    if (!this.publishBreaker.allow()) return Promise.resolve(this.afterFailure(job, this.denied(), retry));
+    const promise = new Promise<PublishOutcome>(capture);
+    job.attemptResolve = captured.resolve as (outcome: PublishOutcome) => void;
+    job.attemptReject = captured.reject;
+    this.start(job, retry);
+    return promise;
+  }
+
+  /**
+   * Routes and appends `job` (reference §1.5/1.6, fixed per decisions 0030, 0033, 0034); the
+   * outcome reaches the job's attempt or caller ({@link finish}). With `retry`, a failed or
+   * breaker-denied attempt goes to the retry buffer. Never throws.
+   */
+  private start(job: PublishJob, retry: boolean): void {
+    job.retry = retry;
+    if (!this.publishBreaker.allow()) {
+      this.finishAfterFailure(job, () => this.denied());
+      return;
+    }
     // Latency gauges use the process's high-resolution timer: they describe this host, not a clock that tests steer.
-    const started = (this.opCount++ & 7) === 0 ? performance.now() : -1;
+    job.started = (this.opCount++ & 7) === 0 ? performance.now() : -1;
     let verdict: PublishOutcome | undefined | Promise<PublishOutcome | undefined>;
     try {
       verdict = this.route(job, this.liveRouting);
     } catch (error) {
-      return Promise.resolve(this.afterFailure(job, this.publishFailed(error, job.preferred), retry));
+      this.failed(job, error, job.preferred);
+      return;
     }
     if (verdict instanceof Promise) {
-      return verdict.then(
-        (routed) => this.appendRouted(job, routed, retry, started),
-        (error: unknown) => this.afterFailure(job, this.publishFailed(error, job.preferred), retry),
+      verdict.then(
+        (routed) => this.appendRouted(job, routed),
+        (error: unknown) => this.failed(job, error, job.preferred),
       );
-    }
-    const outcome = this.appendRouted(job, verdict, retry, started);
-    return typeof outcome === 'string' ? Promise.resolve(outcome) : outcome;
+    } else this.appendRouted(job, verdict);
   }
 
-  /** The append of {@link attemptPublish} once routing decided (`started` < 0: not timed). A method, not a closure per publish. */
-  private appendRouted(job: PublishJob, verdict: PublishOutcome | undefined, retry: boolean, started: number): PublishOutcome | Promise<PublishOutcome> {
-    if (verdict !== undefined) return verdict;
-    let appended: Promise<string>;
-    try {
-      appended = this.backend.append(job.stream, job.fields);
-    } catch (error) {
-      appended = Promise.reject(error as Error);
+  /** The append of {@link start} once routing decided. */
+  private appendRouted(job: PublishJob, verdict: PublishOutcome | undefined): void {
+    if (verdict !== undefined) {
+      this.finish(job, verdict);
+      return;
     }
-    return appended.then(
-      () => {
-        if (started >= 0) this.metrics.set('publish_latency_ms', performance.now() - started);
-        this.published(job);
-        this.publishBreaker.recordSuccess();
-        return 'ok';
-      },
-      (error: unknown) => this.afterFailure(job, this.publishFailed(error, job.stream), retry),
-    );
+    job.settler = this.singleSettler;
+    try {
+      submitAppend(this.backend, job);
+    } catch (error) {
+      this.failed(job, error, job.stream);
+    }
+  }
+
+  /** The backend settled the append of a single publish. */
+  private appended(job: PublishJob, error: Error | undefined): void {
+    job.settler = undefined;
+    if (error !== undefined) {
+      this.failed(job, error, job.stream);
+      return;
+    }
+    if (job.started >= 0) this.metrics.set('publish_latency_ms', performance.now() - job.started);
+    this.published(job);
+    this.publishBreaker.recordSuccess();
+    this.finish(job, 'ok');
+  }
+
+  /** A routing read or an append of `job` failed. */
+  private failed(job: PublishJob, error: unknown, stream: string): void {
+    this.finishAfterFailure(job, () => this.publishFailed(error, stream));
+  }
+
+  /** Accounts a failure (`account` may throw a closed backend's error, which rejects) and finishes with what follows it. */
+  private finishAfterFailure(job: PublishJob, account: () => PublishOutcome): void {
+    let next: PublishOutcome | Promise<PublishOutcome>;
+    try {
+      next = this.afterFailure(job, account(), job.retry);
+    } catch (error) {
+      this.rejectJob(job, error as Error);
+      return;
+    }
+    this.finish(job, next);
+  }
+
+  /** Hands `outcome` to the attempt in progress, or else to the caller (once the retry buffer decided, when it is a promise). */
+  private finish(job: PublishJob, outcome: PublishOutcome | Promise<PublishOutcome>): void {
+    if (typeof outcome !== 'string') {
+      outcome.then(
+        (final) => this.finish(job, final),
+        (error: unknown) => this.rejectJob(job, error as Error),
+      );
+      return;
+    }
+    const attempt = job.attemptResolve;
+    if (attempt !== undefined) {
+      job.attemptResolve = undefined;
+      job.attemptReject = undefined;
+      attempt(outcome);
+      return;
+    }
+    const resolve = job.callerResolve;
+    job.callerResolve = undefined;
+    job.callerReject = undefined;
+    resolve?.(job.callerWantsBoolean ? outcome === 'ok' : outcome);
+  }
+
+  private rejectJob(job: PublishJob, error: Error): void {
+    const reject = job.attemptReject ?? job.callerReject;
+    job.attemptResolve = undefined;
+    job.attemptReject = undefined;
+    if (reject === job.callerReject) {
+      job.callerResolve = undefined;
+      job.callerReject = undefined;
+    }
+    reject?.(error);
   }
 
   /**
@@ -817,9 +959,10 @@ export class OonaClient implements Oona {
         return false;
       }
     }
-    let envelope: DecodedEnvelope;
+    // One object per delivered entry: the decoded envelope and, once checked, the handler's message.
+    const envelope = new Delivery(stream, entry.id);
     try {
-      envelope = decodeEnvelope(bytes);
+      decodeEnvelopeInto(bytes, envelope);
     } catch {
       this.metrics.inc('decode_rejected');
       acks.push(entry.id);
@@ -853,14 +996,8 @@ export class OonaClient implements Oona {
       acks.push(entry.id);
       return false;
     }
-    const message: OonaMessage = {
-      stream,
-      messageId: entry.id,
-      messageType: envelope.messageType,
-      payload: envelope.payload,
-      attributes: envelope.attributes,
-      attempt,
-    };
+    envelope.attempt = attempt;
+    const message: OonaMessage = envelope;
     const timed = (this.opCount++ & 7) === 0;
     const started = timed ? performance.now() : 0;
     let result: unknown;
@@ -881,7 +1018,7 @@ export class OonaClient implements Oona {
     result: PromiseLike<unknown>,
     stream: string,
     entry: StreamEntry,
-    envelope: DecodedEnvelope,
+    envelope: EnvelopeTarget,
     attempt: number,
     verdict: { commit(): void; release(): void },
     acks: string[],
@@ -902,7 +1039,7 @@ export class OonaClient implements Oona {
     error: unknown,
     stream: string,
     entry: StreamEntry,
-    envelope: DecodedEnvelope,
+    envelope: EnvelopeTarget,
     attempt: number,
     verdict: { release(): void },
     acks: string[],
@@ -915,7 +1052,7 @@ export class OonaClient implements Oona {
   }
 
   /** Retry with backoff, or dead-letter after the last attempt (append first, then acknowledge). */
-  private async handleFailure(stream: string, entry: StreamEntry, envelope: DecodedEnvelope, attempt: number, acks: string[]): Promise<void> {
+  private async handleFailure(stream: string, entry: StreamEntry, envelope: EnvelopeTarget, attempt: number, acks: string[]): Promise<void> {
     if (attempt >= this.settings.retryMaxAttempts) {
       if (await this.exhaust(stream, entry, envelope, attempt)) acks.push(entry.id);
       return;
@@ -944,12 +1081,12 @@ export class OonaClient implements Oona {
     this.scheduledRetries.set(timer, requeue);
   }
 
-  private rewrite(envelope: DecodedEnvelope, attempt: number): EntryFields {
+  private rewrite(envelope: EnvelopeTarget, attempt: number): EntryFields {
     return this.fieldsFor(encodeEnvelope(envelope.messageType, envelope.payload, { ...envelope.attributes, attempt: String(attempt) }));
   }
 
   /** Moves an exhausted message to the dead-letter stream; resolves whether the original may be acknowledged. */
-  private async exhaust(stream: string, entry: StreamEntry, envelope: DecodedEnvelope, attempt: number): Promise<boolean> {
+  private async exhaust(stream: string, entry: StreamEntry, envelope: EnvelopeTarget, attempt: number): Promise<boolean> {
     const dlq = this.streams.deadLetter;
     if (dlq === undefined) {
       this.metrics.inc('dead_letter_discarded');

@@ -100,109 +100,137 @@ export function encodeEnvelope(
   return out;
 }
 
-class Reader {
-  pos: number;
-  constructor(
-    readonly buf: Uint8Array,
-    start: number,
-    readonly end: number,
-  ) {
-    this.pos = start;
+/**
+ * The read position of the decoder. Decoding is synchronous and not re-entrant, so one module
+ * cursor serves every call: no reader object per envelope (the consume path decodes one per
+ * message).
+ */
+let pos = 0;
+
+function varint(buf: Uint8Array, end: number): number {
+  let result = 0;
+  let mul = 1;
+  for (let i = 0; i < 10; i++) {
+    if (pos >= end) throw new EnvelopeDecodeError('truncated varint');
+    const b = buf[pos++]!;
+    if (i < 7) result += (b & 0x7f) * mul;
+    mul *= 128;
+    if ((b & 0x80) === 0) return result;
   }
-  varint(): number {
-    let result = 0;
-    let mul = 1;
-    for (let i = 0; i < 10; i++) {
-      if (this.pos >= this.end) throw new EnvelopeDecodeError('truncated varint');
-      const b = this.buf[this.pos++]!;
-      if (i < 7) result += (b & 0x7f) * mul;
-      mul *= 128;
-      if ((b & 0x80) === 0) return result;
+  throw new EnvelopeDecodeError('varint too long');
+}
+
+/** A varint read as a 32-bit signed enum value (as protobuf does). */
+function int32(buf: Uint8Array, end: number): number {
+  let low = 0;
+  let shift = 0;
+  for (let i = 0; i < 10; i++) {
+    if (pos >= end) throw new EnvelopeDecodeError('truncated varint');
+    const b = buf[pos++]!;
+    if (shift < 32) low |= (b & 0x7f) << shift;
+    shift += 7;
+    if ((b & 0x80) === 0) return low | 0;
+  }
+  throw new EnvelopeDecodeError('varint too long');
+}
+
+/** Length of a length-delimited field at `pos`; leaves `pos` at its first byte. */
+function lengthDelimited(buf: Uint8Array, end: number): number {
+  const len = varint(buf, end);
+  if (pos + len > end) throw new EnvelopeDecodeError('truncated length-delimited field');
+  return len;
+}
+
+function skip(buf: Uint8Array, end: number, wire: number): void {
+  switch (wire) {
+    case 0:
+      varint(buf, end);
+      return;
+    case 1:
+      pos += 8;
+      break;
+    case 2: {
+      const len = lengthDelimited(buf, end);
+      pos += len;
+      return;
     }
-    throw new EnvelopeDecodeError('varint too long');
+    case 5:
+      pos += 4;
+      break;
+    default:
+      throw new EnvelopeDecodeError(`unsupported wire type ${wire}`);
   }
-  /** A varint read as a 32-bit signed enum value (as protobuf does). */
-  int32(): number {
-    const start = this.pos;
-    let low = 0;
-    let shift = 0;
-    for (let i = 0; i < 10; i++) {
-      if (this.pos >= this.end) throw new EnvelopeDecodeError('truncated varint');
-      const b = this.buf[this.pos++]!;
-      if (shift < 32) low |= (b & 0x7f) << shift;
-      shift += 7;
-      if ((b & 0x80) === 0) return low | 0;
-    }
-    this.pos = start;
-    throw new EnvelopeDecodeError('varint too long');
-  }
-  bytes(): Uint8Array {
-    const len = this.varint();
-    const end = this.pos + len;
-    if (end > this.end) throw new EnvelopeDecodeError('truncated length-delimited field');
-    // A view on the same memory; the constructor is much cheaper than subarray() in V8.
-    const out = new Uint8Array(this.buf.buffer, this.buf.byteOffset + this.pos, len);
-    this.pos = end;
-    return out;
-  }
-  skip(wire: number): void {
-    switch (wire) {
-      case 0:
-        this.varint();
-        return;
-      case 1:
-        this.pos += 8;
-        break;
-      case 2:
-        this.bytes();
-        return;
-      case 5:
-        this.pos += 4;
-        break;
-      default:
-        throw new EnvelopeDecodeError(`unsupported wire type ${wire}`);
-    }
-    if (this.pos > this.end) throw new EnvelopeDecodeError('truncated fixed field');
-  }
+  if (pos > end) throw new EnvelopeDecodeError('truncated fixed field');
 }
 
 const EMPTY: Uint8Array = new Uint8Array(0);
+/** The attributes of every envelope that has none, when decoded by {@link decodeEnvelopeInto}. */
+const NO_ATTRIBUTES: Readonly<Record<string, string>> = Object.freeze({});
+
+/** What {@link decodeEnvelopeInto} fills in. */
+export interface EnvelopeTarget {
+  messageType: BusMessageType;
+  payload: Uint8Array;
+  attributes: Readonly<Record<string, string>>;
+}
 
 /** Decodes envelope bytes; throws {@link EnvelopeDecodeError} on malformed input. */
 export function decodeEnvelope(bytes: Uint8Array): DecodedEnvelope {
-  const r = new Reader(bytes, 0, bytes.length);
+  const out: EnvelopeTarget = { messageType: 0 as BusMessageType, payload: EMPTY, attributes: NO_ATTRIBUTES };
+  decodeEnvelopeInto(bytes, out);
+  return { messageType: out.messageType, payload: out.payload, attributes: out.attributes === NO_ATTRIBUTES ? {} : (out.attributes as Record<string, string>) };
+}
+
+/**
+ * Decodes envelope bytes into `target`'s three fields, for callers that carry them in an object
+ * of their own (the Oona client's delivered messages): `payload` is a view into `bytes`, and an
+ * envelope without attributes gets one shared frozen empty object. Throws
+ * {@link EnvelopeDecodeError} on malformed input (`target` may then be partly written).
+ */
+export function decodeEnvelopeInto(bytes: Uint8Array, target: EnvelopeTarget): void {
+  const end = bytes.length;
   let messageType = 0;
   let payload = EMPTY;
-  const attributes: Record<string, string> = {};
-  while (r.pos < r.end) {
-    const tag = r.varint();
+  let attributes: Record<string, string> | undefined;
+  pos = 0;
+  while (pos < end) {
+    const tag = varint(bytes, end);
     const field = Math.floor(tag / 8);
     const wire = tag & 7;
     if (field === 0) throw new EnvelopeDecodeError('field number 0');
-    if (field === 1 && wire === 0) messageType = r.int32();
-    else if (field === 2 && wire === 2) payload = r.bytes();
-    else if (field === 3 && wire === 2) {
-      const entry = r.bytes();
-      const e = new Reader(entry, 0, entry.length);
+    if (field === 1 && wire === 0) messageType = int32(bytes, end);
+    else if (field === 2 && wire === 2) {
+      const len = lengthDelimited(bytes, end);
+      // A view on the same memory; the constructor is much cheaper than subarray() in V8.
+      payload = new Uint8Array(bytes.buffer, bytes.byteOffset + pos, len);
+      pos += len;
+    } else if (field === 3 && wire === 2) {
+      const entryLength = lengthDelimited(bytes, end);
+      const entryEnd = pos + entryLength;
       let key = '';
       let value = '';
-      while (e.pos < e.end) {
-        const t = e.varint();
+      while (pos < entryEnd) {
+        const t = varint(bytes, entryEnd);
         const f = Math.floor(t / 8);
         const w = t & 7;
-        if (f === 1 && w === 2) key = decodeString(e.bytes());
-        else if (f === 2 && w === 2) value = decodeString(e.bytes());
-        else e.skip(w);
+        if (f === 1 && w === 2) key = decodeString(bytes, entryEnd);
+        else if (f === 2 && w === 2) value = decodeString(bytes, entryEnd);
+        else skip(bytes, entryEnd, w);
       }
-      attributes[key] = value;
-    } else r.skip(wire);
+      (attributes ??= {})[key] = value;
+    } else skip(bytes, end, wire);
   }
-  return { messageType: messageType as BusMessageType, payload, attributes };
+  target.messageType = messageType as BusMessageType;
+  target.payload = payload;
+  target.attributes = attributes ?? NO_ATTRIBUTES;
 }
 
-function decodeString(bytes: Uint8Array): string {
+function decodeString(bytes: Uint8Array, end: number): string {
+  const len = lengthDelimited(bytes, end);
+  const start = pos;
+  pos += len;
   try {
-    return textDecoder.decode(bytes);
+    return textDecoder.decode(new Uint8Array(bytes.buffer, bytes.byteOffset + start, len));
   } catch {
     throw new EnvelopeDecodeError('invalid UTF-8 in a string field');
   }

@@ -1,8 +1,8 @@
-import { appendEntries, type StreamBackend } from './backend.js';
+import { appendEntries, submitAppend, type AppendRequest, type StreamBackend } from './backend.js';
 import { OonaBackendError } from './errors.js';
 
 /** Backend operations that {@link FaultInjectingBackend} can fail. */
-export type FaultOp = Exclude<keyof StreamBackend, 'close'>;
+export type FaultOp = Exclude<keyof StreamBackend, 'close' | 'submitAppend'>;
 
 /**
  * Wraps any {@link StreamBackend} so tests can make operations fail ("the next append throws",
@@ -47,6 +47,18 @@ export class FaultInjectingBackend implements StreamBackend {
   }
 
   append: StreamBackend['append'] = (...a) => this.guard('append', () => this.inner.append(...a));
+  /**
+   * Takes the `append` faults (an injected one settles the request with an OonaBackendError,
+   * after this returns); otherwise hands the request to the inner backend (its own
+   * `submitAppend`, or `append`).
+   */
+  submitAppend: NonNullable<StreamBackend['submitAppend']> = (request: AppendRequest) => {
+    if (this.takeFault('append')) {
+      queueMicrotask(() => request.settle(new OonaBackendError('injected fault: append')));
+      return;
+    }
+    submitAppend(this.inner, request);
+  };
   /**
    * A batch append rejects as a whole on an `appendMany` fault; otherwise each entry takes the
    * `append` faults in order (`failNext('append', 2)` keeps the first two entries out) and the

@@ -2,6 +2,7 @@ import type { Clock } from '../kernel/ports/clock.js';
 import { SystemClock } from '../kernel/ports/clock.js';
 import type {
   AppendOptions,
+  AppendRequest,
   AutoClaimResult,
   ClaimedEntry,
   EntryFields,
@@ -197,6 +198,16 @@ export class MemoryBroker {
 export class MemoryStreamBackend implements StreamBackend {
   private closed = false;
   private readonly cancels = new Set<() => void>();
+  /** Requests appended this tick, and their errors (undefined: stored), settled in one microtask. */
+  private toSettle: AppendRequest[] = [];
+  private settleErrors: Array<Error | undefined> = [];
+  private readonly settleSubmitted = (): void => {
+    const requests = this.toSettle;
+    const errors = this.settleErrors;
+    this.toSettle = [];
+    this.settleErrors = [];
+    for (let i = 0; i < requests.length; i++) requests[i]!.settle(errors[i]);
+  };
 
   constructor(readonly broker: MemoryBroker) {}
 
@@ -213,6 +224,23 @@ export class MemoryStreamBackend implements StreamBackend {
     } catch (error) {
       return Promise.reject(error as Error);
     }
+  }
+
+  /**
+   * Appends at once and settles `request` in a microtask shared by every request of the tick
+   * (entries are readable before their publishers hear back, as with `append`).
+   */
+  submitAppend(request: AppendRequest): void {
+    this.check();
+    let error: Error | undefined;
+    try {
+      this.broker.append(request.stream, request.fields);
+    } catch (e) {
+      error = e instanceof Error ? e : new Error(String(e));
+    }
+    if (this.toSettle.length === 0) queueMicrotask(this.settleSubmitted);
+    this.toSettle.push(request);
+    this.settleErrors.push(error);
   }
 
   /** Appends the batch in one step: every entry, or none when this backend is closed. */
