@@ -106,6 +106,57 @@ describe.skipIf(!available)('batched appends (shared redis-server)', () => {
     expect(await backend.appendMany(good, [])).toEqual([]);
   });
 
+  it('submitAppend settles each request once, after it returned, in call order with append, and with the error that kept it out', async () => {
+    const s = `${prefix}submit`;
+    const bad = `${prefix}submit-bad`;
+    await raw.set(bad, 'not a stream');
+    const settled: Array<{ n: number; error: Error | undefined }> = [];
+    let returned = false;
+    const request = (stream: string, n: number) => ({
+      stream,
+      fields: { payload: bytes(n) },
+      settle(error: Error | undefined) {
+        expect(returned).toBe(true);
+        settled.push({ n, error });
+      },
+    });
+    const before = backend.append(s, { payload: bytes(0) });
+    backend.submitAppend(request(s, 1));
+    backend.submitAppend(request(bad, 2));
+    backend.submitAppend(request(s, 3));
+    returned = true;
+    const after = backend.append(s, { payload: bytes(4) });
+    const ids = [await before, await after];
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(settled.map((x) => x.n)).toEqual([1, 2, 3]);
+    expect(settled[0]!.error).toBeUndefined();
+    expect(settled[2]!.error).toBeUndefined();
+    expect((settled[1]!.error as Error & { code?: string }).code).toBe('ESPER_OONA_BACKEND');
+    expect(settled[1]!.error!.message).toContain('WRONGTYPE');
+    const stored = await backend.range(s, '-', '+', 10);
+    // Stored in call order: append, the two good requests, append.
+    expect(stored.map((e) => Buffer.from(e.fields.payload!).toString('hex'))).toEqual([0, 1, 3, 4].map((n) => Buffer.from(bytes(n)).toString('hex')));
+    expect([stored[0]!.id, stored[3]!.id]).toEqual(ids);
+  });
+
+  it('submitAppend on a closed backend throws OonaClosedError and settles nothing', async () => {
+    const closing = new RedisStreamBackend({ url: REDIS_URL });
+    await closing.connect();
+    await closing.close();
+    let settled = false;
+    expect(() =>
+      closing.submitAppend({
+        stream: `${prefix}closed`,
+        fields: { payload: bytes(1) },
+        settle: () => {
+          settled = true;
+        },
+      }),
+    ).toThrow(expect.objectContaining({ code: 'ESPER_OONA_CLOSED' }) as Error);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(settled).toBe(false);
+  });
+
   it('an entry without fields fails alone; an explicit id goes after what the tick queued', async () => {
     const s = `${prefix}order`;
     const first = backend.append(s, { payload: bytes(1) });

@@ -1,7 +1,7 @@
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { describe, expect, it } from 'vitest';
 import { BusEnvelopeSchema, BusMessageType } from '../leyline/index.js';
-import { decodeEnvelope, encodeEnvelope, EnvelopeDecodeError } from './envelope-codec.js';
+import { decodeEnvelope, decodeEnvelopeInto, encodeEnvelope, EnvelopeDecodeError, type EnvelopeTarget } from './envelope-codec.js';
 
 function prng(seed: number): () => number {
   let a = seed >>> 0;
@@ -41,5 +41,27 @@ describe('BusEnvelope codec', () => {
     expect(() => decodeEnvelope(new Uint8Array([0x12, 0x05, 1]))).toThrow(EnvelopeDecodeError);
     expect(() => decodeEnvelope(new Uint8Array([0x08]))).toThrow(EnvelopeDecodeError);
     expect(decodeEnvelope(new Uint8Array())).toEqual({ messageType: 0, payload: new Uint8Array(), attributes: {} });
+  });
+
+  it('decodeEnvelopeInto fills a caller\'s object like decodeEnvelope; no attributes is one shared frozen object', () => {
+    const target: EnvelopeTarget = { messageType: BusMessageType.UNSPECIFIED, payload: new Uint8Array(), attributes: {} };
+    const env = encodeEnvelope(BusMessageType.TELEMETRY, new Uint8Array([7, 8, 9]), { attempt: '2', origin: 'ü' });
+    decodeEnvelopeInto(env, target);
+    expect(target).toEqual(decodeEnvelope(env));
+    const bare = encodeEnvelope(BusMessageType.SYSTEM_STATE, new Uint8Array([1]));
+    decodeEnvelopeInto(bare, target);
+    expect(target.messageType).toBe(BusMessageType.SYSTEM_STATE);
+    expect(Object.isFrozen(target.attributes)).toBe(true);
+    const second: EnvelopeTarget = { ...target, attributes: {} };
+    decodeEnvelopeInto(bare, second);
+    expect(second.attributes).toBe(target.attributes);
+    // decodeEnvelope still hands out an object of the caller's own.
+    const own = decodeEnvelope(bare).attributes;
+    own.x = 'y';
+    expect(decodeEnvelope(bare).attributes).toEqual({});
+    // A malformed map entry inside an otherwise fine envelope fails, and the next decode starts clean.
+    expect(() => decodeEnvelopeInto(new Uint8Array([...bare, 0x1a, 0x04, 0x0a, 0x05, 0x61, 0x62]), target)).toThrow(EnvelopeDecodeError);
+    decodeEnvelopeInto(env, target);
+    expect(target.attributes).toEqual({ attempt: '2', origin: 'ü' });
   });
 });

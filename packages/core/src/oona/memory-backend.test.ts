@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../kernel/ports/clock.js';
 import { OonaBusyGroupError, OonaClosedError, OonaIdTooSmallError, OonaNoGroupError, OonaReadCancelledError } from './errors.js';
+import { FaultInjectingBackend } from './faults.js';
+import { submitAppend, type AppendRequest, type StreamBackend } from './backend.js';
 import { MemoryBroker } from './memory-backend.js';
 
 const f = { payload: new Uint8Array([1]) };
@@ -17,6 +19,56 @@ describe('MemoryStreamBackend', () => {
     expect(await b.append('s', f)).toBe('2000-0');
     await expect(b.append('s', f, { id: '2000-0' })).rejects.toBeInstanceOf(OonaIdTooSmallError);
     expect(await b.append('s', f, { id: '3000-5' })).toBe('3000-5');
+  });
+
+  it('submitAppend stores at once and settles every request of the tick after it returned; closed, it throws', async () => {
+    const clock = new ManualClock(1_000);
+    const b = new MemoryBroker(clock).backend();
+    const settled: Array<Error | undefined> = [];
+    const request = (stream: string): AppendRequest => ({ stream, fields: f, settle: (error) => settled.push(error) });
+    b.submitAppend(request('s'));
+    const explicit = b.append('s', f, { id: '5000-0' });
+    b.submitAppend(request('s'));
+    expect(settled).toEqual([]);
+    expect(b.broker.stream('s', false)?.entries.length).toBe(3);
+    expect(await explicit).toBe('5000-0');
+    // Auto ids after the explicit one: stored in call order.
+    expect((await b.range('s', '-', '+', 10)).map((e) => e.id)).toEqual(['1000-0', '5000-0', '5000-1']);
+    expect(settled).toEqual([undefined, undefined]);
+    // An id at or below the stream's last one cannot happen with auto ids; a broker error still settles the request.
+    const broken = new MemoryBroker(clock).backend();
+    broken.broker.append = () => {
+      throw new OonaIdTooSmallError('s', '1-0', '2-0');
+    };
+    broken.submitAppend(request('s'));
+    await Promise.resolve();
+    expect(settled[2]).toBeInstanceOf(OonaIdTooSmallError);
+    await b.close();
+    expect(() => b.submitAppend(request('s'))).toThrow(OonaClosedError);
+  });
+
+  it('submitAppend() falls back to append on backends without it, and settles with what append rejected with', async () => {
+    const broker = new MemoryBroker(new ManualClock(1_000));
+    const inner = broker.backend();
+    // The same backend seen without submitAppend (its other methods through the prototype).
+    const viaAppend = Object.assign(Object.create(inner) as StreamBackend, { submitAppend: undefined });
+    const results: Array<Error | undefined> = [];
+    submitAppend(viaAppend, { stream: 's', fields: f, settle: (error) => results.push(error) });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(results).toEqual([undefined]);
+    expect(await inner.length('s')).toBe(1);
+    // The fault wrapper takes append faults for submitAppend too.
+    const faults = new FaultInjectingBackend(inner);
+    faults.failNext('append');
+    submitAppend(faults, { stream: 's', fields: f, settle: (error) => results.push(error) });
+    submitAppend(faults, { stream: 's', fields: f, settle: (error) => results.push(error) });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(results[1]).toMatchObject({ code: 'ESPER_OONA_BACKEND' });
+    expect(results[2]).toBeUndefined();
+    await inner.close();
+    submitAppend(viaAppend, { stream: 's', fields: f, settle: (error) => results.push(error) });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(results[3]).toBeInstanceOf(OonaClosedError);
   });
 
   it('groups: BUSYGROUP on duplicates, NOGROUP on missing, creation at the end', async () => {

@@ -805,6 +805,19 @@ export function describeOonaContract(name: string, factory: OonaContractFactory,
       await expect(oona.publish(BusMessageType.SYSTEM_STATE, state())).rejects.toThrow(/closed/);
     });
 
+    it('publishes in flight on a backend closed under an open client: the ones it accepted settle, later ones reject as closed', async () => {
+      const { oona, faults } = await client({ publishRetryBufferSize: 16 });
+      const accepted = [oona.publish(BusMessageType.SYSTEM_STATE, state(1)), oona.publish(BusMessageType.SYSTEM_STATE, state(2))];
+      await faults.inner.close();
+      // Accepted before the close: sent (Redis flushes queued appends on close) or refused as closed, never left hanging.
+      for (const settled of await Promise.allSettled(accepted)) {
+        if (settled.status === 'rejected') expect(String(settled.reason)).toMatch(/closed/);
+      }
+      await expect(oona.publish(BusMessageType.SYSTEM_STATE, state(3))).rejects.toThrow(/closed/);
+      await expect(oona.publishBatch([{ messageType: BusMessageType.SYSTEM_STATE, payload: state(4) }])).rejects.toThrow(/closed/);
+      expect(oona.unsent()).toEqual([]);
+    });
+
     it('close() finishes an in-flight handler before releasing the backend', async () => {
       const { oona } = await client();
       await oona.publish(BusMessageType.SYSTEM_STATE, state(1));
