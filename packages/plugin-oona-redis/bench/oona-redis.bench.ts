@@ -6,7 +6,7 @@
  * Run: pnpm bench oona-redis   (REDIS_URL, default redis://127.0.0.1:6379/0;
  *      BENCH_ROUNDS, default 3; BENCH_MESSAGES, default 100000)
  *
- * Each round measures, in order: publish→handler latency at 2,000 and 5,000 msg/s (0.5 s
+ * A warm-up publishes 20,000 messages and runs 20,000 publish→handler. Each round measures, in order: publish→handler latency at 2,000 and 5,000 msg/s (0.5 s
  * warm-up discarded, then 2 s of samples), each next to the same pacing on bare node-redis (the
  * floor the server, client library and machine allow); the ceiling; publish-only throughput;
  * publish→handler throughput with `publish()` per message (appends of a tick coalesced into
@@ -354,7 +354,10 @@ if (process.argv[2] === '--publisher') {
 
 async function main(): Promise<void> {
   try {
-    await publishOnly(20_000); // warm-up (JIT, connections)
+    // Warm-up (JIT, connections) of both paths: without the publish→handler run the first
+    // round's latency samples timed the consume path's compilation, not its steady state.
+    await publishOnly(20_000);
+    await endToEnd(20_000, publishEach);
     const results: Round[] = [];
     for (let r = 1; r <= rounds; r++) {
       const before = load();

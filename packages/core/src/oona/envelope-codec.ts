@@ -178,7 +178,9 @@ export interface EnvelopeTarget {
 export function decodeEnvelope(bytes: Uint8Array): DecodedEnvelope {
   const out: EnvelopeTarget = { messageType: 0 as BusMessageType, payload: EMPTY, attributes: NO_ATTRIBUTES };
   decodeEnvelopeInto(bytes, out);
-  return { messageType: out.messageType, payload: out.payload, attributes: out.attributes === NO_ATTRIBUTES ? {} : (out.attributes as Record<string, string>) };
+  // Callers of this function own the attributes object (it is mutable here).
+  const attributes = out.attributes === NO_ATTRIBUTES ? {} : (out.attributes as Record<string, string>);
+  return { messageType: out.messageType, payload: out.payload, attributes };
 }
 
 /**
