@@ -3,11 +3,12 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
-  GraphBuilder, OnnxGraphError, OnnxRunError, OnnxRuntime, Trainer, attr, buildMultiStepGraph, buildTrainingGraph, f32, gradientGate, i64,
-  initParameters, parseModel, serializeModel, softmaxCrossEntropy, stackBatches, tensor, toNumbers, type ParameterSet, type TensorData,
+  GraphBuilder, OnnxGraphError, OnnxRunError, OnnxRuntime, Trainer, attr, buildMultiStepGraph, buildTrainingGraph, f32, i64,
+  parseModel, serializeModel, stackBatches, tensor, toNumbers, type TensorData,
 } from '../src/index.js';
 import { Prng } from '../src/params/prng.js';
 import { protocAvailable } from './protoc.js';
+import { tinyMlpForward, tinyMlpParameters } from './tiny-mlp.js';
 
 const protoDir = join(resolve(dirname(fileURLToPath(import.meta.url)), '..'), 'proto');
 const hasProtoc = protocAvailable();
@@ -15,25 +16,8 @@ const hasProtoc = protocAvailable();
 const rt = new OnnxRuntime({ defaults: { intraOpThreads: 1 } });
 afterAll(() => rt.dispose());
 
-const params0 = () => initParameters([
-  { name: 'fc1.w', dims: [4, 8], init: { kind: 'kaiming' } },
-  { name: 'fc1.b', dims: [8], init: { kind: 'zeros' } },
-  { name: 'fc2.w', dims: [8, 3], init: { kind: 'xavier' } },
-  { name: 'fc2.b', dims: [3], init: { kind: 'zeros' } },
-], 11);
-
-/** Two-layer MLP with optional gradient gate (a shared input) after the first layer. */
-function forward(params: ParameterSet, gate = false) {
-  const g = new GraphBuilder('mlp');
-  const x = g.input('x', 'float32', ['batch', 4]);
-  const y = g.input('labels', 'int64', ['batch']);
-  let h = x.matmul(g.param('fc1.w', params.get('fc1.w'))).add(g.param('fc1.b', params.get('fc1.b'))).relu();
-  if (gate) h = gradientGate(h, g.input('gate', 'float32', []));
-  const logits = h.matmul(g.param('fc2.w', params.get('fc2.w'))).add(g.param('fc2.b', params.get('fc2.b')));
-  g.output(logits, 'logits');
-  g.output(softmaxCrossEntropy(logits, y), 'loss');
-  return g.build();
-}
+const params0 = () => tinyMlpParameters(4, 8, 3, 11);
+const forward = tinyMlpForward;
 
 function batches(seed: number, count: number, size = 6): { x: TensorData; labels: TensorData }[] {
   const p = new Prng(seed);

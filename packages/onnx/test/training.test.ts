@@ -1,9 +1,10 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import {
-  GraphBuilder, OnnxRuntime, Trainer, buildTrainingGraph, evaluationGraph, f32, gradientGate, i64, initParameters, mse, ParameterSet,
-  softmaxCrossEntropy, tensor, toNumbers, type OptimizerSpec, type TensorData,
+  GraphBuilder, OnnxRuntime, Trainer, buildTrainingGraph, evaluationGraph, f32, i64, mse, ParameterSet,
+  tensor, toNumbers, type OptimizerSpec, type TensorData,
 } from '../src/index.js';
 import { Prng } from '../src/params/prng.js';
+import { tinyMlpForward, tinyMlpParameters } from './tiny-mlp.js';
 
 const rt = new OnnxRuntime({ defaults: { intraOpThreads: 1 } });
 afterAll(() => rt.dispose());
@@ -140,24 +141,8 @@ function blobs(seed: number, perClass: number): { x: TensorData<'float32'>; y: T
   return { x: f32([ys.length, 2], xs), y: i64([ys.length], ys) };
 }
 
-function mlpForward(params: ParameterSet, gateInput = false) {
-  const g = new GraphBuilder('mlp');
-  const x = g.input('x', 'float32', ['batch', 2]);
-  const y = g.input('labels', 'int64', ['batch']);
-  let h = x.matmul(g.param('fc1.w', params.get('fc1.w'))).add(g.param('fc1.b', params.get('fc1.b'))).relu();
-  if (gateInput) h = gradientGate(h, g.input('gate', 'float32', []));
-  const logits = h.matmul(g.param('fc2.w', params.get('fc2.w'))).add(g.param('fc2.b', params.get('fc2.b')));
-  g.output(logits, 'logits');
-  g.output(softmaxCrossEntropy(logits, y), 'loss');
-  return g.build();
-}
-
-const mlpParams = () => initParameters([
-  { name: 'fc1.w', dims: [2, 16], init: { kind: 'kaiming' } },
-  { name: 'fc1.b', dims: [16], init: { kind: 'zeros' } },
-  { name: 'fc2.w', dims: [16, 3], init: { kind: 'xavier' } },
-  { name: 'fc2.b', dims: [3], init: { kind: 'zeros' } },
-], 2024);
+const mlpForward = tinyMlpForward;
+const mlpParams = () => tinyMlpParameters(2, 16, 3, 2024);
 
 async function trainMlp(steps: number): Promise<{ losses: number[]; params: ParameterSet }> {
   const params = mlpParams();
