@@ -29,8 +29,12 @@ export function sizeOf(x: Tensor): Tensor {
 
 /** Zeros with `x`'s shape and dtype. */
 export function zerosLike(x: Tensor): Tensor {
-  const value = x.dtype === 'float64' ? tensor('float64', [1], Float64Array.of(0)) : tensor('float32', [1], Float32Array.of(0));
-  return x.builder.op1('ConstantOfShape', [shapeOf(x)], { value: attr.tensor(value) }, { dtype: x.dtype, shape: x.shape }, 'ZerosLike');
+  return x.builder.op1('ConstantOfShape', [shapeOf(x)], { value: attr.tensor(fillValue(x, 0)) }, { dtype: x.dtype, shape: x.shape }, 'ZerosLike');
+}
+
+/** The one-element `value` tensor of a `ConstantOfShape` that fills with `v` in `like`'s float dtype. */
+function fillValue(like: Tensor, v: number) {
+  return like.dtype === 'float64' ? tensor('float64', [1], Float64Array.of(v)) : tensor('float32', [1], Float32Array.of(v));
 }
 
 /** `Expand(x, Shape(like))` with `like`'s shape. */
@@ -121,15 +125,15 @@ export function sumLeadingAxes(x: Tensor, count: number): Tensor {
   const fallback = () => reduceSum(x, [...Array(count).keys()], { keepDims: false });
   if (xs === null || count < 1 || count >= xs.length || (x.dtype !== 'float32' && x.dtype !== 'float64')) return fallback();
   const rest = xs.slice(count);
-  const restKnown = rest.every((d): d is number => typeof d === 'number');
-  if (!(count === 1 && rest.length === 1) && !restKnown) return fallback();
-  const cols = restKnown ? (rest as number[]).reduce((a, b) => a * b, 1) : (rest[0] as Dim);
-  const rows: Dim = count === 1 ? (xs[0] as Dim) : null;
-  const x2 = count === 1 && rest.length === 1 ? x : reshape(x, [-1, cols as number]);
+  // [rows, cols] as it is, or reshaped to 2-D, which needs the trailing dims' product.
+  const direct = count === 1 && rest.length === 1;
+  const known = rest.every((d): d is number => typeof d === 'number');
+  if (!direct && !known) return fallback();
+  const x2 = direct ? x : reshape(x, [-1, (rest as number[]).reduce((a, b) => a * b, 1)]);
+  const [rows, cols] = x2.shape as [Dim, Dim];
   const b = x.builder;
-  const lenOf = b.op1('Shape', [x2], { end: attr.int(1) }, { dtype: 'int64', shape: [1] }, 'Rows');
-  const one = x.dtype === 'float64' ? tensor('float64', [1], Float64Array.of(1)) : tensor('float32', [1], Float32Array.of(1));
-  const ones = b.op1('ConstantOfShape', [lenOf], { value: attr.tensor(one) }, { dtype: x.dtype, shape: [rows] }, 'Ones');
+  const rowCount = b.op1('Shape', [x2], { end: attr.int(1) }, { dtype: 'int64', shape: [1] }, 'Rows');
+  const ones = b.op1('ConstantOfShape', [rowCount], { value: attr.tensor(fillValue(x, 1)) }, { dtype: x.dtype, shape: [rows] }, 'Ones');
   const summed = b.op1('MatMul', [ones, x2], {}, { dtype: x.dtype, shape: [cols] }, 'SumRows');
   return rest.length === 1 ? summed : reshape(summed, rest as number[]);
 }

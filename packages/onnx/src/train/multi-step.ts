@@ -1,7 +1,7 @@
 import { OnnxGraphError } from '../errors.js';
 import { attr } from '../ir/attr.js';
 import { allocate, type DType } from '../ir/dtype.js';
-import { lookupValue, type Graph, type Node, type ValueInfo } from '../ir/graph.js';
+import { lookupValue, subgraphsOf, type Graph, type Node, type ValueInfo } from '../ir/graph.js';
 import { numel, tensor, type TensorData } from '../ir/tensor-data.js';
 import { nextName, type TrainingGraphSpec } from './training-graph.js';
 
@@ -75,7 +75,7 @@ export function buildMultiStepGraph(spec: TrainingGraphSpec, options: MultiStepO
   // Step i reads slice i of every stacked input and of the learning-rate vector.
   for (const d of [...stacked, spec.lrInput]) node(`${BODY}slice/${d}`, 'Gather', [d, `${BODY}iter`], [rename(d)], { axis: attr.int(0) });
   for (const n of g.nodes) {
-    if (Object.values(n.attributes).some((a) => a.type === 'graph')) throw new OnnxGraphError(`multi-step graph: node "${n.name}" (${n.opType}) holds a subgraph; nested loops are not supported`);
+    if (subgraphsOf(n).length > 0) throw new OnnxGraphError(`multi-step graph: node "${n.name}" (${n.opType}) holds a subgraph; nested loops are not supported`);
     bodyNodes.push({ ...n, name: BODY + n.name, inputs: n.inputs.map(rename), outputs: n.outputs.map(rename) });
   }
   node(`${BODY}step_next`, 'Add', [rename(spec.stepInput), `${BODY}one`], [`${BODY}step_next`]);
