@@ -21,6 +21,9 @@ cores() { # $1 threads → a core list that skips core 0 (interrupts) when there
   local n=$1
   if [ "$n" -ge "$ncpu" ]; then echo "0-$((ncpu - 1))"; else echo "1-$n"; fi
 }
+# Figures out of the two programs' printouts.
+torch_ms() { sed -E 's/.*: ([0-9.]+) ms\/step mean, ([0-9.]+) median.*/\2/'; }
+many_ms() { grep -E '^MLP' | sed -E 's/.*per run: ([0-9.]+) ms\/step.*/\1/'; }
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 if [ "${CONCURRENT:-0}" = 1 ]; then
   for r in $(seq 1 "$ROUNDS"); do
@@ -31,8 +34,8 @@ if [ "${CONCURRENT:-0}" = 1 ]; then
         taskset -c "$tc" python3 packages/onnx/bench/torch_mlp_step.py --threads "$t" --steps "${TORCH_STEPS:-400}" > /tmp/torch.out &
         out=$(taskset -c "$oc" /tmp/node/node .device/node/train.mjs --only mlp --threads "$t" --no-saturated --skip-step --steps "$STEPS" --steps-per-run "$k" 2>&1)
         wait
-        torch=$(sed -E 's/.*: ([0-9.]+) ms\/step mean, ([0-9.]+) median.*/\2/' /tmp/torch.out)
-        many=$(echo "$out" | grep -E '^MLP' | sed -E 's/.*per run: ([0-9.]+) ms\/step.*/\1/')
+        torch=$(torch_ms < /tmp/torch.out)
+        many=$(echo "$out" | many_ms)
         echo "concurrent round $r T$t K$k torch_cores $tc torch_median_ms $torch | ours_cores $oc stepMany_ms $many ratio $(python3 -c "print(f'{$torch/$many:.2f}')")"
       done
     done
@@ -42,12 +45,12 @@ fi
 for r in $(seq 1 "$ROUNDS"); do
   for t in $THREADS; do
     c=$(cores "$t")
-    torch=$(taskset -c "$c" python3 packages/onnx/bench/torch_mlp_step.py --threads "$t" --steps 60 | sed -E 's/.*: ([0-9.]+) ms\/step mean, ([0-9.]+) median.*/\2/')
+    torch=$(taskset -c "$c" python3 packages/onnx/bench/torch_mlp_step.py --threads "$t" --steps 60 | torch_ms)
     line="round $r T$t cores $c torch_median_ms $torch"
     for bundle in .device/node/train.mjs "$@"; do
      for k in $KS; do
       out=$(taskset -c "$c" /tmp/node/node "$bundle" --only mlp --threads "$t" --no-saturated --steps "$STEPS" --steps-per-run "$k" 2>&1)
-      many=$(echo "$out" | grep -E '^MLP' | sed -E 's/.*per run: ([0-9.]+) ms\/step.*/\1/')
+      many=$(echo "$out" | many_ms)
       one=$(echo "$out" | grep -E 'one step per run' | sed -E 's/.*\(Trainer.step\): ([0-9.]+) ms\/step.*/\1/')
       ceil=$(echo "$out" | grep -E 'ratio to the MatMul ceiling' | sed -E 's/.*ceiling: ([0-9]+)%.*/\1/')
       line="$line | $(basename "$bundle" .mjs)@K$k stepMany_ms $many step_ms $one ceiling_pct $ceil"
