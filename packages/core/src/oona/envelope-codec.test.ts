@@ -33,6 +33,23 @@ describe('BusEnvelope codec', () => {
     }
   });
 
+  it('reads the message type as protobuf-es reads an enum: the low 32 bits of the varint, signed', () => {
+    const varint = (v: bigint): number[] => {
+      const out: number[] = [];
+      for (;;) {
+        const b = Number(v & 0x7fn);
+        v >>= 7n;
+        if (v === 0n) return [...out, b];
+        out.push(b | 0x80);
+      }
+    };
+    for (const v of [0n, 127n, 128n, 2n ** 31n - 1n, 2n ** 31n, 2n ** 32n - 1n, 2n ** 32n + 7n, 2n ** 48n + 2n ** 31n + 5n, 2n ** 63n + 9n, 2n ** 64n - 1n]) {
+      const bytes = new Uint8Array([0x08, ...varint(v)]);
+      expect(decodeEnvelope(bytes).messageType).toBe(fromBinary(BusEnvelopeSchema, bytes).messageType);
+    }
+    expect(() => decodeEnvelope(new Uint8Array([0x08, ...Array<number>(10).fill(0x80), 0x01]))).toThrow(EnvelopeDecodeError);
+  });
+
   it('skips unknown fields and rejects malformed input', () => {
     const env = encodeEnvelope(BusMessageType.TELEMETRY, new Uint8Array([1, 2]), { a: 'b' });
     const withUnknown = new Uint8Array([...env, 0x20, 0x05, 0x2d, 1, 2, 3, 4, 0x31, 1, 2, 3, 4, 5, 6, 7, 8, 0x3a, 0x01, 0x00]);

@@ -120,20 +120,6 @@ function varint(buf: Uint8Array, end: number): number {
   throw new EnvelopeDecodeError('varint too long');
 }
 
-/** A varint read as a 32-bit signed enum value (as protobuf does). */
-function int32(buf: Uint8Array, end: number): number {
-  let low = 0;
-  let shift = 0;
-  for (let i = 0; i < 10; i++) {
-    if (pos >= end) throw new EnvelopeDecodeError('truncated varint');
-    const b = buf[pos++]!;
-    if (shift < 32) low |= (b & 0x7f) << shift;
-    shift += 7;
-    if ((b & 0x80) === 0) return low | 0;
-  }
-  throw new EnvelopeDecodeError('varint too long');
-}
-
 /** Length of a length-delimited field at `pos`; leaves `pos` at its first byte. */
 function lengthDelimited(buf: Uint8Array, end: number): number {
   const len = varint(buf, end);
@@ -200,7 +186,9 @@ export function decodeEnvelopeInto(bytes: Uint8Array, target: EnvelopeTarget): v
     const field = Math.floor(tag / 8);
     const wire = tag & 7;
     if (field === 0) throw new EnvelopeDecodeError('field number 0');
-    if (field === 1 && wire === 0) messageType = int32(bytes, end);
+    // An enum is an int32 (as protobuf reads it): the low 32 bits of the varint, signed. The
+    // varint keeps the low 49 bits exactly, so `| 0` yields them (negative values included).
+    if (field === 1 && wire === 0) messageType = varint(bytes, end) | 0;
     else if (field === 2 && wire === 2) {
       const len = lengthDelimited(bytes, end);
       // A view on the same memory; the constructor is much cheaper than subarray() in V8.
