@@ -1,4 +1,4 @@
-import type { EntryFields } from '@esper/core';
+import { OonaBackendError, type EntryFields } from '@esper/core';
 
 /** One append: an entry for `stream`, with an explicit `id` or (undefined) an auto id. */
 export interface AppendItem {
@@ -128,6 +128,28 @@ function writeLengthHeader(out: Buffer, pos: number, n: number): number {
   out[pos++] = 13;
   out[pos++] = 10;
   return pos;
+}
+
+/** `XACK <stream> <group> <id>…` as RESP; ids (`<ms>-<seq>`, ASCII) are written straight into the buffer. */
+export function encodeXack(stream: string, group: string, ids: readonly string[]): Buffer {
+  const head = `*${3 + ids.length}\r\n$4\r\nXACK\r\n$${Buffer.byteLength(stream)}\r\n${stream}\r\n$${Buffer.byteLength(group)}\r\n${group}\r\n`;
+  let size = Buffer.byteLength(head);
+  for (let i = 0; i < ids.length; i++) {
+    const n = ids[i]!.length;
+    size += lengthHeaderBytes(n) + n + 2; // $<n>\r\n<id>\r\n
+  }
+  const out = Buffer.allocUnsafe(size);
+  let pos = out.write(head, 0, 'utf8');
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids[i]!;
+    pos = writeLengthHeader(out, pos, id.length);
+    pos += out.write(id, pos, id.length, 'latin1');
+    out[pos++] = 13;
+    out[pos++] = 10;
+  }
+  // A short count would leave the server waiting for the rest of the command.
+  if (pos !== size) throw new OonaBackendError(`XACK encoding wrote ${pos} of ${size} bytes`);
+  return out;
 }
 
 /** Bytes an entry adds to a write (names and values), to bound write sizes. */

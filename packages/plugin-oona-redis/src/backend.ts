@@ -20,7 +20,7 @@ import {
   type StreamEntry,
 } from '@esper/core';
 import { createClient, RESP_TYPES, type RedisClientOptions } from 'redis';
-import { entryBytes, XaddEncoder, type AppendItem } from './append-batch.js';
+import { encodeXack, entryBytes, XaddEncoder, type AppendItem } from './append-batch.js';
 import { CallOrder } from './call-order.js';
 import { RespConnection, type ReplySink } from './resp-connection.js';
 import { maskRedisUrl } from './url.js';
@@ -165,34 +165,6 @@ function toFields(flat: unknown): EntryFields {
     const value = flat[i + 1] as unknown;
     out[str(flat[i])] = Buffer.isBuffer(value) ? value : Buffer.from(str(value), 'utf8');
   }
-  return out;
-}
-
-/** `XACK <stream> <group> <id>…` as RESP; ids (`<ms>-<seq>`, ASCII) are written straight into the buffer. */
-function encodeXack(stream: string, group: string, ids: readonly string[]): Buffer {
-  const head = `*${3 + ids.length}\r\n$4\r\nXACK\r\n$${Buffer.byteLength(stream)}\r\n${stream}\r\n$${Buffer.byteLength(group)}\r\n${group}\r\n`;
-  let size = Buffer.byteLength(head);
-  for (let i = 0; i < ids.length; i++) {
-    const n = ids[i]!.length;
-    size += n + (n < 10 ? 6 : n < 100 ? 7 : 8); // $<n>\r\n<id>\r\n
-  }
-  const out = Buffer.allocUnsafe(size);
-  let pos = out.write(head, 0, 'utf8');
-  for (let i = 0; i < ids.length; i++) {
-    const id = ids[i]!;
-    const n = id.length;
-    out[pos++] = 36; // $
-    if (n >= 100) out[pos++] = 48 + Math.floor(n / 100);
-    if (n >= 10) out[pos++] = 48 + (Math.floor(n / 10) % 10);
-    out[pos++] = 48 + (n % 10);
-    out[pos++] = 13;
-    out[pos++] = 10;
-    pos += out.write(id, pos, n, 'latin1');
-    out[pos++] = 13;
-    out[pos++] = 10;
-  }
-  // A short count would leave the server waiting for the rest of the command.
-  if (pos !== size) throw new OonaBackendError(`XACK encoding wrote ${pos} of ${size} bytes`);
   return out;
 }
 
