@@ -340,12 +340,7 @@ export class OonaClient implements Oona {
     }
     // While older publishes wait for a retry, newer ones queue behind them to keep order.
     if (this.buffer.length > 0) return this.enqueue(job).then(isOk);
-    const promise = new Promise<boolean>(capture);
-    job.callerResolve = captured.resolve as (value: PublishOutcome | boolean) => void;
-    job.callerReject = captured.reject;
-    job.callerWantsBoolean = true;
-    this.start(job, true);
-    return promise;
+    return this.startForCaller<boolean>(job, true);
   }
 
   async publishBatch(items: readonly PublishBatchItem[]): Promise<boolean[]> {
@@ -360,9 +355,15 @@ export class OonaClient implements Oona {
     const job = this.makeJob(messageType, payload, options);
     // While older publishes wait for a retry, newer ones queue behind them to keep order.
     if (this.buffer.length > 0) return this.enqueue(job);
-    const promise = new Promise<PublishOutcome>(capture);
+    return this.startForCaller<PublishOutcome>(job, false);
+  }
+
+  /** Starts `job` for its caller: the promise resolves its outcome, or with `wantsBoolean` whether that was 'ok'. */
+  private startForCaller<T extends PublishOutcome | boolean>(job: PublishJob, wantsBoolean: boolean): Promise<T> {
+    const promise = new Promise<T>(capture);
     job.callerResolve = captured.resolve as (value: PublishOutcome | boolean) => void;
     job.callerReject = captured.reject;
+    job.callerWantsBoolean = wantsBoolean;
     this.start(job, true);
     return promise;
   }
