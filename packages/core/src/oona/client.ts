@@ -497,14 +497,18 @@ export class OonaClient implements Oona {
     resolve?.(job.callerWantsBoolean ? outcome === 'ok' : outcome);
   }
 
+  /** Rejects the attempt in progress, or else the caller, with `error` (as {@link finish} resolves them). */
   private rejectJob(job: PublishJob, error: Error): void {
-    const reject = job.attemptReject ?? job.callerReject;
-    job.attemptResolve = undefined;
-    job.attemptReject = undefined;
-    if (reject === job.callerReject) {
-      job.callerResolve = undefined;
-      job.callerReject = undefined;
+    const attempt = job.attemptReject;
+    if (attempt !== undefined) {
+      job.attemptResolve = undefined;
+      job.attemptReject = undefined;
+      attempt(error);
+      return;
     }
+    const reject = job.callerReject;
+    job.callerResolve = undefined;
+    job.callerReject = undefined;
     reject?.(error);
   }
 
