@@ -36,6 +36,7 @@ if what == 'torch':
         h = F.relu(layers[0](x)); h = F.relu(layers[1](h))
         F.cross_entropy(layers[2](h), y).backward()
     timeit(step, 'torch step'); timeit(fwdbwd, 'torch fwd+bwd (no Adam)'); timeit(mm, 'torch 8 matmuls')
+    timeit(opt.step, 'torch Adam step alone')
 else:
     import onnxruntime as ort
     rng = np.random.default_rng(0)

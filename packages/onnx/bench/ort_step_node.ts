@@ -4,7 +4,8 @@
 // Usage: node --import tsx ort_step_node.ts <threads> <graph-name> [profile]
 //        (GRAPHS=<dir with .onnx files>, STEPS=60, K=<steps per run of a multi-step graph>,
 //        REALISTIC=1 for N(0,1) data, Kaiming weights, zero biases and optimizer state)
-// With `profile`, ORT's profiler also reports model_run, so wall − model_run is the binding.
+// With `profile`, ORT's profiler also reports model_run, so wall − model_run is the binding, and
+// kernel time per step by operator type (count of nodes in brackets).
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -51,9 +52,20 @@ let modelRun = '';
 if (profile) {
   s.endProfiling();
   const file = readdirSync(tmpdir()).find((f) => join(tmpdir(), f).startsWith(prefix));
-  const events = JSON.parse(readFileSync(join(tmpdir(), file!), 'utf8')) as { name: string; dur: number }[];
+  const events = JSON.parse(readFileSync(join(tmpdir(), file!), 'utf8')) as { name: string; dur: number; cat?: string; args?: { op_name?: string } }[];
   const runs = events.filter((e) => e.name === 'model_run').map((e) => e.dur / 1e3 / per).sort((a, b) => a - b);
   modelRun = `  model_run median ${runs[runs.length >> 1]!.toFixed(2)} ms`;
+  // Kernel time per step by operator type (warm-up runs included; the profiler inflates tiny kernels).
+  const byOp = new Map<string, { us: number; nodes: number }>();
+  for (const e of events) {
+    if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time') || e.args?.op_name === 'Loop') continue;
+    const a = byOp.get(e.args?.op_name ?? '?') ?? { us: 0, nodes: 0 };
+    a.us += e.dur;
+    a.nodes++;
+    byOp.set(e.args?.op_name ?? '?', a);
+  }
+  const stepsRun = runs.length * per;
+  modelRun += `\n  kernel ms/step by operator: ${[...byOp].sort((a, b) => b[1].us - a[1].us).map(([op, a]) => `${op} ${(a.us / stepsRun / 1e3).toFixed(3)} (${Math.round(a.nodes / stepsRun)})`).join(', ')}`;
   rmSync(join(tmpdir(), file!));
 }
 const q = (p: number) => t[Math.floor(t.length * p)]!.toFixed(2);
