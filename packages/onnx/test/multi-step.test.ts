@@ -103,30 +103,36 @@ describe('multi-step training: K optimizer steps in one session.run', () => {
     await expect(t.stepMany(stacked, 0.1)).rejects.toThrow(/disposed/);
   });
 
-  it('serializes the Loop body as a graph attribute and parses it back unchanged', () => {
+  it('serializes the Scan body as a graph attribute and parses it back unchanged', () => {
     const params = params0();
     const multi = buildMultiStepGraph(buildTrainingGraph(forward(params), { loss: 'loss', optimizer: { kind: 'adam' } }));
     const bytes = serializeModel(multi.graph);
     const back = parseModel(bytes);
     expect(serializeModel(back)).toEqual(bytes);
-    const loop = back.nodes.find((n) => n.opType === 'Loop')!;
-    const body = loop.attributes.body!;
+    const scan = back.nodes.find((n) => n.opType === 'Scan')!;
+    // Per-step inputs (x, labels, lr) are scanned: ONNX Runtime hands each step a view of its
+    // slice instead of a copy.
+    expect(scan.attributes.num_scan_inputs).toEqual({ type: 'int', value: 3 });
+    expect(scan.inputs.slice(-3)).toEqual(['x', 'labels', 'lr']);
+    const body = scan.attributes.body!;
     expect(body.type).toBe('graph');
     if (body.type === 'graph') {
-      expect(body.value.inputs.slice(0, 2).map((i) => i.dtype)).toEqual(['int64', 'bool']);
+      // state first (parameters, optimizer state, step number), then one slice per scanned input
+      expect(body.value.inputs.slice(-4).map((i) => [i.name, i.dtype])).toEqual([['k/step', 'float32'], ['k/x', 'float32'], ['k/labels', 'int64'], ['k/lr', 'float32']]);
       expect(body.value.nodes.length).toBeGreaterThan(20);
     }
   });
 
-  it.skipIf(!hasProtoc)('writes a Loop body that protoc decodes as a GRAPH attribute', () => {
+  it.skipIf(!hasProtoc)('writes a Scan body that protoc decodes as a GRAPH attribute', () => {
     const params = params0();
     const multi = buildMultiStepGraph(buildTrainingGraph(forward(params), { loss: 'loss', optimizer: { kind: 'sgd' } }));
     const text = execFileSync('protoc', [`-I${protoDir}`, '--decode=onnx.ModelProto', join(protoDir, 'onnx.proto')], { input: serializeModel(multi.graph) }).toString();
-    expect(text).toMatch(/op_type: "Loop"/);
+    expect(text).toMatch(/op_type: "Scan"/);
+    expect(text).toMatch(/name: "num_scan_inputs"\s+i: 3/);
     expect(text).toMatch(/name: "body"/);
     expect(text).toMatch(/type: GRAPH/);
     expect(text).toMatch(/\bg \{\s+node \{/);
-    expect(text).toMatch(/input: "k\/iter"/);
+    expect(text).toMatch(/input: "k\/step"/);
   });
 });
 

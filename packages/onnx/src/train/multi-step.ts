@@ -18,7 +18,7 @@ export interface MultiStepOptions {
 export interface MultiStepGraphSpec {
   /**
    * The graph: one `session.run` takes as many optimisation steps as the stacked inputs have
-   * slices (an ONNX `Loop` whose body is the training step).
+   * slices (an ONNX `Scan` whose body is the training step).
    */
   readonly graph: Graph;
   /** The one-step training graph it repeats. */
@@ -38,10 +38,12 @@ export interface MultiStepGraphSpec {
 const BODY = 'k/';
 
 /**
- * Wraps a one-step training graph in an ONNX `Loop` so that one `session.run` takes K steps.
+ * Wraps a one-step training graph in an ONNX `Scan` so that one `session.run` takes K steps.
  *
- * Parameters and optimizer state are loop-carried: ONNX Runtime hands each step's new values to
- * the next step without leaving the session, and copies them out once at the end. With
+ * Parameters, optimizer state and the step number are the scan's state: ONNX Runtime hands each
+ * step's new values to the next step without leaving the session, and copies them out once at
+ * the end. The stacked inputs and the learning rates are scanned, so each step reads a view of
+ * its slice rather than a copy (a `Loop` with `Gather` copied every batch; decision 0049). With
  * onnxruntime-node every output of a run is copied into a fresh JavaScript buffer, which costs
  * more than the optimizer update itself for a model of a few MB, so K steps per run pay that
  * copy once instead of K times (see docs/decisions/0045).
@@ -69,31 +71,31 @@ export function buildMultiStepGraph(spec: TrainingGraphSpec, options: MultiStepO
   const perStep = (v: ValueInfo, name = v.name): ValueInfo => ({ name, dtype: v.dtype, shape: v.shape === null ? null : ['steps', ...v.shape] });
 
   const bodyNodes: Node[] = [];
-  const node = (name: string, opType: string, inputs: string[], outputs: string[], attributes: Node['attributes'] = {}): void => {
-    bodyNodes.push({ name, opType, domain: '', inputs, outputs, attributes });
-  };
-  // Step i reads slice i of every stacked input and of the learning-rate vector.
-  for (const d of [...stacked, spec.lrInput]) node(`${BODY}slice/${d}`, 'Gather', [d, `${BODY}iter`], [rename(d)], { axis: attr.int(0) });
   for (const n of g.nodes) {
     if (subgraphsOf(n).length > 0) throw new OnnxGraphError(`multi-step graph: node "${n.name}" (${n.opType}) holds a subgraph; nested loops are not supported`);
     bodyNodes.push({ ...n, name: BODY + n.name, inputs: n.inputs.map(rename), outputs: n.outputs.map(rename) });
   }
-  node(`${BODY}step_next`, 'Add', [rename(spec.stepInput), `${BODY}one`], [`${BODY}step_next`]);
-  node(`${BODY}cond_out`, 'Identity', [`${BODY}cond`], [`${BODY}cond_out`]);
+  bodyNodes.push({ name: `${BODY}step_next`, opType: 'Add', domain: '', inputs: [rename(spec.stepInput), `${BODY}one`], outputs: [`${BODY}step_next`], attributes: {} });
 
   const scanned = [...new Set([spec.outputs.loss, ...spec.outputs.metrics, ...Object.values(spec.outputs.gradNorms)])];
+  const perStepInputs = [...stacked, spec.lrInput];
   const bodyInitializers = new Map<string, TensorData>([[`${BODY}one`, tensor('float32', [], Float32Array.of(1))]]);
   for (const [name, t] of g.initializers) if (!g.parameters.has(name)) bodyInitializers.set(rename(name), t);
   const valueInfo = new Map<string, ValueInfo>();
   for (const [name, v] of g.valueInfo) valueInfo.set(rename(name), { ...v, name: rename(name) });
-  for (const d of stacked) valueInfo.set(rename(d), { ...info(d), name: rename(d) });
 
+  // Scan body: inputs are the state (parameters, optimizer state, step number) and then one
+  // slice of each per-step input; outputs are the new state and then the per-step figures.
   const body: Graph = {
     name: `${g.name}_step`,
     opset: g.opset,
-    inputs: [scalar(`${BODY}iter`, 'int64'), scalar(`${BODY}cond`, 'bool'), ...carried.map((c) => ({ ...info(c), name: rename(c) })), scalar(rename(spec.stepInput), 'float32')],
+    inputs: [
+      ...carried.map((c) => ({ ...info(c), name: rename(c) })),
+      scalar(rename(spec.stepInput), 'float32'),
+      ...stacked.map((d) => ({ ...info(d), name: rename(d) })),
+      scalar(rename(spec.lrInput), 'float32'),
+    ],
     outputs: [
-      scalar(`${BODY}cond_out`, 'bool'),
       ...carried.map((c) => ({ ...info(nextName(c)), name: rename(nextName(c)) })),
       scalar(`${BODY}step_next`, 'float32'),
       ...scanned.map((s) => ({ ...info(s), name: rename(s) })),
@@ -115,15 +117,13 @@ export function buildMultiStepGraph(spec: TrainingGraphSpec, options: MultiStepO
   ];
   const outputs: ValueInfo[] = [...carried.map((c) => info(nextName(c))), ...scanned.map((s) => perStep(info(s)))];
   const nodes: Node[] = [
-    { name: 'multi/lr_shape', opType: 'Shape', domain: '', inputs: [spec.lrInput], outputs: ['multi/lr_shape'], attributes: {} },
-    { name: 'multi/trips', opType: 'Reshape', domain: '', inputs: ['multi/lr_shape', 'multi/scalar_shape'], outputs: ['multi/trips'], attributes: {} },
     {
-      name: 'multi/loop',
-      opType: 'Loop',
+      name: 'multi/scan',
+      opType: 'Scan',
       domain: '',
-      inputs: ['multi/trips', '', ...carried, spec.stepInput],
+      inputs: [...carried, spec.stepInput, ...perStepInputs],
       outputs: [...carried.map(nextName), 'multi/step_end', ...scanned],
-      attributes: { body: attr.graph(body) },
+      attributes: { body: attr.graph(body), num_scan_inputs: attr.int(perStepInputs.length) },
     },
   ];
   const parameters = new Map([...spec.parameters, ...spec.frozen].map((p) => [p, 'input' as const]));
@@ -134,13 +134,9 @@ export function buildMultiStepGraph(spec: TrainingGraphSpec, options: MultiStepO
       inputs,
       outputs,
       nodes,
-      initializers: new Map([['multi/scalar_shape', tensor('int64', [0], new BigInt64Array(0))]]),
+      initializers: new Map(),
       parameters,
-      valueInfo: new Map<string, ValueInfo>([
-        ['multi/lr_shape', { name: 'multi/lr_shape', dtype: 'int64', shape: [1] }],
-        ['multi/trips', scalar('multi/trips', 'int64')],
-        ['multi/step_end', scalar('multi/step_end', 'float32')],
-      ]),
+      valueInfo: new Map<string, ValueInfo>([['multi/step_end', scalar('multi/step_end', 'float32')]]),
       metadata: new Map(g.metadata),
     },
     base: spec,

@@ -22,7 +22,7 @@ export interface StepResult {
  * Runs a training graph step by step: feeds the batch, current parameters, optimizer state,
  * learning rate and step number, and swaps in the new parameters and state the graph returns.
  * {@link step} is one `session.run` per step; {@link stepMany} takes K steps in one run (an
- * ONNX `Loop` compiled on first use), which is faster whenever copying the parameters and
+ * ONNX `Scan` compiled on first use), which is faster whenever copying the parameters and
  * optimizer state out of ONNX Runtime costs a noticeable part of a step. Both paths compute the
  * same values and share the step counter. The trainer owns its sessions (dispose it) and its
  * copy of the parameters (read them with {@link parameters}).
