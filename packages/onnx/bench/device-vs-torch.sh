@@ -21,10 +21,13 @@ cores() { # $1 threads → a core list that skips core 0 (interrupts) when there
   local n=$1
   if [ "$n" -ge "$ncpu" ]; then echo "0-$((ncpu - 1))"; else echo "1-$n"; fi
 }
-# Figures out of the two programs' printouts.
-torch_ms() { sed -E 's/.*: ([0-9.]+) ms\/step mean, ([0-9.]+) median.*/\2/'; }
-many_ms() { grep -E '^MLP' | sed -E 's/.*per run: ([0-9.]+) ms\/step.*/\1/'; }
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+# Figures out of the two programs' printouts: "mean median" ms/step of each (PyTorch: over
+# steps; ours: mean over all steps, median over runs of K steps).
+torch_ms() { sed -E 's/.*: ([0-9.]+) ms\/step mean, ([0-9.]+) median.*/\1 \2/'; }
+many_ms() { grep -E '^MLP' | sed -E 's/.*per run: ([0-9.]+) ms\/step.*median run ([0-9.]+) ms\/step.*/\1 \2/'; }
+# "mean ratio, median ratio" of PyTorch's time to ours (above 1: we are faster).
+ratios() { python3 -c "t='$1'.split(); o='$2'.split(); print(f'{float(t[0])/float(o[0]):.2f} {float(t[1])/float(o[1]):.2f}')"; }
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(grep -m1 -oE 'avx512f|amx_tile' /proc/cpuinfo | sort -u | xargs), $(grep -m1 'cpu MHz' /proc/cpuinfo | cut -d: -f2 | xargs) MHz, L2 $(lscpu | grep 'L2' | cut -d: -f2 | xargs)"
 if [ "${CONCURRENT:-0}" = 1 ]; then
   for r in $(seq 1 "$ROUNDS"); do
     for t in $THREADS; do
@@ -36,7 +39,7 @@ if [ "${CONCURRENT:-0}" = 1 ]; then
         wait
         torch=$(torch_ms < /tmp/torch.out)
         many=$(echo "$out" | many_ms)
-        echo "concurrent round $r T$t K$k torch_cores $tc torch_median_ms $torch | ours_cores $oc stepMany_ms $many ratio $(python3 -c "print(f'{$torch/$many:.2f}')")"
+        echo "concurrent round $r T$t K$k torch_cores $tc torch_mean_median_ms $torch | ours_cores $oc stepMany_mean_median_ms $many | ratio_mean_median $(ratios "$torch" "$many")"
       done
     done
   done
@@ -46,14 +49,14 @@ for r in $(seq 1 "$ROUNDS"); do
   for t in $THREADS; do
     c=$(cores "$t")
     torch=$(taskset -c "$c" python3 packages/onnx/bench/torch_mlp_step.py --threads "$t" --steps 60 | torch_ms)
-    line="round $r T$t cores $c torch_median_ms $torch"
+    line="round $r T$t cores $c torch_mean_median_ms $torch"
     for bundle in .device/node/train.mjs "$@"; do
      for k in $KS; do
       out=$(taskset -c "$c" /tmp/node/node "$bundle" --only mlp --threads "$t" --no-saturated --steps "$STEPS" --steps-per-run "$k" 2>&1)
       many=$(echo "$out" | many_ms)
       one=$(echo "$out" | grep -E 'one step per run' | sed -E 's/.*\(Trainer.step\): ([0-9.]+) ms\/step.*/\1/')
       ceil=$(echo "$out" | grep -E 'ratio to the MatMul ceiling' | sed -E 's/.*ceiling: ([0-9]+)%.*/\1/')
-      line="$line | $(basename "$bundle" .mjs)@K$k stepMany_ms $many step_ms $one ceiling_pct $ceil"
+      line="$line | $(basename "$bundle" .mjs)@K$k stepMany_mean_median_ms $many ratio_mean_median $(ratios "$torch" "$many") step_ms $one ceiling_pct $ceil"
      done
     done
     echo "$line"

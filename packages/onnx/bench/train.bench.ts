@@ -48,17 +48,23 @@ async function timeSteps(trainer: Trainer, batches: Record<string, TensorData>[]
  * ms/step of {@link Trainer.stepMany} with `stepsPerRun` steps per run, over the same batches
  * stacked into chunks beforehand (as a data loader writing stacked buffers would).
  */
-async function timeStepMany(trainer: Trainer, batches: Record<string, TensorData>[]): Promise<number> {
+async function timeStepMany(trainer: Trainer, batches: Record<string, TensorData>[]): Promise<{ mean: number; median: number }> {
   const k = stepsPerRun;
   const chunks = Array.from({ length: Math.max(1, Math.floor(batches.length / k)) }, (_, j) => stackBatches(Array.from({ length: k }, (_, i) => batches[(j * k + i) % batches.length]!)));
   const runs = Math.max(2, Math.ceil(steps / k));
   const losses: number[] = [];
   for (let i = 0; i < 2; i++) losses.push(...(await trainer.stepMany(chunks[i % chunks.length]!, 1e-3)).map((r) => r.loss));
+  const perRun: number[] = [];
   const t0 = performance.now();
-  for (let i = 0; i < runs; i++) losses.push(...(await trainer.stepMany(chunks[i % chunks.length]!, 1e-3)).map((r) => r.loss));
-  const ms = (performance.now() - t0) / (runs * k);
+  for (let i = 0; i < runs; i++) {
+    const t1 = performance.now();
+    losses.push(...(await trainer.stepMany(chunks[i % chunks.length]!, 1e-3)).map((r) => r.loss));
+    perRun.push((performance.now() - t1) / k);
+  }
+  const mean = (performance.now() - t0) / (runs * k);
+  perRun.sort((a, b) => a - b);
   console.log(`  stepMany: ${k} steps per run; loss ${losses[0]!.toFixed(4)} → ${losses.at(-1)!.toFixed(4)} over ${losses.length} steps`);
-  return ms;
+  return { mean, median: perRun[perRun.length >> 1]! };
 }
 
 /** Random batches with random labels: the loss stays near ln 10, gradients stay normal floats. */
@@ -99,7 +105,7 @@ async function mlp(): Promise<void> {
     await trainer.dispose();
   }
   const many = await Trainer.create(rt, spec, params);
-  const ms = await timeStepMany(many, batches);
+  const { mean: ms, median } = await timeStepMany(many, batches);
   await many.dispose();
   // One batch trained until the loss is ~0: subnormal gradients, with and without flushing.
   const one = randomBatches(1, [784], B);
@@ -117,7 +123,7 @@ async function mlp(): Promise<void> {
   const ceil = await matmulCeiling(shapes);
   const achieved = ceil.gflop / (ms / 1e3);
   const ceilingRate = ceil.gflop / (ceil.ms / 1e3);
-  console.log(`MLP 784-512-512-10, batch ${B}, Adam, ${stepsPerRun} steps per run: ${ms.toFixed(2)} ms/step, ${(1e3 / ms).toFixed(1)} steps/s, ${((B * 1e3) / ms).toFixed(0)} samples/s`);
+  console.log(`MLP 784-512-512-10, batch ${B}, Adam, ${stepsPerRun} steps per run: ${ms.toFixed(2)} ms/step, ${(1e3 / ms).toFixed(1)} steps/s, ${((B * 1e3) / ms).toFixed(0)} samples/s (median run ${median.toFixed(2)} ms/step)`);
   console.log(`  matmul work ${ceil.gflop.toFixed(3)} GFLOP/step → ${achieved.toFixed(1)} GFLOP/s; plain ORT MatMuls of the same shapes: ${ceil.ms.toFixed(2)} ms, ${ceilingRate.toFixed(1)} GFLOP/s`);
   console.log(`  ratio to the MatMul ceiling: ${((100 * ceil.ms) / ms).toFixed(0)}%`);
   if (!skipStep) console.log(`  one step per run (Trainer.step): ${ms1.toFixed(2)} ms/step, ${((100 * ceil.ms) / ms1).toFixed(0)}% of the ceiling; stepMany is ${(ms1 / ms).toFixed(2)}× faster`);
@@ -148,11 +154,11 @@ async function cnn(): Promise<void> {
   const ms1 = await timeSteps(trainer, batches);
   await trainer.dispose();
   const many = await Trainer.create(rt, spec, params);
-  const ms = await timeStepMany(many, batches);
+  const { mean: ms, median } = await timeStepMany(many, batches);
   await many.dispose();
   const fwd = 2 * B * (28 * 28 * 8 * 9 + 14 * 14 * 16 * 8 * 9 + 784 * 10);
   const gflop = (3 * fwd - 2 * B * 28 * 28 * 8 * 9) / 1e9; // no input gradient for the first conv
-  console.log(`CNN conv8-pool-conv16-pool-fc10 on 28x28, batch ${B}, Adam, ${stepsPerRun} steps per run: ${ms.toFixed(2)} ms/step, ${(1e3 / ms).toFixed(1)} steps/s, ${(gflop / (ms / 1e3)).toFixed(1)} GFLOP/s`);
+  console.log(`CNN conv8-pool-conv16-pool-fc10 on 28x28, batch ${B}, Adam, ${stepsPerRun} steps per run: ${ms.toFixed(2)} ms/step, ${(1e3 / ms).toFixed(1)} steps/s, ${(gflop / (ms / 1e3)).toFixed(1)} GFLOP/s (median run ${median.toFixed(2)} ms/step)`);
   console.log(`  one step per run (Trainer.step): ${ms1.toFixed(2)} ms/step; stepMany is ${(ms1 / ms).toFixed(2)}× faster`);
 }
 

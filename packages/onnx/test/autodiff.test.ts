@@ -287,6 +287,18 @@ describe('gradients()', () => {
     expect(() => gradients(h, reduceSum(t), [a])).toThrow(/no gradient rule for Round/);
   });
 
+  it('masks the Relu gradient on the output: 0 at x ≤ 0 and at NaN, NaN where a non-finite gradient meets an inactive unit', async () => {
+    const g = new GraphBuilder();
+    const x = g.input('x', 'float32', [6]);
+    const w = g.input('w', 'float32', [6]); // the upstream gradient of relu(x)
+    const [gx] = gradients(g, reduceSum(x.relu().mul(w), undefined, { keepDims: false }), [x]);
+    g.output(gx!, 'gx');
+    const s = await rt.createSession(g.build());
+    const out = await s.run({ x: f32([6], [-1, 0, 2, Number.NaN, 3, -4]), w: f32([6], [5, 6, 7, 8, Infinity, Infinity]) });
+    expect(Array.from(out.gx!.data as Float32Array)).toEqual([0, 0, 7, 0, Infinity, Number.NaN]);
+    await s.dispose();
+  });
+
   it('sums leading axes with a MatMul when the trailing dims are known, else with ReduceSum', () => {
     const ops = (dims: (number | string)[], bias: (number | string)[] = [4]) => {
       const g = new GraphBuilder();

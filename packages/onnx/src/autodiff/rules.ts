@@ -141,7 +141,10 @@ export const GRADIENT_RULES: Readonly<Record<string, GradientRule>> = {
   },
   // The mask reads the output (y > 0 exactly where x > 0, and false for NaN either way), so the
   // pre-activation has no other reader and ONNX Runtime can fuse Gemm + Relu into one kernel.
-  Relu: unary((_c, g, _x, y) => select(compare('Greater', y, scalarLike(y, 0)), g, scalarLike(g, 0))),
+  // g · float(mask) rather than Where(mask, g, 0): ORT's CPU Where runs on one thread and cost
+  // more than Cast + Mul together (decision 0049). Equal for finite g; a non-finite g at an
+  // inactive unit gives NaN instead of 0, so a broken upstream gradient stays visible.
+  Relu: unary((_c, g, _x, y) => mul(g, castLike(compare('Greater', y, scalarLike(y, 0)), g))),
   LeakyRelu: unary((c, g, x) => select(compare('Greater', x, scalarLike(x, 0)), g, mul(g, floatAttr(c.node, 'alpha', 0.01)))),
   Tanh: unary((_c, g, _x, y) => mul(g, sub(scalarLike(y, 1), mul(y, y)))),
   Sigmoid: unary((_c, g, _x, y) => mul(g, mul(y, sub(scalarLike(y, 1), y)))),
