@@ -3,7 +3,9 @@
 // Options: --threads N (ORT intra-op threads, default ORT's), --steps N, --backends webgpu,cpu
 // (fallback order; default cpu), --flush (flushDenormals for every session), --steps-per-run K
 // (K for the multi-step figures, default 16), --only mlp|cnn, --no-saturated (skip the
-// one-batch subnormal figures), --skip-step (MLP: time only stepMany, not one step per run).
+// one-batch subnormal figures), --skip-step (MLP: time only stepMany, not one step per run),
+// --serve (MLP stepMany for a driver such as paired_vs_torch.py: after warming up, each line
+// "N" on stdin runs N stepMany runs and answers "ms <ms/step>"; end of input ends it).
 // Steps cycle through 64 random batches with random labels, so the loss stays near ln 10 as in
 // real training; a second MLP figure trains one batch until its loss is ~0, where gradients
 // turn subnormal (slow on x86), with and without flushDenormals.
@@ -27,6 +29,7 @@ const stepsPerRun = arg('--steps-per-run', 16) as number;
 const onlyArg = process.argv.indexOf('--only');
 const only = onlyArg > 0 ? process.argv[onlyArg + 1] : undefined;
 const skipStep = process.argv.includes('--skip-step');
+const serve = process.argv.includes('--serve');
 const sessionOptions = { backends, flushDenormals: flush, ...(threads === undefined ? {} : { intraOpThreads: threads }) };
 const rt = new OnnxRuntime({ defaults: sessionOptions, onFallback: (e) => console.log(`  fallback ${e.from} → ${e.to}: ${e.reason}`) });
 const prng = new Prng(1);
@@ -91,6 +94,29 @@ async function matmulCeiling(shapes: [number, number, number][]): Promise<{ ms: 
   return { ms: r.warmRunMs, gflop };
 }
 
+/**
+ * Serves stepMany chunks to a driver on stdin/stdout, so that another framework's step and ours
+ * can alternate in short chunks on the same cores (bench/paired_vs_torch.py).
+ */
+async function serveStepMany(trainer: Trainer, batches: Record<string, TensorData>[]): Promise<void> {
+  const k = stepsPerRun;
+  const chunks = Array.from({ length: Math.max(1, Math.floor(batches.length / k)) }, (_, j) => stackBatches(Array.from({ length: k }, (_, i) => batches[(j * k + i) % batches.length]!)));
+  let next = 0;
+  for (let i = 0; i < 3; i++) await trainer.stepMany(chunks[next++ % chunks.length]!, 1e-3);
+  console.log('ready');
+  const { createInterface } = await import('node:readline');
+  for await (const line of createInterface({ input: process.stdin })) {
+    const runs = Number(line.trim());
+    if (!Number.isInteger(runs) || runs < 1) {
+      console.log(`error: expected a positive run count, got "${line.trim()}"`);
+      continue;
+    }
+    const t0 = performance.now();
+    for (let i = 0; i < runs; i++) await trainer.stepMany(chunks[next++ % chunks.length]!, 1e-3);
+    console.log(`ms ${((performance.now() - t0) / (runs * k)).toFixed(4)}`);
+  }
+}
+
 async function mlp(): Promise<void> {
   const B = 256;
   const dims = MLP_DIMS;
@@ -98,6 +124,12 @@ async function mlp(): Promise<void> {
   const g = mlpForward(params);
   const spec = buildTrainingGraph(g.build(), { loss: 'loss', optimizer: { kind: 'adam' } });
   const batches = randomBatches(64, [784], B);
+  if (serve) {
+    const trainer = await Trainer.create(rt, spec, params);
+    await serveStepMany(trainer, batches);
+    await trainer.dispose();
+    return;
+  }
   let ms1 = Number.NaN;
   if (!skipStep) {
     const trainer = await Trainer.create(rt, spec, params);
