@@ -11,7 +11,7 @@ per pair: above 1, we are faster. While one side runs, the other waits on a pipe
 Usage (repository root, on the device machine, after bench/device-bundle.sh):
   taskset -c 1-2 python3 packages/onnx/bench/paired_vs_torch.py --threads 2 --k 16 --pairs 24
 Options: --node (default /tmp/node/node), --bundle (default .device/node/train.mjs),
---chunk-ms (target length of one chunk, default 250).
+--chunk-ms (target length of one chunk, default 250), --torch-adam default|foreach|fused.
 """
 import argparse
 import statistics
@@ -28,6 +28,8 @@ ap.add_argument("--pairs", type=int, default=24)
 ap.add_argument("--chunk-ms", type=float, default=250.0)
 ap.add_argument("--node", default="/tmp/node/node")
 ap.add_argument("--bundle", default=".device/node/train.mjs")
+ap.add_argument("--torch-adam", choices=["default", "foreach", "fused"], default="default",
+                help="PyTorch's Adam implementation (default: what torch.optim.Adam picks on CPU)")
 args = ap.parse_args()
 
 torch.set_num_threads(args.threads)
@@ -35,7 +37,8 @@ torch.manual_seed(0)
 B, dims = 256, [784, 512, 512, 10]
 data = [(torch.randn(B, 784), torch.randint(0, 10, (B,))) for _ in range(64)]
 layers = [torch.nn.Linear(dims[i], dims[i + 1]) for i in range(3)]
-opt = torch.optim.Adam([p for l in layers for p in l.parameters()], lr=1e-3)
+adam_kw = {} if args.torch_adam == "default" else {args.torch_adam: True}
+opt = torch.optim.Adam([p for l in layers for p in l.parameters()], lr=1e-3, **adam_kw)
 k = 0
 
 
@@ -83,7 +86,7 @@ o_ms = min(ours_runs(1), ours_runs(1))
 n_torch = max(4, round(args.chunk_ms / t_ms))
 n_ours = max(1, round(args.chunk_ms / (o_ms * args.k)))
 print(f"threads {args.threads}, K {args.k}: chunks of {n_torch} PyTorch steps and {n_ours} stepMany runs "
-      f"({n_ours * args.k} steps); torch {torch.__version__}", flush=True)
+      f"({n_ours * args.k} steps); torch {torch.__version__}, Adam {args.torch_adam}", flush=True)
 
 ratios, t_all, o_all = [], [], []
 for i in range(args.pairs):
@@ -102,7 +105,7 @@ ours.wait(timeout=60)
 ratios.sort()
 q = lambda p: ratios[min(len(ratios) - 1, int(p * len(ratios)))]
 geo = statistics.geometric_mean(ratios)
-print(f"T{args.threads} K{args.k} pairs {len(ratios)}: PyTorch ms/step median {statistics.median(t_all):.2f} "
+print(f"T{args.threads} K{args.k} Adam {args.torch_adam} pairs {len(ratios)}: PyTorch ms/step median {statistics.median(t_all):.2f} "
       f"(min {min(t_all):.2f}), ours median {statistics.median(o_all):.2f} (min {min(o_all):.2f}); "
       f"ratio PyTorch/ours median {statistics.median(ratios):.2f}, geometric mean {geo:.2f}, "
       f"p25 {q(0.25):.2f}, p75 {q(0.75):.2f}, pairs above 1: {sum(r > 1 for r in ratios)}/{len(ratios)}", flush=True)

@@ -3,6 +3,7 @@ import { fromBinary } from '@bufbuild/protobuf';
 import { ModelProtoSchema } from '../../gen/onnx_pb.js';
 import { OnnxModelParseError } from '../errors.js';
 import { conv2d, dropout, layerNorm, maxPool2d, scatterElements } from '../ops/index.js';
+import { attr } from './attr.js';
 import { GraphBuilder } from './builder.js';
 import { graphDigest } from './digest.js';
 import { IR_VERSION } from './graph.js';
@@ -39,6 +40,22 @@ describe('ModelProto serialization', () => {
     // The input parameter's start value is not written by default.
     expect(model.graph!.initializer.map((t) => t.name)).not.toContain('ln.scale');
     expect(fromBinary(ModelProtoSchema, serializeModel(richGraph(), { includeInputParameterValues: true })).graph!.initializer.map((t) => t.name)).toContain('ln.scale');
+  });
+
+  it('imports every operator domain its nodes use, inside subgraphs too', () => {
+    const body = new GraphBuilder('body');
+    const bx = body.input('bx', 'float32', [2]);
+    const [q] = body.op('QuickGelu', [bx], {}, [{ dtype: 'float32', shape: [2] }], { domain: 'com.microsoft' });
+    body.output(q!, 'by');
+    const g = new GraphBuilder('outer');
+    const x = g.input('x', 'float32', [2]);
+    const [b] = g.op('Binarizer', [x], {}, [{ dtype: 'float32', shape: [2] }], { domain: 'ai.onnx.ml' });
+    const branch = body.build();
+    const [y] = g.op('If', [g.input('c', 'bool', [])], { then_branch: attr.graph(branch), else_branch: attr.graph(branch) }, [{ dtype: 'float32', shape: [2] }]);
+    g.output(b!, 'b');
+    g.output(y!, 'y');
+    const model = fromBinary(ModelProtoSchema, serializeModel(g.build()));
+    expect(model.opsetImport.map((o) => [o.domain, Number(o.version)])).toEqual([['', 21], ['ai.onnx.ml', 1], ['com.microsoft', 1]]);
   });
 
   it('round-trips through bytes: parse(serialize(g)) serializes to the same bytes', () => {

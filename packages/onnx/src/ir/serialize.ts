@@ -11,7 +11,7 @@ import {
 } from '../../gen/onnx_pb.js';
 import { OnnxModelParseError } from '../errors.js';
 import { allocate, dtypeFromOnnx, onnxDataType, type DType } from './dtype.js';
-import { IR_VERSION, type AttributeValue, type Dim, type Graph, type Node, type ParameterKind, type ValueInfo } from './graph.js';
+import { IR_VERSION, subgraphsOf, type AttributeValue, type Dim, type Graph, type Node, type ParameterKind, type ValueInfo } from './graph.js';
 import { numel, tensor, tensorBytes, tensorFromBytes, type TensorData } from './tensor-data.js';
 
 /** Metadata key holding the parameter table (`{"name": "initializer" | "input"}`) as JSON. */
@@ -91,14 +91,29 @@ function graphProto(graph: Graph, skip: ReadonlySet<string>) {
   };
 }
 
-/** Converts a graph to an ONNX `ModelProto` message (IR version 10, the graph's opset). */
+/**
+ * Operator domains other than the default one that nodes of `graph` or of its subgraphs use
+ * (`com.microsoft` …), sorted. Each needs an opset import, or ONNX Runtime rejects the model.
+ */
+function extraDomains(graph: Graph, found = new Set<string>()): Set<string> {
+  for (const n of graph.nodes) {
+    if (n.domain !== '' && n.domain !== 'ai.onnx') found.add(n.domain);
+    for (const sub of subgraphsOf(n)) extraDomains(sub, found);
+  }
+  return found;
+}
+
+/**
+ * Converts a graph to an ONNX `ModelProto` message (IR version 10, the graph's opset; version 1
+ * of every other operator domain its nodes use).
+ */
 export function toModelProto(graph: Graph, options: SerializeOptions = {}): ModelProto {
   const skip = new Set(options.includeInputParameterValues ? [] : [...graph.parameters].filter(([, k]) => k === 'input').map(([n]) => n));
   const metadata = new Map(graph.metadata);
   if (graph.parameters.size > 0) metadata.set(PARAMETERS_METADATA_KEY, JSON.stringify(Object.fromEntries(graph.parameters)));
   return create(ModelProtoSchema, {
     irVersion: BigInt(IR_VERSION),
-    opsetImport: [{ domain: '', version: BigInt(graph.opset) }],
+    opsetImport: [{ domain: '', version: BigInt(graph.opset) }, ...[...extraDomains(graph)].sort().map((domain) => ({ domain, version: 1n }))],
     producerName: PRODUCER_NAME,
     metadataProps: [...metadata].map(([key, value]) => ({ key, value })),
     graph: graphProto(graph, skip),
