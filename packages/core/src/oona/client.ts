@@ -102,6 +102,18 @@ class PublishJob implements AppendRequest {
   settle(error: Error | undefined): void {
     this.settler!.appendSettled(this, error);
   }
+
+  /** Forgets the attempt in progress (it has been settled). */
+  clearAttempt(): void {
+    this.attemptResolve = undefined;
+    this.attemptReject = undefined;
+  }
+
+  /** Forgets the caller (it has been settled). */
+  clearCaller(): void {
+    this.callerResolve = undefined;
+    this.callerReject = undefined;
+  }
 }
 
 /** The resolving functions of the last promise made with {@link capture}: one shared executor, no closure per promise. */
@@ -486,14 +498,12 @@ export class OonaClient implements Oona {
     }
     const attempt = job.attemptResolve;
     if (attempt !== undefined) {
-      job.attemptResolve = undefined;
-      job.attemptReject = undefined;
+      job.clearAttempt();
       attempt(outcome);
       return;
     }
     const resolve = job.callerResolve;
-    job.callerResolve = undefined;
-    job.callerReject = undefined;
+    job.clearCaller();
     resolve?.(job.callerWantsBoolean ? outcome === 'ok' : outcome);
   }
 
@@ -501,14 +511,12 @@ export class OonaClient implements Oona {
   private rejectJob(job: PublishJob, error: Error): void {
     const attempt = job.attemptReject;
     if (attempt !== undefined) {
-      job.attemptResolve = undefined;
-      job.attemptReject = undefined;
+      job.clearAttempt();
       attempt(error);
       return;
     }
     const reject = job.callerReject;
-    job.callerResolve = undefined;
-    job.callerReject = undefined;
+    job.clearCaller();
     reject?.(error);
   }
 
