@@ -47,13 +47,18 @@ async function timeSteps(trainer: Trainer, batches: Record<string, TensorData>[]
   return ms;
 }
 
+/** The batches stacked into chunks of `k` steps (as a data loader writing stacked buffers would). */
+function stackedChunks(batches: Record<string, TensorData>[], k: number): Record<string, TensorData>[] {
+  return Array.from({ length: Math.max(1, Math.floor(batches.length / k)) }, (_, j) => stackBatches(Array.from({ length: k }, (_, i) => batches[(j * k + i) % batches.length]!)));
+}
+
 /**
  * ms/step of {@link Trainer.stepMany} with `stepsPerRun` steps per run, over the same batches
  * stacked into chunks beforehand (as a data loader writing stacked buffers would).
  */
 async function timeStepMany(trainer: Trainer, batches: Record<string, TensorData>[]): Promise<{ mean: number; median: number }> {
   const k = stepsPerRun;
-  const chunks = Array.from({ length: Math.max(1, Math.floor(batches.length / k)) }, (_, j) => stackBatches(Array.from({ length: k }, (_, i) => batches[(j * k + i) % batches.length]!)));
+  const chunks = stackedChunks(batches, k);
   const runs = Math.max(2, Math.ceil(steps / k));
   const losses: number[] = [];
   for (let i = 0; i < 2; i++) losses.push(...(await trainer.stepMany(chunks[i % chunks.length]!, 1e-3)).map((r) => r.loss));
@@ -100,7 +105,7 @@ async function matmulCeiling(shapes: [number, number, number][]): Promise<{ ms: 
  */
 async function serveStepMany(trainer: Trainer, batches: Record<string, TensorData>[]): Promise<void> {
   const k = stepsPerRun;
-  const chunks = Array.from({ length: Math.max(1, Math.floor(batches.length / k)) }, (_, j) => stackBatches(Array.from({ length: k }, (_, i) => batches[(j * k + i) % batches.length]!)));
+  const chunks = stackedChunks(batches, k);
   let next = 0;
   for (let i = 0; i < 3; i++) await trainer.stepMany(chunks[next++ % chunks.length]!, 1e-3);
   console.log('ready');

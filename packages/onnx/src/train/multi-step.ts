@@ -92,8 +92,7 @@ export function buildMultiStepGraph(spec: TrainingGraphSpec, options: MultiStepO
     inputs: [
       ...carried.map((c) => ({ ...info(c), name: rename(c) })),
       scalar(rename(spec.stepInput), 'float32'),
-      ...stacked.map((d) => ({ ...info(d), name: rename(d) })),
-      scalar(rename(spec.lrInput), 'float32'),
+      ...perStepInputs.map((d) => ({ ...info(d), name: rename(d) })),
     ],
     outputs: [
       ...carried.map((c) => ({ ...info(nextName(c)), name: rename(nextName(c)) })),
