@@ -13,3 +13,4 @@ export * from './runtime/index.js';
 export * from './params/index.js';
 export * from './autodiff/index.js';
 export * from './train/index.js';
+export type {} from './compute-types.js';

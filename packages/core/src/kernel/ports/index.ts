@@ -3,6 +3,7 @@ export * from './logger.js';
 export * from './telemetry-sink.js';
 export * from './controller.js';
 export * from './seed-executor.js';
+export * from './growth.js';
 export * from './trainer.js';
 export * from './policy-backend.js';
 export * from './field-report-store.js';

@@ -1,4 +1,5 @@
 import type { AdaptationCommand, SeedState } from '../../leyline/index.js';
+import type { ComposedModel, ComputeTensor, ControlFeedOptions, HostModel, StepObservation } from './growth.js';
 
 /** Why an executor did not apply a command (security and lifecycle reasons are stable strings). */
 export type CommandOutcome =
@@ -24,4 +25,24 @@ export interface SeedExecutor {
   updateEpoch(epoch: number): void;
   /** Which seed owns a named parameter, or null for host parameters. Optional capability. */
   ownerOf?(parameterName: string): string | null;
+
+  /**
+   * Hands the executor the host model. Called once per run, before {@link compose}; throws when
+   * a host is already attached or a slot does not name a tensor of the host graph.
+   */
+  attachHost(host: HostModel): void;
+  /**
+   * The forward graph with every grafted seed spliced in (memoised per topology version). Right
+   * after a graft the composed model computes exactly what the host computes.
+   */
+  compose(): ComposedModel;
+  /** Topology version of the current seeds; the trainer recomposes when it changes. */
+  readonly topologyVersion: number;
+  /**
+   * Values for every control input of the current composition (α, blend, gradient gates), for the
+   * next steps. Schedules advance through {@link observeSteps}, not here.
+   */
+  controlFeeds(options?: ControlFeedOptions): Record<string, ComputeTensor>;
+  /** Reports a run of optimizer steps: advances α schedules and records the gate inputs. */
+  observeSteps(observation: StepObservation): void;
 }
