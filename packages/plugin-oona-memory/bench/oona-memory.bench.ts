@@ -9,8 +9,6 @@
 import { loadavg } from 'node:os';
 import { create, toBinary } from '@bufbuild/protobuf';
 import {
-  decodeEnvelope,
-  encodeEnvelope,
   LeylineSigner,
   MemoryBroker,
   OonaClient,
@@ -19,6 +17,9 @@ import {
   type PublishBatchItem,
 } from '@esper/core';
 import { BusMessageType, SystemStatePacketSchema } from '@esper/core/leyline';
+// The client's own envelope codec (internal to @esper/core: no entry point exports it), so that
+// the bare-broker baseline encodes and decodes exactly as the client does.
+import { readEnvelope, writeEnvelope } from '../../core/src/oona/envelope-codec.js';
 
 const ROUNDS = 3;
 const MESSAGES = 400_000;
@@ -102,12 +103,12 @@ async function bareBackend(n: number): Promise<number> {
   const t0 = performance.now();
   for (let i = 0; i < n; i += BATCH) {
     const entries = [];
-    for (let j = i; j < Math.min(n, i + BATCH); j++) entries.push({ payload: encodeEnvelope(BusMessageType.SYSTEM_STATE, payload) });
+    for (let j = i; j < Math.min(n, i + BATCH); j++) entries.push({ payload: writeEnvelope(BusMessageType.SYSTEM_STATE, payload) });
     await backend.appendMany('bare', entries);
     const read = await backend.readGroup('bare', 'g', 'c', { count: BATCH });
     const ids: string[] = [];
     for (const entry of read) {
-      if (decodeEnvelope(entry.fields.payload!).payload.length > 0) handled++;
+      if (readEnvelope(entry.fields.payload!).payload.length > 0) handled++;
       ids.push(entry.id);
     }
     await backend.ack('bare', 'g', ids);

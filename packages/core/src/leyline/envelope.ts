@@ -84,9 +84,23 @@ export function payloadSchemaFor(type: BusMessageType | number): DescMessage | u
   return isBusPayloadType(type) ? BUS_PAYLOAD_SCHEMAS[type] : undefined;
 }
 
-/** The bus message type whose payload is `typeName` (e.g. `esper.leyline.v1.TelemetryPacket`), if any. */
-export function busMessageTypeOf(typeName: string): BusPayloadType | undefined {
-  return typeBySchemaName.get(typeName);
+/**
+ * The bus message type that carries messages of schema `Desc` (e.g. `TELEMETRY` for
+ * `TelemetryPacketSchema`); `never` for a schema that no bus message type carries.
+ */
+export type BusTypeOf<Desc extends DescMessage> = {
+  [T in BusPayloadType]: BusPayloadSchema<T> extends Desc ? (Desc extends BusPayloadSchema<T> ? T : never) : never;
+}[BusPayloadType];
+
+/**
+ * The bus message type whose payload is `schema` (a schema, or its type name such as
+ * `esper.leyline.v1.TelemetryPacket`), or undefined when no bus message type carries it. The
+ * one schema → type table: Oona routes `publishMessage` and typed subscriptions through it.
+ */
+export function busMessageTypeOf<Desc extends BusPayloadSchema<BusPayloadType>>(schema: Desc): BusTypeOf<Desc>;
+export function busMessageTypeOf(schema: DescMessage | string): BusPayloadType | undefined;
+export function busMessageTypeOf(schema: DescMessage | string): BusPayloadType | undefined {
+  return typeBySchemaName.get(typeof schema === 'string' ? schema : schema.typeName);
 }
 
 /**

@@ -23,6 +23,7 @@ export {
   type BusPayload,
   type BusPayloadSchema,
   type BusPayloadType,
+  type BusTypeOf,
   type UnwrappedEnvelope,
   type UnwrappedEnvelopeOf,
 } from './envelope.js';

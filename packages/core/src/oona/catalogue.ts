@@ -33,15 +33,6 @@ export const MESSAGE_ROUTES: ReadonlyMap<BusMessageType, { readonly role: OonaSt
   ]),
 );
 
-const TYPE_BY_SCHEMA = new Map<string, BusMessageType>(
-  [...MESSAGE_ROUTES].map(([type, route]) => [route.schema.typeName, type]),
-);
-
-/** The `BusMessageType` whose envelope carries messages of `schema`, or undefined. */
-export function messageTypeOf(schema: DescMessage): BusMessageType | undefined {
-  return TYPE_BY_SCHEMA.get(schema.typeName);
-}
-
 /** Resolved stream names from settings. */
 export function resolveStreams(settings: OonaSettings): OonaStreams {
   return {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { create, toBinary, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import {
+  busMessageTypeOf,
   BusMessageType,
   CircuitBreakerState,
   EmergencySignalSchema,
@@ -30,9 +31,9 @@ import type {
 import type { Signer } from '../kernel/ports/signer.js';
 import { appendEntries, submitAppend, type AppendRequest, type EntryFields, type StreamBackend, type StreamEntry } from './backend.js';
 import { CircuitBreaker } from './breaker.js';
-import { MESSAGE_ROUTES, messageTypeOf, resolveStreams, workingStreams } from './catalogue.js';
+import { MESSAGE_ROUTES, resolveStreams, workingStreams } from './catalogue.js';
 import { OonaBusyGroupError, OonaClosedError, OonaNoGroupError, OonaReadCancelledError } from './errors.js';
-import { decodeEnvelopeInto, encodeEnvelope, type EnvelopeTarget } from './envelope-codec.js';
+import { readEnvelopeInto, writeEnvelope, type EnvelopeTarget } from './envelope-codec.js';
 import { followSignals } from './follow-signals.js';
 import { compareStreamIds, minStreamId, nextStreamId } from './ids.js';
 import { KernelGuard } from './kernel-guard.js';
@@ -323,7 +324,7 @@ export class OonaClient implements Oona {
   // ---------------------------------------------------------------- publish
 
   publishMessage<Desc extends DescMessage>(schema: Desc, message: MessageShape<Desc>, options?: PublishOptions): Promise<boolean> {
-    const type = messageTypeOf(schema);
+    const type = busMessageTypeOf(schema);
     if (type === undefined) {
       throw new TypeError(`${schema.typeName} is not carried on the bus: no BusMessageType maps to it.`);
     }
@@ -393,7 +394,7 @@ export class OonaClient implements Oona {
       options.priority === MessagePriority.HIGH ||
       options.priority === MessagePriority.CRITICAL ||
       preferred === this.streams.emergency;
-    const envelope = encodeEnvelope(messageType, payload, options.attributes);
+    const envelope = writeEnvelope(messageType, payload, options.attributes);
     return new PublishJob(messageType, preferred, emergency, envelope, this.fieldsFor(envelope));
   }
 
@@ -975,7 +976,7 @@ export class OonaClient implements Oona {
     // One object per delivered entry: the decoded envelope and, once checked, the handler's message.
     const envelope = new Delivery(stream, entry.id);
     try {
-      decodeEnvelopeInto(bytes, envelope);
+      readEnvelopeInto(bytes, envelope);
     } catch {
       this.metrics.inc('decode_rejected');
       acks.push(entry.id);
@@ -1095,7 +1096,7 @@ export class OonaClient implements Oona {
   }
 
   private rewrite(envelope: EnvelopeTarget, attempt: number): EntryFields {
-    return this.fieldsFor(encodeEnvelope(envelope.messageType, envelope.payload, { ...envelope.attributes, attempt: String(attempt) }));
+    return this.fieldsFor(writeEnvelope(envelope.messageType, envelope.payload, { ...envelope.attributes, attempt: String(attempt) }));
   }
 
   /** Moves an exhausted message to the dead-letter stream; resolves whether the original may be acknowledged. */

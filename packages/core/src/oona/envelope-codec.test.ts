@@ -1,7 +1,7 @@
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { describe, expect, it } from 'vitest';
 import { BusEnvelopeSchema, BusMessageType } from '../leyline/index.js';
-import { decodeEnvelope, decodeEnvelopeInto, encodeEnvelope, EnvelopeDecodeError, type EnvelopeTarget } from './envelope-codec.js';
+import { readEnvelope, readEnvelopeInto, writeEnvelope, EnvelopeDecodeError, type EnvelopeTarget } from './envelope-codec.js';
 
 function prng(seed: number): () => number {
   let a = seed >>> 0;
@@ -22,10 +22,10 @@ describe('BusEnvelope codec', () => {
       const payload = Uint8Array.from({ length: Math.floor(random() * 300) }, () => Math.floor(random() * 256));
       const attributes: Record<string, string> = {};
       for (let i = Math.floor(random() * 4); i > 0; i--) attributes[`k${Math.floor(random() * 50)}-é`] = `v${random().toString(36)}✓`;
-      const ours = encodeEnvelope(type, payload, attributes);
+      const ours = writeEnvelope(type, payload, attributes);
       const theirs = toBinary(BusEnvelopeSchema, create(BusEnvelopeSchema, { messageType: type, payload, attributes }));
       expect(Buffer.from(ours).toString('hex')).toBe(Buffer.from(theirs).toString('hex'));
-      const decoded = decodeEnvelope(theirs);
+      const decoded = readEnvelope(theirs);
       expect(decoded.messageType).toBe(type);
       expect(Buffer.from(decoded.payload).equals(Buffer.from(payload))).toBe(true);
       expect(decoded.attributes).toEqual(attributes);
@@ -45,40 +45,40 @@ describe('BusEnvelope codec', () => {
     };
     for (const v of [0n, 127n, 128n, 2n ** 31n - 1n, 2n ** 31n, 2n ** 32n - 1n, 2n ** 32n + 7n, 2n ** 48n + 2n ** 31n + 5n, 2n ** 63n + 9n, 2n ** 64n - 1n]) {
       const bytes = new Uint8Array([0x08, ...varint(v)]);
-      expect(decodeEnvelope(bytes).messageType).toBe(fromBinary(BusEnvelopeSchema, bytes).messageType);
+      expect(readEnvelope(bytes).messageType).toBe(fromBinary(BusEnvelopeSchema, bytes).messageType);
     }
-    expect(() => decodeEnvelope(new Uint8Array([0x08, ...Array<number>(10).fill(0x80), 0x01]))).toThrow(EnvelopeDecodeError);
+    expect(() => readEnvelope(new Uint8Array([0x08, ...Array<number>(10).fill(0x80), 0x01]))).toThrow(EnvelopeDecodeError);
   });
 
   it('skips unknown fields and rejects malformed input', () => {
-    const env = encodeEnvelope(BusMessageType.TELEMETRY, new Uint8Array([1, 2]), { a: 'b' });
+    const env = writeEnvelope(BusMessageType.TELEMETRY, new Uint8Array([1, 2]), { a: 'b' });
     const withUnknown = new Uint8Array([...env, 0x20, 0x05, 0x2d, 1, 2, 3, 4, 0x31, 1, 2, 3, 4, 5, 6, 7, 8, 0x3a, 0x01, 0x00]);
-    expect(decodeEnvelope(withUnknown)).toEqual({ messageType: BusMessageType.TELEMETRY, payload: new Uint8Array([1, 2]), attributes: { a: 'b' } });
-    expect(() => decodeEnvelope(new TextEncoder().encode('old'))).toThrow(EnvelopeDecodeError);
-    expect(() => decodeEnvelope(new Uint8Array([0x12, 0x05, 1]))).toThrow(EnvelopeDecodeError);
-    expect(() => decodeEnvelope(new Uint8Array([0x08]))).toThrow(EnvelopeDecodeError);
-    expect(decodeEnvelope(new Uint8Array())).toEqual({ messageType: 0, payload: new Uint8Array(), attributes: {} });
+    expect(readEnvelope(withUnknown)).toEqual({ messageType: BusMessageType.TELEMETRY, payload: new Uint8Array([1, 2]), attributes: { a: 'b' } });
+    expect(() => readEnvelope(new TextEncoder().encode('old'))).toThrow(EnvelopeDecodeError);
+    expect(() => readEnvelope(new Uint8Array([0x12, 0x05, 1]))).toThrow(EnvelopeDecodeError);
+    expect(() => readEnvelope(new Uint8Array([0x08]))).toThrow(EnvelopeDecodeError);
+    expect(readEnvelope(new Uint8Array())).toEqual({ messageType: 0, payload: new Uint8Array(), attributes: {} });
   });
 
-  it('decodeEnvelopeInto fills a caller\'s object like decodeEnvelope; no attributes is one shared frozen object', () => {
+  it('readEnvelopeInto fills a caller\'s object like readEnvelope; no attributes is one shared frozen object', () => {
     const target: EnvelopeTarget = { messageType: BusMessageType.UNSPECIFIED, payload: new Uint8Array(), attributes: {} };
-    const env = encodeEnvelope(BusMessageType.TELEMETRY, new Uint8Array([7, 8, 9]), { attempt: '2', origin: 'ü' });
-    decodeEnvelopeInto(env, target);
-    expect(target).toEqual(decodeEnvelope(env));
-    const bare = encodeEnvelope(BusMessageType.SYSTEM_STATE, new Uint8Array([1]));
-    decodeEnvelopeInto(bare, target);
+    const env = writeEnvelope(BusMessageType.TELEMETRY, new Uint8Array([7, 8, 9]), { attempt: '2', origin: 'ü' });
+    readEnvelopeInto(env, target);
+    expect(target).toEqual(readEnvelope(env));
+    const bare = writeEnvelope(BusMessageType.SYSTEM_STATE, new Uint8Array([1]));
+    readEnvelopeInto(bare, target);
     expect(target.messageType).toBe(BusMessageType.SYSTEM_STATE);
     expect(Object.isFrozen(target.attributes)).toBe(true);
     const second: EnvelopeTarget = { ...target, attributes: {} };
-    decodeEnvelopeInto(bare, second);
+    readEnvelopeInto(bare, second);
     expect(second.attributes).toBe(target.attributes);
-    // decodeEnvelope still hands out an object of the caller's own.
-    const own = decodeEnvelope(bare).attributes;
+    // readEnvelope still hands out an object of the caller's own.
+    const own = readEnvelope(bare).attributes;
     own.x = 'y';
-    expect(decodeEnvelope(bare).attributes).toEqual({});
+    expect(readEnvelope(bare).attributes).toEqual({});
     // A malformed map entry inside an otherwise fine envelope fails, and the next decode starts clean.
-    expect(() => decodeEnvelopeInto(new Uint8Array([...bare, 0x1a, 0x04, 0x0a, 0x05, 0x61, 0x62]), target)).toThrow(EnvelopeDecodeError);
-    decodeEnvelopeInto(env, target);
+    expect(() => readEnvelopeInto(new Uint8Array([...bare, 0x1a, 0x04, 0x0a, 0x05, 0x61, 0x62]), target)).toThrow(EnvelopeDecodeError);
+    readEnvelopeInto(env, target);
     expect(target.attributes).toEqual({ attempt: '2', origin: 'ü' });
   });
 });

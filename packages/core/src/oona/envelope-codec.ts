@@ -6,6 +6,10 @@ import type { BusMessageType } from '../leyline/index.js';
  * Python reference for the same values. The envelope is on every publish and consume, and
  * reflection-based encoding dominated the in-memory fabric's cost; the unit tests check this
  * codec against protobuf-es in both directions. Unknown fields are skipped when decoding.
+ *
+ * Internal to the Oona client: no entry point of `@esper/core` exports it. The public envelope
+ * codec is Leyline's (`wrapEnvelope`/`encodeEnvelope`/`unwrapEnvelope` in `@esper/core/leyline`),
+ * which works on typed messages; this one takes payload bytes, as the publish path has them.
  */
 
 /** A decoded envelope; `payload` is a view into the input bytes. */
@@ -44,8 +48,8 @@ function writeVarint(buf: Uint8Array, pos: number, n: number): number {
   return pos;
 }
 
-/** Encodes an envelope (enum values are written as proto3 does: negative as 10-byte varints). */
-export function encodeEnvelope(
+/** Encodes an envelope around payload bytes (enum values are written as proto3 does: negative as 10-byte varints). */
+export function writeEnvelope(
   messageType: BusMessageType,
   payload: Uint8Array,
   attributes?: Readonly<Record<string, string>>,
@@ -150,10 +154,10 @@ function skip(buf: Uint8Array, end: number, wire: number): void {
 }
 
 const EMPTY: Uint8Array = new Uint8Array(0);
-/** The attributes of every envelope that has none, when decoded by {@link decodeEnvelopeInto}. */
+/** The attributes of every envelope that has none, when decoded by {@link readEnvelopeInto}. */
 const NO_ATTRIBUTES: Readonly<Record<string, string>> = Object.freeze({});
 
-/** What {@link decodeEnvelopeInto} fills in. */
+/** What {@link readEnvelopeInto} fills in. */
 export interface EnvelopeTarget {
   messageType: BusMessageType;
   payload: Uint8Array;
@@ -161,9 +165,9 @@ export interface EnvelopeTarget {
 }
 
 /** Decodes envelope bytes; throws {@link EnvelopeDecodeError} on malformed input. */
-export function decodeEnvelope(bytes: Uint8Array): DecodedEnvelope {
+export function readEnvelope(bytes: Uint8Array): DecodedEnvelope {
   const out: EnvelopeTarget = { messageType: 0 as BusMessageType, payload: EMPTY, attributes: NO_ATTRIBUTES };
-  decodeEnvelopeInto(bytes, out);
+  readEnvelopeInto(bytes, out);
   // Callers of this function own the attributes object (it is mutable here).
   const attributes = out.attributes === NO_ATTRIBUTES ? {} : (out.attributes as Record<string, string>);
   return { messageType: out.messageType, payload: out.payload, attributes };
@@ -175,7 +179,7 @@ export function decodeEnvelope(bytes: Uint8Array): DecodedEnvelope {
  * envelope without attributes gets one shared frozen empty object. Throws
  * {@link EnvelopeDecodeError} on malformed input (`target` may then be partly written).
  */
-export function decodeEnvelopeInto(bytes: Uint8Array, target: EnvelopeTarget): void {
+export function readEnvelopeInto(bytes: Uint8Array, target: EnvelopeTarget): void {
   const end = bytes.length;
   let messageType = 0;
   let payload = EMPTY;

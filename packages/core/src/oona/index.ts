@@ -9,7 +9,6 @@ export * from './backend.js';
 export * from './breaker.js';
 export * from './catalogue.js';
 export * from './client.js';
-export * from './envelope-codec.js';
 export * from './errors.js';
 export * from './faults.js';
 export * from './housekeeping.js';
