@@ -1,16 +1,9 @@
-import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { findProtoc } from '../../../scripts/protoc.mjs';
 
 /**
- * Whether `protoc` (the independent protobuf implementation the wire tests decode with) is on
- * PATH. With `REQUIRE_PROTOC` set (`.ci/run` sets it and installs protoc) a missing protoc
- * throws instead, so no protoc suite can pass there by being skipped.
+ * protoc, the independent protobuf implementation the ONNX wire tests decode with: Google's C++
+ * compiler from the pinned `protoc` devDependency (see scripts/protoc.mjs), so these tests run
+ * wherever `pnpm install` ran, with no system package and no skip.
  */
-export function protocAvailable(): boolean {
-  try {
-    execFileSync('protoc', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    if (process.env.REQUIRE_PROTOC) throw new Error('REQUIRE_PROTOC is set but protoc is not on PATH (apt-get install protobuf-compiler)');
-    return false;
-  }
-}
+export const protoc = findProtoc(fileURLToPath(new URL('..', import.meta.url)));
