@@ -9,7 +9,7 @@ const plugin = definePlugin({
   configSchema: kasminaConfigSchema,
   env: KASMINA_ENV,
   secrets: KASMINA_SECRETS,
-  register() {},
+  setup() {},
 });
 
 function resolve(section?: KasminaConfigInput, env: Env = {}) {

@@ -7,8 +7,6 @@ import {
   pickOonaSettings,
   startHousekeeping,
   Tokens,
-  type Oona,
-  type Signer,
 } from '@esper/core';
 import { z } from 'zod';
 
@@ -39,7 +37,6 @@ export type OonaMemoryInput = z.input<typeof oonaMemorySchema>;
  * ```
  */
 export function oonaMemory(options: Partial<OonaMemoryInput> = {}) {
-  const housekeepers = new Map<string, () => void>();
   return definePlugin({
     name: '@esper/plugin-oona-memory',
     configKey: 'oona',
@@ -47,9 +44,9 @@ export function oonaMemory(options: Partial<OonaMemoryInput> = {}) {
     factoryOptions: options,
     env: { ...OONA_SETTINGS_ENV, OONA_MEMORY_BROKER: 'broker' },
     provides: [Tokens.Oona],
-    register(ctx) {
-      ctx.provide(Tokens.Oona, (container) => {
-        const signer = container.isRegistered(Tokens.Signer, true) ? container.resolve<Signer>(Tokens.Signer) : undefined;
+    setup(ctx) {
+      ctx.provide(Tokens.Oona, (r) => {
+        const signer = r.tryResolve(Tokens.Signer);
         return new OonaClient({
           backend: MemoryBroker.named(ctx.options.broker, ctx.clock).backend(),
           settings: pickOonaSettings(ctx.options),
@@ -58,18 +55,19 @@ export function oonaMemory(options: Partial<OonaMemoryInput> = {}) {
           ...(signer !== undefined ? { signer } : {}),
         });
       });
-    },
-    hooks: {
-      async start(ctx) {
-        const oona: Oona = ctx.resolve(Tokens.Oona);
-        await oona.ensureGroups();
-        housekeepers.set(ctx.run.runId, startHousekeeping(oona, ctx.options.housekeepingIntervalMs, ctx.logger));
-      },
-      async stop(ctx) {
-        housekeepers.get(ctx.run.runId)?.();
-        housekeepers.delete(ctx.run.runId);
-        await ctx.resolve(Tokens.Oona).close();
-      },
+      let stopHousekeeping: (() => void) | undefined;
+      return {
+        async start(hc) {
+          const oona = hc.resolve(Tokens.Oona);
+          await oona.ensureGroups();
+          stopHousekeeping = startHousekeeping(oona, hc.options.housekeepingIntervalMs, hc.logger);
+        },
+        async stop(hc) {
+          stopHousekeeping?.();
+          stopHousekeeping = undefined;
+          await hc.resolve(Tokens.Oona).close();
+        },
+      };
     },
   });
 }

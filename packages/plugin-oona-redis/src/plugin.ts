@@ -7,8 +7,6 @@ import {
   startHousekeeping,
   Tokens,
   type Logger,
-  type Oona,
-  type Signer,
 } from '@esper/core';
 import { z } from 'zod';
 import { RedisStreamBackend } from './backend.js';
@@ -101,7 +99,6 @@ export function redisBackendFor(options: OonaRedisOptions, logger?: Logger): Red
  * ```
  */
 export function oonaRedis(options: Partial<OonaRedisInput> = {}) {
-  const runs = new Map<string, { backend: RedisStreamBackend; stopHousekeeping?: () => void }>();
   return definePlugin({
     name: '@esper/plugin-oona-redis',
     configKey: 'oona',
@@ -121,11 +118,12 @@ export function oonaRedis(options: Partial<OonaRedisInput> = {}) {
     },
     secrets: ['redisUrl', 'tlsKey'],
     provides: [Tokens.Oona],
-    register(ctx) {
+    setup(ctx) {
       const backend = redisBackendFor(ctx.options, ctx.logger);
-      runs.set(ctx.run.runId, { backend });
-      ctx.provide(Tokens.Oona, (container) => {
-        const signer = container.isRegistered(Tokens.Signer, true) ? container.resolve<Signer>(Tokens.Signer) : undefined;
+      // Closes the connection even when init failed before anything resolved the client.
+      ctx.onDispose(() => backend.close());
+      ctx.provide(Tokens.Oona, (r) => {
+        const signer = r.tryResolve(Tokens.Signer);
         return new OonaClient({
           backend,
           settings: pickOonaSettings(ctx.options),
@@ -134,27 +132,21 @@ export function oonaRedis(options: Partial<OonaRedisInput> = {}) {
           ...(signer !== undefined ? { signer } : {}),
         });
       });
-    },
-    hooks: {
-      async init(ctx) {
-        const state = runs.get(ctx.run.runId);
-        await state?.backend.connect();
-        await ctx.resolve(Tokens.Oona).ensureGroups();
-      },
-      start(ctx) {
-        const state = runs.get(ctx.run.runId);
-        const oona: Oona = ctx.resolve(Tokens.Oona);
-        if (state !== undefined) state.stopHousekeeping = startHousekeeping(oona, ctx.options.housekeepingIntervalMs, ctx.logger);
-      },
-      async stop(ctx) {
-        runs.get(ctx.run.runId)?.stopHousekeeping?.();
-        await ctx.resolve(Tokens.Oona).close();
-      },
-      async dispose(ctx) {
-        // When init failed, nothing resolved the client: close the connection here.
-        await runs.get(ctx.run.runId)?.backend.close();
-        runs.delete(ctx.run.runId);
-      },
+      let stopHousekeeping: (() => void) | undefined;
+      return {
+        async init(hc) {
+          await backend.connect();
+          await hc.resolve(Tokens.Oona).ensureGroups();
+        },
+        start(hc) {
+          stopHousekeeping = startHousekeeping(hc.resolve(Tokens.Oona), hc.options.housekeepingIntervalMs, hc.logger);
+        },
+        async stop(hc) {
+          stopHousekeeping?.();
+          stopHousekeeping = undefined;
+          await hc.resolve(Tokens.Oona).close();
+        },
+      };
     },
   });
 }

@@ -11,7 +11,7 @@ const plugin = (factoryOptions?: Partial<TamiyoConfigInput>) =>
     env: TAMIYO_ENV,
     secrets: TAMIYO_SECRETS,
     ...(factoryOptions !== undefined ? { factoryOptions } : {}),
-    register() {},
+    setup() {},
   });
 
 function resolve(section?: TamiyoConfigInput, env: Env = {}, factoryOptions?: Partial<TamiyoConfigInput>) {

@@ -16,7 +16,7 @@ const plugin = definePlugin({
   configSchema: tolariaConfigSchema,
   env: TOLARIA_ENV,
   secrets: TOLARIA_SECRETS,
-  register() {},
+  setup() {},
 });
 
 /** The one required option; every test section starts from it. */

@@ -180,7 +180,7 @@ function collectPlugins(input: Record<string, unknown>, issues: ConfigIssue[]): 
       return;
     }
     if (!isPluginLike(entry)) {
-      issues.push({ path, message: `expected a plugin made by definePlugin() (name, configKey, register), got ${show(entry)}` });
+      issues.push({ path, message: `expected a plugin made by definePlugin() (name, configKey, setup), got ${show(entry)}` });
       return;
     }
     const seenName = byName.get(entry.name);
@@ -214,7 +214,7 @@ function isPluginLike(value: unknown): value is AnyPlugin {
     value.name.length > 0 &&
     typeof value.configKey === 'string' &&
     value.configKey.length > 0 &&
-    typeof value.register === 'function'
+    typeof value.setup === 'function'
   );
 }
 

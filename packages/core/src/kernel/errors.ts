@@ -1,4 +1,5 @@
 import { EsperError } from '../errors.js';
+import type { PortInfo } from './tokens.js';
 
 /** A required port has no provider. */
 export class MissingProviderError extends EsperError {
@@ -24,14 +25,17 @@ export class DependencyCycleError extends EsperError {
   }
 }
 
-/** A plugin's `register` bound ports other than the ones it declared in `provides`. */
+/**
+ * A plugin's `setup` did not bind, through its own `ctx.provide`/`ctx.provideValue`, exactly the
+ * ports it declares in `provides`.
+ */
 export class ProvidesMismatchError extends EsperError {
   constructor(message: string) {
     super('ESPER_KERNEL_PROVIDES_MISMATCH', message);
   }
 }
 
-/** A lifecycle hook (or `register`) did not finish within its timeout. */
+/** A plugin hook (`setup`, a lifecycle hook, a lifecycle event hook or an `onDispose` callback) did not finish within its timeout. */
 export class HookTimeoutError extends EsperError {
   constructor(
     readonly plugin: string,
@@ -45,7 +49,7 @@ export class HookTimeoutError extends EsperError {
   }
 }
 
-/** A lifecycle hook (or `register`) threw; the original error is the `cause`. */
+/** A plugin hook threw or rejected; the original error is the `cause`. */
 export class HookFailedError extends EsperError {
   constructor(
     readonly plugin: string,
@@ -83,5 +87,73 @@ export class PortUnavailableError extends EsperError {
 export class RunStoppedError extends EsperError {
   constructor(runId: string) {
     super('ESPER_KERNEL_RUN_STOPPED', `Run ${runId} has been stopped; start a new run with esper.start().`);
+  }
+}
+
+/** A third-party port name has no namespace (see `PORT_NAME_PATTERN`). */
+export class PortNameError extends EsperError {
+  constructor(readonly portName: string) {
+    super(
+      'ESPER_KERNEL_PORT_NAME',
+      `Port name "${portName}" has no namespace. Names without one belong to @esper/core; name your port after your package, e.g. "acme.${portName.replace(/[^A-Za-z0-9_]/g, '') || 'MyPort'}" or "@acme/plugin-x:${portName.replace(/[^A-Za-z0-9_]/g, '') || 'MyPort'}".`,
+    );
+  }
+}
+
+/** A port name was declared again with a different definition (multi or kernel default). */
+export class PortConflictError extends EsperError {
+  constructor(
+    readonly portName: string,
+    existing: Pick<PortInfo, 'multi' | 'kernelDefault'>,
+    requested: Pick<PortInfo, 'multi' | 'kernelDefault'>,
+  ) {
+    const show = (i: Pick<PortInfo, 'multi' | 'kernelDefault'>): string =>
+      `${i.multi ? 'multi-provider' : 'single-provider'}${i.kernelDefault ? ', kernel default' : ''}`;
+    super(
+      'ESPER_KERNEL_PORT_CONFLICT',
+      `Port "${portName}" is already declared as ${show(existing)}; it cannot be redeclared as ${show(requested)}. ` +
+        `Use the existing token (import it from the package that declares it), or declare a new port under your own namespace.`,
+    );
+  }
+}
+
+/** A plugin definition or the instance its `setup` returned has a member the kernel does not know. */
+export class UnknownHookError extends EsperError {
+  constructor(
+    readonly plugin: string,
+    readonly hook: string,
+    readonly where: 'definition' | 'instance' | 'hookTimeoutsMs',
+    readonly valid: readonly string[],
+  ) {
+    const place =
+      where === 'definition'
+        ? 'its definition'
+        : where === 'instance'
+          ? 'the object its setup() returned'
+          : 'its hookTimeoutsMs';
+    super(
+      'ESPER_KERNEL_UNKNOWN_HOOK',
+      `Plugin "${plugin}" has an unknown member "${hook}" in ${place}. Valid names there: ${valid.join(', ')}.` +
+        (hook === 'register' || hook === 'hooks'
+          ? ' Plugins now have one setup(ctx) that binds ports and returns the run\'s hooks; see docs/plugin-authoring.md.'
+          : ''),
+    );
+  }
+}
+
+/** A plugin definition is malformed (no name, no config key, no setup function, bad timeout). */
+export class InvalidPluginError extends EsperError {
+  constructor(message: string) {
+    super('ESPER_KERNEL_INVALID_PLUGIN', message);
+  }
+}
+
+/** `resolve` was called for a multi-provider port, which has no single provider. */
+export class MultiPortResolveError extends EsperError {
+  constructor(readonly portName: string) {
+    super(
+      'ESPER_KERNEL_MULTI_PORT',
+      `Port ${portName} takes several providers, so resolve() cannot pick one. Use resolveAll(Tokens.${portName}) (or the token you declared) to get every provider.`,
+    );
   }
 }

@@ -30,6 +30,12 @@ export type EsperEvents = {
     readonly seedId: string;
     readonly from: SeedLifecycleStage;
     readonly to: SeedLifecycleStage;
+    /** Epoch in which the transition happened. */
+    readonly epoch?: number;
+    /** Blueprint of the seed, when one is attached. */
+    readonly blueprintId?: string;
+    /** Why it moved (a gate name, `culled: …`, the command id …). */
+    readonly reason?: string;
   };
   /** An emergency signal was raised. */
   'emergency:raised': { readonly signal: EmergencySignal };
@@ -37,7 +43,49 @@ export type EsperEvents = {
   'emergency:cleared': { readonly previous?: EmergencySignal };
   /** A telemetry packet was emitted, with its routing priority. */
   'telemetry:emitted': { readonly packet: TelemetryPacket; readonly priority: MessagePriority };
+  /** Training ended: the trainer's loop is over (the run itself still has to be stopped). */
+  'run:end': {
+    readonly runId: string;
+    /** Epochs completed. */
+    readonly epochs: number;
+    /** `completed` (all epochs), `stopped` (aborted), `halted` (emergency) or `failed` (see `error`). */
+    readonly outcome: 'completed' | 'stopped' | 'halted' | 'failed';
+    readonly error?: unknown;
+  };
 };
+
+/**
+ * Events that are lifecycle steps of a run: plugin hooks for them (`onEpochEnd`, …) are awaited
+ * in plugin boot order, each within its timeout, before the producer goes on. The other events
+ * are notifications, delivered fire-and-forget on the {@link EventBus}.
+ */
+export const LIFECYCLE_EVENTS = [
+  'epoch:start',
+  'epoch:end',
+  'seed:stage-changed',
+  'emergency:raised',
+  'emergency:cleared',
+  'run:end',
+] as const satisfies readonly (keyof EsperEvents)[];
+
+/** One of {@link LIFECYCLE_EVENTS}. */
+export type LifecycleEventName = (typeof LIFECYCLE_EVENTS)[number];
+
+/** Events that are notifications only (on the mitt bus, not awaited). */
+export type NotificationEventName = Exclude<keyof EsperEvents, LifecycleEventName>;
+
+/**
+ * Fires lifecycle events of a run: `await ctx.lifecycle.emit('epoch:end', payload)`.
+ *
+ * Each plugin's hook for the event (`onEpochEnd` for `epoch:end`) runs in plugin boot order, one
+ * after the other, each within the plugin's timeout for that hook. Every hook runs even when an
+ * earlier one failed; then the event goes out on the mitt bus (`ctx.events`); then the first
+ * failure, if any, is thrown (a `HookFailedError` or `HookTimeoutError` naming the
+ * plugin; every failure is also logged). Throws `RunStoppedError` once the run is stopped.
+ */
+export interface LifecycleEmitter {
+  emit<E extends LifecycleEventName>(event: E, payload: EsperEvents[E]): Promise<void>;
+}
 
 type MittFactory = <Events extends Record<EventType, unknown>>() => Emitter<Events>;
 // mitt ships CommonJS-style typings with an ESM build: under NodeNext the default import is

@@ -84,28 +84,20 @@ export class JsonlTelemetrySink implements TelemetrySink {
  * ```
  */
 export function telemetryFile(options: Partial<z.input<typeof telemetryFileSchema>> = {}) {
-  // One sink per run: runs of the same composed config have their own containers.
-  const sinks = new WeakMap<object, JsonlTelemetrySink>();
   return definePlugin({
     name: '@esper/core/telemetry-file',
     configKey: 'telemetryFile',
     configSchema: telemetryFileSchema,
     factoryOptions: options,
     provides: [Tokens.TelemetrySink],
-    register(ctx) {
+    setup(ctx) {
       const path = isAbsolute(ctx.options.file) ? ctx.options.file : join(ctx.run.dir, ctx.options.file);
       const sink = new JsonlTelemetrySink(path, ctx.options.batchSize, ctx.logger);
-      sinks.set(ctx.container, sink);
+      ctx.onDispose(() => sink.close());
       ctx.provideValue(Tokens.TelemetrySink, sink);
-    },
-    hooks: {
-      stop: async (ctx) => {
-        await sinks.get(ctx.container)?.flush();
-      },
-      dispose: async (ctx) => {
-        await sinks.get(ctx.container)?.close();
-        sinks.delete(ctx.container);
-      },
+      return {
+        stop: () => sink.flush(),
+      };
     },
   });
 }

@@ -74,7 +74,7 @@ describe('validation', () => {
     );
     expect(lines(issues)).toEqual([
       'plugins[0]: got a plugin factory, not a plugin: call it (e.g. `greeterPlugin()`)',
-      'plugins[1]: expected a plugin made by definePlugin() (name, configKey, register), got 42',
+      'plugins[1]: expected a plugin made by definePlugin() (name, configKey, setup), got 42',
       'plugins[3]: duplicate plugin "x" (also at plugins[2]); list each plugin once',
       'plugins[5]: plugin "other" reads config section "greeter", which plugins[4] already reads; two plugins cannot share a section',
     ]);

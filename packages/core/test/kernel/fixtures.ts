@@ -1,16 +1,16 @@
 import { z } from 'zod';
-import { definePlugin, definePort, type AnyPlugin, type PortToken } from '../../src/index.js';
+import { definePlugin, definePort, type AnyPlugin, type PluginInstance, type PortToken } from '../../src/index.js';
 
 /** A port used only by the kernel tests. */
 export interface Greeter {
   greet(name: string): string;
 }
-export const GreeterPort: PortToken<Greeter> = definePort<Greeter>('TestGreeter', { description: 'test greeter' });
+export const GreeterPort: PortToken<Greeter> = definePort<Greeter>('test.Greeter', { description: 'test greeter' });
 
 export interface Shouter {
   shout(name: string): string;
 }
-export const ShouterPort: PortToken<Shouter> = definePort<Shouter>('TestShouter', { description: 'test shouter' });
+export const ShouterPort: PortToken<Shouter> = definePort<Shouter>('test.Shouter', { description: 'test shouter' });
 
 export const greeterSchema = z.strictObject({
   greeting: z.string().default('hello'),
@@ -38,11 +38,11 @@ export function greeterPlugin(options: Partial<z.input<typeof greeterSchema>> = 
     },
     secrets: ['password'],
     provides: [GreeterPort],
-    register(ctx) {
-      log.push('greeter:register');
+    setup(ctx) {
+      log.push('greeter:setup');
       ctx.provide(GreeterPort, () => ({ greet: (name) => `${ctx.options.greeting}, ${name}` }));
+      return recordingHooks('greeter', log);
     },
-    hooks: recordingHooks('greeter', log),
   });
 }
 
@@ -65,7 +65,7 @@ export function barePlugin(
     optionalRequires?: PortToken<unknown>[];
     bind?: PortToken<unknown>[];
     log?: string[];
-    hooks?: AnyPlugin['hooks'];
+    hooks?: PluginInstance<unknown>;
     hookTimeoutsMs?: AnyPlugin['hookTimeoutsMs'];
   } = {},
 ): AnyPlugin {
@@ -77,9 +77,9 @@ export function barePlugin(
     ...(spec.requires ? { requires: spec.requires } : {}),
     ...(spec.optionalRequires ? { optionalRequires: spec.optionalRequires } : {}),
     ...(spec.hookTimeoutsMs ? { hookTimeoutsMs: spec.hookTimeoutsMs } : {}),
-    register(ctx) {
+    setup(ctx) {
       for (const token of spec.bind ?? spec.provides ?? []) ctx.provideValue(token, { from: name });
+      return spec.hooks ?? recordingHooks(name, log);
     },
-    hooks: spec.hooks ?? recordingHooks(name, log),
   });
 }

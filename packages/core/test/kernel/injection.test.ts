@@ -22,8 +22,8 @@ describe('injection by explicit token', () => {
       name: 'decorated',
       configKey: 'decorated',
       provides: [GreeterPort],
-      register(ctx) {
-        ctx.container.register(GreeterPort, { useClass: ClockGreeter });
+      setup(ctx) {
+        ctx.provideClass(GreeterPort, ClockGreeter);
       },
     });
     const clock = new ManualClock(1_000);

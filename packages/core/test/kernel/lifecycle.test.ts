@@ -175,7 +175,7 @@ describe('providers', () => {
     })();
     expect(error).toBeInstanceOf(MissingProviderError);
     expect((error as MissingProviderError).code).toBe('ESPER_KERNEL_MISSING_PROVIDER');
-    expect((error as Error).message).toMatch(/"needy" requires port TestGreeter, but nothing provides it/);
+    expect((error as Error).message).toMatch(/"needy" requires port test.Greeter, but nothing provides it/);
   });
 
   it('rejects two providers of a single-provider port', () => {
@@ -258,7 +258,7 @@ describe('containers', () => {
 });
 
 describe('event hooks', () => {
-  it('delivers events to on<Subject><Event> hooks and isolates failing listeners', async () => {
+  it('awaits on<Subject><Event> hooks of lifecycle events and isolates failing ones', async () => {
     const seen: number[] = [];
     const plugin = barePlugin('watcher', {
       hooks: {
@@ -273,11 +273,12 @@ describe('event hooks', () => {
       },
     });
     const run = await createEsper({ plugins: [crashing, plugin] }, quiet).start();
-    run.events.emit('epoch:start', { runId: run.runId, epoch: 3 });
+    const error = await run.lifecycle.emit('epoch:start', { runId: run.runId, epoch: 3 }).catch((e: unknown) => e);
     expect(seen).toEqual([3]);
-    expect(run.events.listenerFailures).toBe(1);
+    expect(error).toBeInstanceOf(HookFailedError);
+    expect((error as HookFailedError).plugin).toBe('crashing');
     await run.stop();
-    run.events.emit('epoch:start', { runId: run.runId, epoch: 4 });
+    await expect(run.lifecycle.emit('epoch:start', { runId: run.runId, epoch: 4 })).rejects.toThrowError(/has been stopped/);
     expect(seen).toEqual([3]);
   });
 });

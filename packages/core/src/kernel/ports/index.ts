@@ -11,3 +11,5 @@ export * from './blueprints.js';
 export * from './emergency.js';
 export * from './oona.js';
 export * from './signer.js';
+export * from './telemetry.js';
+export * from './command-signer.js';
