@@ -18,6 +18,26 @@ export interface StepResult {
   readonly gradNorms: Readonly<Record<string, number>>;
 }
 
+/** Where a new {@link Trainer} starts, besides its parameters. */
+export interface TrainerStart {
+  /**
+   * Optimizer state by state-tensor name (`opt/<parameter>/<slot>`, see
+   * {@link TrainingGraphSpec.state}); each must have the slot's dims. Slots not given start at
+   * zero; names the training graph does not have are an error. The trainer copies nothing:
+   * it replaces state tensors, never writes into them.
+   */
+  readonly optimizerState?: ReadonlyMap<string, TensorData<'float32'>>;
+  /** Steps already taken: the next step is number `stepCount + 1`. Default 0. */
+  readonly stepCount?: number;
+}
+
+/** A trainer's state, enough to start another trainer where this one stopped. */
+export interface TrainerState {
+  readonly parameters: ParameterSet;
+  readonly optimizerState: ReadonlyMap<string, TensorData<'float32'>>;
+  readonly stepCount: number;
+}
+
 /**
  * Runs a training graph step by step: feeds the batch, current parameters, optimizer state,
  * learning rate and step number, and swaps in the new parameters and state the graph returns.
@@ -45,11 +65,46 @@ export class Trainer {
     this.state = initialOptimizerState(spec, params);
   }
 
-  /** Compiles the training graph and starts from `params` (copied) with zero optimizer state. */
-  static async create(runtime: OnnxRuntime, spec: TrainingGraphSpec, params: ParameterSet, options: SessionOptions = {}): Promise<Trainer> {
+  /**
+   * Compiles the training graph and starts from `params` (copied), with zero optimizer state at
+   * step 0 unless `start` gives state and a step count (to continue another trainer's run:
+   * see {@link carryTrainerState}).
+   *
+   * @throws OnnxParameterError when `params` lacks a parameter of the graph, or `start` names a
+   *   state tensor the graph does not have or gives one with the wrong dims.
+   */
+  static async create(runtime: OnnxRuntime, spec: TrainingGraphSpec, params: ParameterSet, options: SessionOptions = {}, start: TrainerStart = {}): Promise<Trainer> {
     for (const name of [...spec.parameters, ...spec.frozen]) if (!params.has(name)) throw new OnnxParameterError(`trainer: parameter set lacks "${name}"`);
+    const stepCount = start.stepCount ?? 0;
+    if (!Number.isInteger(stepCount) || stepCount < 0) throw new OnnxParameterError(`trainer: stepCount must be an integer >= 0, got ${stepCount}`);
+    const copy = params.clone();
+    const state = initialOptimizerState(spec, copy);
+    for (const [name, t] of start.optimizerState ?? []) {
+      const zero = state.get(name);
+      if (!zero) throw new OnnxParameterError(`trainer: the training graph has no optimizer state "${name}" (it has: ${[...state.keys()].join(', ') || 'none'})`);
+      if (t.dtype !== 'float32' || t.dims.length !== zero.dims.length || t.dims.some((d, i) => d !== zero.dims[i])) {
+        throw new OnnxParameterError(`trainer: optimizer state "${name}" is ${t.dtype}[${t.dims.join(', ')}], the graph wants float32[${zero.dims.join(', ')}]`);
+      }
+      state.set(name, t);
+    }
     const session = await runtime.createSession(spec.graph, options);
-    return new Trainer(spec, session, params.clone(), runtime, options);
+    const trainer = new Trainer(spec, session, copy, runtime, options);
+    trainer.state = state;
+    trainer.steps = stepCount;
+    return trainer;
+  }
+
+  /** Current optimizer state by state-tensor name (replaced, not mutated, by each step). */
+  get optimizerState(): ReadonlyMap<string, TensorData<'float32'>> {
+    return this.state;
+  }
+
+  /**
+   * Parameters, optimizer state and step count now. The tensors are shared, not copied: steps
+   * replace them, never write into them.
+   */
+  snapshot(): TrainerState {
+    return { parameters: this.params, optimizerState: new Map(this.state), stepCount: this.steps };
   }
 
   /** Current parameters (replaced, not mutated, by each step). */
@@ -164,4 +219,54 @@ export class Trainer {
     for (const s of this.spec.state) this.state.set(s.name, out[nextName(s.name)] as TensorData<'float32'>);
     this.steps = steps;
   }
+}
+
+/** What {@link carryTrainerState} carried over, started fresh and dropped, by parameter name. */
+export interface CarriedState extends TrainerStart {
+  /** The new trainer's parameters: surviving values, else the new graph's start values. */
+  readonly parameters: ParameterSet;
+  readonly optimizerState: ReadonlyMap<string, TensorData<'float32'>>;
+  readonly stepCount: number;
+  /** Parameters whose values (and optimizer state) came from `from`. */
+  readonly carried: readonly string[];
+  /** Parameters of the new graph that start from `initial` with zero optimizer state. */
+  readonly fresh: readonly string[];
+  /** Parameters of `from` that the new graph does not have. */
+  readonly dropped: readonly string[];
+}
+
+/**
+ * Carries a trainer's state across a rebuild (a graph whose set of parameters changed): every
+ * parameter of `spec` that `from` has with the same dims keeps its value and its optimizer state
+ * (slots matched by name, so the same optimizer kind carries everything); the others start from
+ * `initial` (the new graph's start values, e.g. `ParameterSet.fromGraph(forward)`) with zero
+ * state; parameters of `from` that `spec` lacks are dropped. The step count carries on. Start
+ * the new trainer with `Trainer.create(runtime, spec, carried.parameters, options, carried)`: with
+ * an identical graph it continues exactly as the old trainer would have.
+ */
+export function carryTrainerState(spec: TrainingGraphSpec, initial: ParameterSet, from: TrainerState): CarriedState {
+  const parameters = new ParameterSet();
+  const carried: string[] = [];
+  const fresh: string[] = [];
+  const sameDims = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
+  for (const name of [...spec.parameters, ...spec.frozen]) {
+    const start = initial.get(name);
+    const old = from.parameters.has(name) ? from.parameters.get(name) : undefined;
+    if (old !== undefined && sameDims(old.dims, start.dims)) {
+      parameters.add(name, old);
+      carried.push(name);
+    } else {
+      parameters.add(name, start);
+      fresh.push(name);
+    }
+  }
+  const kept = new Set(carried);
+  const optimizerState = new Map<string, TensorData<'float32'>>();
+  for (const slot of spec.state) {
+    const old = from.optimizerState.get(slot.name);
+    const want = slot.dims ?? parameters.get(slot.parameter).dims;
+    if (kept.has(slot.parameter) && old !== undefined && sameDims(old.dims, want)) optimizerState.set(slot.name, old);
+  }
+  const dropped = from.parameters.names.filter((n) => !parameters.has(n));
+  return { parameters, optimizerState, stepCount: from.stepCount, carried, fresh, dropped };
 }

@@ -2,7 +2,7 @@ import { OnnxGraphError, OnnxParameterError } from '../errors.js';
 import { GraphBuilder } from '../ir/builder.js';
 import { elideOutputIdentities } from '../ir/elide-identities.js';
 import type { Graph, ValueInfo } from '../ir/graph.js';
-import { tensor, type TensorData } from '../ir/tensor-data.js';
+import { numel, tensor, type TensorData } from '../ir/tensor-data.js';
 import type { Tensor } from '../ir/tensor.js';
 import { add, div, mul, sqrt } from '../ops/math.js';
 import { reduceSum } from '../ops/reduce.js';
@@ -20,8 +20,27 @@ export interface TrainingGraphOptions {
   readonly metrics?: readonly string[];
   /** Parameters to update (default: all). Others stay inputs but are neither differentiated nor updated. */
   readonly trainable?: readonly string[];
-  /** Clip gradients so their global L2 norm is at most this (default: no clipping). */
+  /**
+   * Clip gradients so their L2 norm is at most this (default: no clipping). The norm is the
+   * global one, or each group's own with {@link TrainingGraphOptions.clipScope} `groups`.
+   */
   readonly clipGradNorm?: number;
+  /**
+   * What {@link TrainingGraphOptions.clipGradNorm} measures: `global` (default) scales every
+   * gradient by one factor from the global norm, as `torch.nn.utils.clip_grad_norm_` does;
+   * `groups` scales each group of {@link TrainingGraphOptions.groups} by its own norm, so that
+   * the update of one group never depends on another's gradients (a host and the seeds grafted
+   * into it). With `groups`, the groups must partition the trainable parameters.
+   */
+  readonly clipScope?: 'global' | 'groups';
+  /**
+   * Which step count drives the Adam family's bias correction. `global` (default): the graph's
+   * `step` input, shared by every parameter. `per-parameter`: each parameter keeps its own count
+   * as a scalar optimizer-state slot `opt/<name>/t` (as PyTorch keeps `state['step']` per
+   * parameter), so a parameter that joins a running trainer with zero moments takes the steps a
+   * fresh Adam would take instead of steps inflated by a large global count. Ignored by SGD.
+   */
+  readonly biasCorrection?: 'global' | 'per-parameter';
   /**
    * Parameter groups whose gradient L2 norms the step reports (group → parameter names).
    * Default: one group per parameter. The global norm is always reported as `global`.
@@ -39,13 +58,26 @@ export interface TrainingGraphSpec {
   readonly parameters: readonly string[];
   /** Parameters fed but not updated. */
   readonly frozen: readonly string[];
-  /** Optimizer state tensors: input `<state>`, output `next/<state>`, with the parameter each belongs to. */
-  readonly state: readonly { readonly name: string; readonly parameter: string }[];
+  /**
+   * Optimizer state tensors: input `<state>`, output `next/<state>`, with the parameter each
+   * belongs to and, when they differ from the parameter's, their dims (`[]` for a step count).
+   */
+  readonly state: readonly OptimizerStateSlot[];
   /** Output with the loss, metric outputs, and gradient-norm outputs by group. */
   readonly outputs: { readonly loss: string; readonly metrics: readonly string[]; readonly gradNorms: Readonly<Record<string, string>> };
   /** Scalar float32 inputs: learning rate and 1-based step number. */
   readonly lrInput: 'lr';
   readonly stepInput: 'step';
+}
+
+/** One optimizer state tensor of a training graph. */
+export interface OptimizerStateSlot {
+  /** Input name; the new value is output `next/<name>`. */
+  readonly name: string;
+  /** The parameter it belongs to. */
+  readonly parameter: string;
+  /** Its dims when they are not the parameter's (`[]`: a per-parameter step count). */
+  readonly dims?: readonly number[];
 }
 
 /** Output name of a parameter's or state tensor's new value. */
@@ -98,13 +130,17 @@ export function buildTrainingGraph(forward: Graph, options: TrainingGraphOptions
   let grads = gradients(b, b.tensor(options.loss), params);
 
   const slots = stateSlots(options.optimizer);
-  const state: { name: string; parameter: string }[] = [];
+  const perParameterSteps = options.biasCorrection === 'per-parameter' && options.optimizer.kind !== 'sgd';
+  const state: OptimizerStateSlot[] = [];
+  const groups = options.groups ?? Object.fromEntries(trainable.map((p) => [p, [p]]));
+  const clipGroups = options.clipGradNorm !== undefined && options.clipScope === 'groups';
+  if (clipGroups) assertPartition(groups, trainable);
   const gradNorms: Record<string, string> = {};
   b.scope('optimizer', () => {
     const squares = grads.map((g) => mul(g, g));
     const sq = squares.map((g2) => reduceSum(g2, undefined, { keepDims: false }));
     const sumOf = (ts: Tensor[]) => ts.reduce((acc, t) => add(acc, t));
-    const groups = options.groups ?? Object.fromEntries(trainable.map((p) => [p, [p]]));
+    const groupNorms = new Map<string, { norm: Tensor; idx: number[] }>();
     for (const [group, members] of Object.entries(groups)) {
       const idx = members.map((m) => {
         const i = trainable.indexOf(m);
@@ -113,26 +149,50 @@ export function buildTrainingGraph(forward: Graph, options: TrainingGraphOptions
       });
       if (idx.length === 0) continue;
       const name = `grad_norm/${group}`;
-      b.output(sqrt(sumOf(idx.map((i) => sq[i] as Tensor))), name);
+      const norm = sqrt(sumOf(idx.map((i) => sq[i] as Tensor)));
+      b.output(norm, name);
       gradNorms[group] = name;
+      groupNorms.set(group, { norm, idx });
     }
     const global = sqrt(sumOf(sq));
     b.output(global, 'grad_norm/global');
     gradNorms.global = 'grad_norm/global';
     if (options.clipGradNorm !== undefined) {
-      if (!(options.clipGradNorm > 0)) throw new OnnxGraphError('training graph: clipGradNorm must be > 0');
+      const max = options.clipGradNorm;
+      if (!(max > 0)) throw new OnnxGraphError('training graph: clipGradNorm must be > 0');
       // scale = min(1, max / (norm + 1e-6)), as torch.nn.utils.clip_grad_norm_ does.
-      const ratio = div(scalarLike(global, options.clipGradNorm), add(global, 1e-6));
-      const scale = b.op1('Min', [ratio, scalarLike(global, 1)], {}, { dtype: 'float32', shape: [] }, 'Min');
-      grads = grads.map((g) => mul(g, scale));
+      const scaleFor = (norm: Tensor): Tensor => {
+        const ratio = div(scalarLike(norm, max), add(norm, 1e-6));
+        return b.op1('Min', [ratio, scalarLike(norm, 1)], {}, { dtype: 'float32', shape: [] }, 'Min');
+      };
+      if (clipGroups) {
+        const scaled = [...grads];
+        for (const { norm, idx } of groupNorms.values()) {
+          const scale = scaleFor(norm);
+          for (const i of idx) scaled[i] = mul(grads[i] as Tensor, scale);
+        }
+        grads = scaled;
+      } else {
+        const scale = scaleFor(global);
+        grads = grads.map((g) => mul(g, scale));
+      }
     }
-    const scalars = stepScalars(options.optimizer, lr, step);
+    const shared = perParameterSteps ? undefined : stepScalars(options.optimizer, lr, step);
     params.forEach((p, i) => {
       const stateIn = slots.map((slot) => {
         const name = `opt/${p.name}/${slot}`;
         state.push({ name, parameter: p.name });
         return b.input(name, 'float32', p.shape);
       });
+      let scalars = shared;
+      if (scalars === undefined) {
+        // This parameter's own step count: t ← t + 1, then the bias correction of step t.
+        const name = `opt/${p.name}/t`;
+        state.push({ name, parameter: p.name, dims: [] });
+        const t = add(b.input(name, 'float32', []), 1);
+        b.output(t, nextName(name));
+        scalars = stepScalars(options.optimizer, lr, t);
+      }
       // Unclipped gradients were squared for the norms already; clipped ones changed since.
       const squared = options.clipGradNorm === undefined ? squares[i] : undefined;
       const upd = applyUpdate(options.optimizer, p, grads[i] as Tensor, stateIn, scalars, squared);
@@ -157,9 +217,26 @@ export function buildTrainingGraph(forward: Graph, options: TrainingGraphOptions
 /** Zero optimizer state for a training graph and parameter set. */
 export function initialOptimizerState(spec: TrainingGraphSpec, params: ParameterSet): Map<string, TensorData<'float32'>> {
   const out = new Map<string, TensorData<'float32'>>();
-  for (const s of spec.state) {
-    const p = params.get(s.parameter);
-    out.set(s.name, tensor('float32', p.dims, new Float32Array(p.data.length)));
-  }
+  for (const s of spec.state) out.set(s.name, zeroState(s, params));
   return out;
+}
+
+/** A zero tensor for one optimizer state slot. */
+export function zeroState(slot: OptimizerStateSlot, params: ParameterSet): TensorData<'float32'> {
+  const dims = slot.dims ?? params.get(slot.parameter).dims;
+  return tensor('float32', dims, new Float32Array(numel(dims)));
+}
+
+/** Throws unless every trainable parameter is in exactly one group. */
+function assertPartition(groups: Readonly<Record<string, readonly string[]>>, trainable: readonly string[]): void {
+  const owner = new Map<string, string>();
+  for (const [group, members] of Object.entries(groups)) {
+    for (const m of members) {
+      const other = owner.get(m);
+      if (other !== undefined) throw new OnnxGraphError(`training graph: clipScope "groups" needs disjoint groups, but "${m}" is in "${other}" and "${group}"`);
+      owner.set(m, group);
+    }
+  }
+  const missing = trainable.filter((p) => !owner.has(p));
+  if (missing.length > 0) throw new OnnxGraphError(`training graph: clipScope "groups" needs every trainable parameter in a group; ${missing.map((m) => `"${m}"`).join(', ')} in none`);
 }
