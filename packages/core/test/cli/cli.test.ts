@@ -49,7 +49,7 @@ describe('esper validate', () => {
   it('names a missing port provider', async () => {
     const r = await cli(['validate', 'missing-provider.config.ts']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain('"consumer" requires port TestGreeter, but nothing provides it');
+    expect(r.stderr).toContain('"consumer" requires port test.Greeter, but nothing provides it');
     expect(r.stderr).toContain('[ESPER_KERNEL_MISSING_PROVIDER]');
   });
 
@@ -86,12 +86,12 @@ describe('esper config and esper plugins', () => {
     expect(r.stdout).not.toContain('hunter2');
     expect(r.stdout).toContain('"leylineSecret": "***"');
     expect(r.stdout).toContain('security.leylineSecret ← ESPER_LEYLINE_SECRET');
-    expect(r.stdout).toMatch(/TestGreeter\s+test-greeter/);
+    expect(r.stdout).toMatch(/test\.Greeter\s+test-greeter/);
 
     const json = await cli(['config', 'valid.config.ts', '--json'], { ESPER_LEYLINE_SECRET: secret });
     const parsed = JSON.parse(json.stdout) as { config: { greeter: { stepTimeoutMs: number } }; ports: Record<string, string> };
     expect(parsed.config.greeter.stepTimeoutMs).toBe(3);
-    expect(parsed.ports.TestGreeter).toBe('test-greeter');
+    expect(parsed.ports["test.Greeter"]).toBe('test-greeter');
     expect(json.stdout).not.toContain(secret);
   });
 
@@ -99,8 +99,8 @@ describe('esper config and esper plugins', () => {
     const r = await cli(['plugins', 'valid.config.ts']);
     expect(r.code).toBe(0);
     const lines = r.stdout.trim().split('\n').map((l) => l.trim());
-    expect(lines[1]).toMatch(/^1\s+test-greeter\s+greeter\s+TestGreeter\s+-$/);
-    expect(lines[2]).toMatch(/^2\s+consumer\s+consumer\s+-\s+TestGreeter$/);
+    expect(lines[1]).toMatch(/^1\s+test-greeter\s+greeter\s+test\.Greeter\s+-$/);
+    expect(lines[2]).toMatch(/^2\s+consumer\s+consumer\s+-\s+test\.Greeter$/);
   });
 });
 
