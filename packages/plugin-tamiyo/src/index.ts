@@ -4,8 +4,6 @@
  */
 export {
   TAMIYO_BLEND_MODES,
-  TAMIYO_ENV,
-  TAMIYO_SECRETS,
   tamiyoConfigSchema,
   type TamiyoBlendMode,
   type TamiyoConfig,

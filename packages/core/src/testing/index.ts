@@ -13,3 +13,12 @@ export {
   type OonaContractTarget,
 } from './oona-contract.js';
 export { PYTHON_EMERGENCY_ENVELOPE_HEX, PYTHON_EMERGENCY_SIGNATURE, PYTHON_FIXTURE_SECRET } from './oona-fixtures.js';
+export {
+  startTestRun,
+  silentLogger,
+  PluginTestRun,
+  TELEMETRY_COLLECTOR_PLUGIN,
+  type TestRunOptions,
+  type CollectedTelemetry,
+  type CapturedLog,
+} from './harness.js';
