@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { create, toBinary, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import {
+  BUS_PAYLOAD_SCHEMAS,
   busMessageTypeOf,
   BusMessageType,
   CircuitBreakerState,
@@ -10,29 +11,37 @@ import {
   MetricPointSchema,
   TelemetryLevel,
   TelemetryPacketSchema,
+  decodeMessage,
+  type BusPayload,
+  type BusPayloadType,
   type EmergencySignal,
 } from '../leyline/index.js';
 import type { Clock } from '../kernel/ports/clock.js';
 import { SystemClock } from '../kernel/ports/clock.js';
 import type { Logger } from '../kernel/ports/logger.js';
 import type {
+  BusSchema,
   ConsumeOptions,
   Oona,
   OonaHandler,
   OonaHealth,
   OonaMessage,
+  OonaMessageHandler,
+  OonaMessageOf,
   OonaStreams,
   OonaSubscription,
   PublishBatchItem,
   PublishOptions,
   SubscribeOptions,
+  TypedConsumeOptions,
+  TypedSubscribeOptions,
   UnsentPublish,
 } from '../kernel/ports/oona.js';
 import type { Signer } from '../kernel/ports/signer.js';
 import { appendEntries, submitAppend, type AppendRequest, type EntryFields, type StreamBackend, type StreamEntry } from './backend.js';
 import { CircuitBreaker } from './breaker.js';
 import { MESSAGE_ROUTES, resolveStreams, workingStreams } from './catalogue.js';
-import { OonaBusyGroupError, OonaClosedError, OonaNoGroupError, OonaReadCancelledError } from './errors.js';
+import { OonaBusyGroupError, OonaClosedError, OonaNoGroupError, OonaReadCancelledError, OonaUnroutableError } from './errors.js';
 import { readEnvelopeInto, writeEnvelope, type EnvelopeTarget } from './envelope-codec.js';
 import { followSignals } from './follow-signals.js';
 import { compareStreamIds, minStreamId, nextStreamId } from './ids.js';
@@ -128,10 +137,11 @@ function capture(resolve: (value: never) => void, reject: (error: Error) => void
 }
 
 /** An entry being delivered: its decoded envelope (retries and dead letters re-encode it) and the message its handler gets. */
-class Delivery implements OonaMessage, EnvelopeTarget {
+class Delivery implements OonaMessageOf<BusPayloadType>, EnvelopeTarget {
   readonly stream: string;
   readonly messageId: string;
-  messageType: BusMessageType;
+  /** Any `BusMessageType` while decoding; only registered types reach a handler. */
+  messageType: BusPayloadType;
   payload: Uint8Array;
   attributes: Readonly<Record<string, string>>;
   attempt: number;
@@ -139,11 +149,39 @@ class Delivery implements OonaMessage, EnvelopeTarget {
   constructor(stream: string, messageId: string) {
     this.stream = stream;
     this.messageId = messageId;
-    this.messageType = BusMessageType.UNSPECIFIED;
+    this.messageType = BusMessageType.UNSPECIFIED as BusMessageType as BusPayloadType;
     this.payload = EMPTY;
     this.attributes = NO_ATTRIBUTES;
     this.attempt = 0;
   }
+
+  decode(): BusPayload<BusPayloadType> {
+    return decodeMessage(BUS_PAYLOAD_SCHEMAS[this.messageType], this.payload) as BusPayload<BusPayloadType>;
+  }
+}
+
+/** Whether a `BusMessageType` number has a payload schema (the consume path's check, one array read). */
+const REGISTERED_TYPES: Uint8Array = (() => {
+  const types = Object.keys(BUS_PAYLOAD_SCHEMAS).map(Number);
+  const table = new Uint8Array(Math.max(...types) + 1);
+  for (const type of types) table[type] = 1;
+  return table;
+})();
+
+/**
+ * What the consume path calls: an {@link OonaHandler} (one argument), or a typed handler that
+ * gets the decoded message first and the delivery second.
+ */
+type AnyHandler = (first: never, delivery: OonaMessage) => unknown;
+
+/** Internal options of one consume round. */
+interface RoundOptions extends ConsumeOptions {
+  /** subscribe(): the signal already follows close(). */
+  readonly closeAware?: boolean;
+  /** subscribe(): the batch's XACK is returned in flight instead of awaited. */
+  readonly ackInFlight?: boolean;
+  /** Typed consumers: the payload schema decoded before the handler (which then gets two arguments). */
+  readonly decodeAs?: BusSchema;
 }
 
 /** What routing reads: backlogs and conservative mode. */
@@ -325,9 +363,7 @@ export class OonaClient implements Oona {
 
   publishMessage<Desc extends DescMessage>(schema: Desc, message: MessageShape<Desc>, options?: PublishOptions): Promise<boolean> {
     const type = busMessageTypeOf(schema);
-    if (type === undefined) {
-      throw new TypeError(`${schema.typeName} is not carried on the bus: no BusMessageType maps to it.`);
-    }
+    if (type === undefined) throw OonaUnroutableError.forSchema(schema.typeName);
     return this.publish(type, toBinary(schema, message), options);
   }
 
@@ -385,9 +421,7 @@ export class OonaClient implements Oona {
   private makeJob(messageType: BusMessageType, payload: Uint8Array, options: PublishOptions): PublishJob {
     this.assertOpen();
     const route = MESSAGE_ROUTES.get(messageType);
-    if (route === undefined) {
-      throw new TypeError(`BusMessageType ${messageType} cannot be published (no stream routes it).`);
-    }
+    if (route === undefined) throw OonaUnroutableError.forType(messageType);
     const preferred = options.stream ?? this.streams[route.role] ?? this.streams.normal;
     const emergency =
       options.emergency === true ||
@@ -809,11 +843,42 @@ export class OonaClient implements Oona {
 
   // ---------------------------------------------------------------- consume
 
-  consumeEmergencySignals(handler: OonaHandler, options: Omit<ConsumeOptions, 'stream' | 'types'> = {}): Promise<number> {
-    return this.consume(handler, { ...options, stream: this.streams.emergency, types: [BusMessageType.EMERGENCY_SIGNAL] });
+  consumeEmergencySignals(
+    handler: (message: OonaMessageOf<BusMessageType.EMERGENCY_SIGNAL>) => void | Promise<void>,
+    options: Omit<ConsumeOptions, 'stream' | 'types'> = {},
+  ): Promise<number> {
+    return this.consume(handler as OonaHandler, { ...options, stream: this.streams.emergency, types: [BusMessageType.EMERGENCY_SIGNAL] });
   }
 
-  async consume(handler: OonaHandler, options: ConsumeOptions = {}): Promise<number> {
+  consume(handler: OonaHandler, options?: ConsumeOptions): Promise<number>;
+  consume<Desc extends BusSchema>(schema: Desc, handler: OonaMessageHandler<Desc>, options?: TypedConsumeOptions): Promise<number>;
+  consume(
+    first: OonaHandler | BusSchema,
+    second?: ConsumeOptions | OonaMessageHandler<BusSchema>,
+    third?: TypedConsumeOptions,
+  ): Promise<number> {
+    if (typeof first === 'function') return this.consumeRound(first as AnyHandler, (second as ConsumeOptions | undefined) ?? {});
+    let options: RoundOptions;
+    try {
+      options = this.typedOptions(first, third);
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+    return this.consumeRound(second as AnyHandler, options);
+  }
+
+  /**
+   * The options of a typed consumer: only `schema`'s type reaches the handler, decoded; the
+   * stream defaults to the one the type routes to. Throws for a schema no bus type carries.
+   */
+  private typedOptions(schema: BusSchema, options: TypedConsumeOptions = {}): RoundOptions {
+    const type = busMessageTypeOf(schema as BusSchema) as BusPayloadType | undefined;
+    const route = type === undefined ? undefined : MESSAGE_ROUTES.get(type);
+    if (type === undefined || route === undefined) throw OonaUnroutableError.forSchema((schema as { typeName: string }).typeName);
+    return { ...options, stream: options.stream ?? this.streams[route.role] ?? this.streams.normal, types: [type], decodeAs: schema };
+  }
+
+  private async consumeRound(handler: AnyHandler, options: RoundOptions): Promise<number> {
     this.assertOpen();
     const run = this.consumeOnce(handler, options);
     this.activeConsumes.add(run);
@@ -829,10 +894,7 @@ export class OonaClient implements Oona {
    * batch's XACK is sent but not awaited: it comes back as `acked` (which never rejects) so that
    * the loop can read the next batch while the server acknowledges this one.
    */
-  private async consumeOnce(
-    handler: OonaHandler,
-    options: ConsumeOptions & { closeAware?: boolean; ackInFlight?: boolean },
-  ): Promise<{ handled: number; denied: boolean; acked?: Promise<void> }> {
+  private async consumeOnce(handler: AnyHandler, options: RoundOptions): Promise<{ handled: number; denied: boolean; acked?: Promise<void> }> {
     const stream = options.stream ?? this.streams.normal;
     const count = Math.max(1, options.count ?? 10);
     if (!this.consumeBreaker.allow()) {
@@ -960,11 +1022,17 @@ export class OonaClient implements Oona {
     stream: string,
     entry: StreamEntry,
     deliveries: number,
-    handler: OonaHandler,
-    options: ConsumeOptions,
+    handler: AnyHandler,
+    options: RoundOptions,
     acks: string[],
   ): boolean | Promise<boolean> {
-    const bytes = entry.fields.payload ?? EMPTY;
+    const bytes = entry.fields.payload;
+    if (bytes === undefined) {
+      // Not an Oona entry (written by something else): there is no envelope to hand anyone.
+      this.metrics.inc('decode_rejected');
+      acks.push(entry.id);
+      return false;
+    }
     if (this.signer !== undefined) {
       const sig = entry.fields.signature;
       if (sig === undefined || !this.signer.verify(bytes, decoder.decode(sig))) {
@@ -978,6 +1046,13 @@ export class OonaClient implements Oona {
     try {
       readEnvelopeInto(bytes, envelope);
     } catch {
+      this.metrics.inc('decode_rejected');
+      acks.push(entry.id);
+      return false;
+    }
+    const type: number = envelope.messageType;
+    if (type < 0 || type >= REGISTERED_TYPES.length || REGISTERED_TYPES[type] === 0) {
+      // UNSPECIFIED, or a type this build does not know (a newer contract): no message to decode.
       this.metrics.inc('decode_rejected');
       acks.push(entry.id);
       return false;
@@ -1011,12 +1086,23 @@ export class OonaClient implements Oona {
       return false;
     }
     envelope.attempt = attempt;
-    const message: OonaMessage = envelope;
+    const message = envelope as unknown as OonaMessage;
+    let decoded: unknown;
+    if (options.decodeAs !== undefined) {
+      try {
+        decoded = decodeMessage(options.decodeAs, envelope.payload);
+      } catch {
+        verdict.release();
+        this.metrics.inc('decode_rejected');
+        acks.push(entry.id);
+        return false;
+      }
+    }
     const timed = (this.opCount++ & 7) === 0;
     const started = timed ? performance.now() : 0;
     let result: unknown;
     try {
-      result = handler(message);
+      result = options.decodeAs === undefined ? (handler as OonaHandler)(message) : handler(decoded as never, message);
     } catch (error) {
       return this.handlerFailed(error, stream, entry, envelope, attempt, verdict, acks);
     }
@@ -1117,7 +1203,18 @@ export class OonaClient implements Oona {
     }
   }
 
-  subscribe(handler: OonaHandler, options: SubscribeOptions = {}): OonaSubscription {
+  subscribe(handler: OonaHandler, options?: SubscribeOptions): OonaSubscription;
+  subscribe<Desc extends BusSchema>(schema: Desc, handler: OonaMessageHandler<Desc>, options?: TypedSubscribeOptions): OonaSubscription;
+  subscribe(
+    first: OonaHandler | BusSchema,
+    second?: SubscribeOptions | OonaMessageHandler<BusSchema>,
+    third?: TypedSubscribeOptions,
+  ): OonaSubscription {
+    if (typeof first === 'function') return this.subscribeLoop(first as AnyHandler, (second as SubscribeOptions | undefined) ?? {});
+    return this.subscribeLoop(second as AnyHandler, { ...third, ...this.typedOptions(first, third) });
+  }
+
+  private subscribeLoop(handler: AnyHandler, options: SubscribeOptions & RoundOptions): OonaSubscription {
     this.assertOpen();
     const stream = options.stream ?? this.streams.normal;
     const controller = new AbortController();

@@ -1,14 +1,14 @@
 import { EsperError } from '../errors.js';
 
 /** A stream backend operation failed (connection lost, server error, injected fault). */
-export class OonaBackendError extends EsperError {
+export class OonaBackendError extends EsperError<'ESPER_OONA_BACKEND'> {
   constructor(message: string, options?: { cause?: unknown }) {
     super('ESPER_OONA_BACKEND', message, options);
   }
 }
 
 /** The consumer group does not exist on the stream (Redis `NOGROUP`). */
-export class OonaNoGroupError extends EsperError {
+export class OonaNoGroupError extends EsperError<'ESPER_OONA_NO_GROUP'> {
   constructor(
     readonly stream: string,
     readonly group: string,
@@ -23,7 +23,7 @@ export class OonaNoGroupError extends EsperError {
 }
 
 /** The consumer group already exists (Redis `BUSYGROUP`); `ensureGroups` treats it as success. */
-export class OonaBusyGroupError extends EsperError {
+export class OonaBusyGroupError extends EsperError<'ESPER_OONA_BUSY_GROUP'> {
   constructor(
     readonly stream: string,
     readonly group: string,
@@ -34,7 +34,7 @@ export class OonaBusyGroupError extends EsperError {
 }
 
 /** An explicit entry id was not greater than the stream's last id (Redis `ERR ... equal or smaller`). */
-export class OonaIdTooSmallError extends EsperError {
+export class OonaIdTooSmallError extends EsperError<'ESPER_OONA_ID_TOO_SMALL'> {
   constructor(stream: string, id: string, lastId: string) {
     super(
       'ESPER_OONA_ID_TOO_SMALL',
@@ -44,29 +44,53 @@ export class OonaIdTooSmallError extends EsperError {
 }
 
 /** The backend could not be reached when the client started. The URL in the message has credentials masked. */
-export class OonaUnreachableError extends EsperError {
+export class OonaUnreachableError extends EsperError<'ESPER_OONA_UNREACHABLE'> {
   constructor(message: string, options?: { cause?: unknown }) {
     super('ESPER_OONA_UNREACHABLE', message, options);
   }
 }
 
 /** The client or backend was closed; no further operations are accepted. */
-export class OonaClosedError extends EsperError {
+export class OonaClosedError extends EsperError<'ESPER_OONA_CLOSED'> {
   constructor(what = 'Oona client') {
     super('ESPER_OONA_CLOSED', `${what} is closed. Create a new one (or start a new run) to keep using the bus.`);
   }
 }
 
 /** A blocking read was cancelled through its AbortSignal or by close(). */
-export class OonaReadCancelledError extends EsperError {
+export class OonaReadCancelledError extends EsperError<'ESPER_OONA_READ_CANCELLED'> {
   constructor() {
     super('ESPER_OONA_READ_CANCELLED', 'A blocking stream read was cancelled.');
   }
 }
 
 /** Settings are inconsistent (e.g. two logical streams share the dead-letter stream). */
-export class OonaConfigError extends EsperError {
+export class OonaConfigError extends EsperError<'ESPER_OONA_CONFIG'> {
   constructor(message: string) {
     super('ESPER_OONA_CONFIG', message);
+  }
+}
+
+/**
+ * A message type or schema that no Oona stream carries: `UNSPECIFIED`, a number this build does
+ * not know, or a schema that is not a bus payload (e.g. a nested message).
+ */
+export class OonaUnroutableError extends EsperError<'ESPER_OONA_UNROUTABLE'> {
+  private constructor(message: string) {
+    super('ESPER_OONA_UNROUTABLE', message);
+  }
+
+  /** For `publish(type, …)` and `publishBatch` items. */
+  static forType(messageType: number): OonaUnroutableError {
+    return new OonaUnroutableError(
+      `BusMessageType ${messageType} cannot be published: no stream routes it. Use one of the types in BUS_PAYLOAD_SCHEMAS (@esper/core/leyline).`,
+    );
+  }
+
+  /** For `publishMessage(schema, …)` and typed `subscribe`/`consume`. */
+  static forSchema(typeName: string): OonaUnroutableError {
+    return new OonaUnroutableError(
+      `${typeName} is not carried on the bus: no BusMessageType maps to it. Pass one of the payload schemas in BUS_PAYLOAD_SCHEMAS (@esper/core/leyline), e.g. SystemStatePacketSchema.`,
+    );
   }
 }

@@ -11,6 +11,7 @@ import {
   BusMessageType,
   EmergencyLevel,
   EmergencySignalSchema,
+  FieldReportSchema,
   KernelArtifactErrorSchema,
   KernelArtifactReadySchema,
   KernelPrefetchRequestSchema,
@@ -24,6 +25,7 @@ import {
 } from '../leyline/index.js';
 import type { StreamBackend } from '../oona/backend.js';
 import { OonaClient } from '../oona/client.js';
+import { OonaUnroutableError } from '../oona/errors.js';
 import { FaultInjectingBackend } from '../oona/faults.js';
 import { OONA_COUNTERS, OONA_GAUGES } from '../oona/metrics.js';
 import type { OonaSettingsInput } from '../oona/settings.js';
@@ -442,6 +444,112 @@ export function describeOonaContract(name: string, factory: OonaContractFactory,
       expect(seen).toHaveLength(0);
       expect((await oona.metricsSnapshot()).signature_rejected).toBe(3);
       expect(await oona.backlog(stream('normal'))).toBe(0);
+    });
+
+    // ---------------------------------------------------------------- what reaches a handler (issue 12)
+
+    it('entries that are not messages never reach a handler: no payload field, UNSPECIFIED and unknown types are acknowledged as decode_rejected', async () => {
+      const { oona } = await client();
+      const envelopeOf = (messageType: number, payload: Uint8Array): Uint8Array =>
+        toBinary(BusEnvelopeSchema, create(BusEnvelopeSchema, { messageType, payload }));
+      await raw.append(stream('normal'), { other: new TextEncoder().encode('not oona') });
+      await raw.append(stream('normal'), { payload: envelopeOf(BusMessageType.UNSPECIFIED, state(1)) });
+      await raw.append(stream('normal'), { payload: new Uint8Array() });
+      await raw.append(stream('normal'), { payload: envelopeOf(9_999, state(2)) });
+      await oona.publish(BusMessageType.SYSTEM_STATE, state(3));
+      const { seen, handler } = collect();
+      expect(await oona.consume(handler, { count: 10 })).toBe(1);
+      expect(seen.map((m) => m.messageType)).toEqual([BusMessageType.SYSTEM_STATE]);
+      const m = await oona.metricsSnapshot();
+      expect(m.decode_rejected).toBe(4);
+      expect(m.handler_failures).toBe(0);
+      expect(await oona.backlog(stream('normal'))).toBe(0);
+    });
+
+    it('with a signer, an entry without a payload field is decode_rejected (not a signature failure) and acknowledged', async () => {
+      const { oona } = await client({}, { signer: new LeylineSigner(SECRET) });
+      await raw.append(stream('normal'), { signature: new TextEncoder().encode(new LeylineSigner(SECRET).sign(new Uint8Array())) });
+      const { seen, handler } = collect();
+      expect(await oona.consume(handler)).toBe(0);
+      expect(seen).toHaveLength(0);
+      const m = await oona.metricsSnapshot();
+      expect(m.decode_rejected).toBe(1);
+      expect(m.signature_rejected).toBe(0);
+      expect(await oona.backlog(stream('normal'))).toBe(0);
+    });
+
+    it('typed receive: decode() gives the Leyline message of the delivered type', async () => {
+      const { oona } = await client();
+      await oona.publish(BusMessageType.SYSTEM_STATE, state(7), { attributes: { origin: 'tolaria' } });
+      const steps: bigint[] = [];
+      await oona.consume((m) => {
+        if (m.messageType === BusMessageType.SYSTEM_STATE) steps.push(m.decode().globalStep);
+      });
+      expect(steps).toEqual([7n]);
+    });
+
+    it('typed consume: only the schema\'s type reaches the handler, decoded, with its delivery; others are skipped', async () => {
+      const { oona } = await client();
+      await oona.publish(BusMessageType.SYSTEM_STATE, state(1));
+      await oona.publishMessage(FieldReportSchema, create(FieldReportSchema, { reportId: 'r-1' }));
+      await oona.publish(BusMessageType.SYSTEM_STATE, state(2), { attributes: { origin: 'kasmina' } });
+      const seen: Array<[bigint, string | undefined, number]> = [];
+      const handled = await oona.consume(
+        SystemStatePacketSchema,
+        (packet, delivery) => void seen.push([packet.globalStep, delivery.attributes.origin, delivery.attempt]),
+        { count: 10 },
+      );
+      expect(handled).toBe(2);
+      expect(seen).toEqual([
+        [1n, undefined, 1],
+        [2n, 'kasmina', 1],
+      ]);
+      expect((await oona.metricsSnapshot()).consume_skipped).toBe(1);
+      expect(await oona.backlog(stream('normal'))).toBe(0);
+    });
+
+    it('typed consume: a payload that does not decode as the schema is acknowledged as decode_rejected; failures retry as usual', async () => {
+      const { oona } = await client({ retryMaxAttempts: 2 });
+      const garbage = toBinary(BusEnvelopeSchema, create(BusEnvelopeSchema, { messageType: BusMessageType.SYSTEM_STATE, payload: new Uint8Array([0xff, 0xff, 0xff]) }));
+      await raw.append(stream('normal'), { payload: garbage });
+      await oona.publish(BusMessageType.SYSTEM_STATE, state(4));
+      let calls = 0;
+      await oona.consume(SystemStatePacketSchema, () => {
+        calls += 1;
+        throw new Error('handler failure');
+      });
+      await oona.consume(SystemStatePacketSchema, () => {
+        calls += 1;
+        throw new Error('handler failure');
+      });
+      const m = await oona.metricsSnapshot();
+      expect(calls).toBe(2);
+      expect(m.decode_rejected).toBe(1);
+      expect(m.handler_failures).toBe(2);
+      expect(m.dead_letter_total).toBe(1);
+    });
+
+    it('typed subscribe reads the stream its type is published to and stops like any subscription', async () => {
+      const { oona } = await client();
+      const ids: string[] = [];
+      let done!: () => void;
+      const arrived = new Promise<void>((resolve) => (done = resolve));
+      const sub = oona.subscribe(
+        TelemetryPacketSchema,
+        (packet) => {
+          ids.push(packet.packetId);
+          if (ids.length === 2) done();
+        },
+        { blockMs: 20 },
+      );
+      expect(sub.stream).toBe(stream('telemetry'));
+      await oona.publish(BusMessageType.TELEMETRY, telemetry());
+      await oona.publish(BusMessageType.TELEMETRY, telemetry(TelemetryLevel.WARNING));
+      await arrived;
+      await sub.stop();
+      expect(ids).toEqual(['p-1', 'p-1']);
+      expect(await oona.backlog(stream('telemetry'))).toBe(0);
+      expect(() => oona.subscribe(BusEnvelopeSchema as never, () => undefined)).toThrow(OonaUnroutableError);
     });
 
     it('22. conservative mode: explicit emergencies do not stick; a backlog reroute ends when the backlog clears', async () => {
@@ -928,7 +1036,7 @@ export function describeOonaContract(name: string, factory: OonaContractFactory,
           { messageType: BusMessageType.SYSTEM_STATE, payload: state(1) },
           { messageType: BusMessageType.UNSPECIFIED, payload: state(2) },
         ]),
-      ).rejects.toBeInstanceOf(TypeError);
+      ).rejects.toBeInstanceOf(OonaUnroutableError);
       expect(await oona.streamLength(stream('normal'))).toBe(0);
     });
 

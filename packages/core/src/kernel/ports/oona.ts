@@ -1,26 +1,51 @@
 import type { DescMessage, MessageShape } from '@bufbuild/protobuf';
 import type {
   BusMessageType,
+  BusPayload,
+  BusPayloadSchema,
+  BusPayloadType,
+  BusTypeOf,
   CircuitBreakerState,
   EmergencySignal,
   MessagePriority,
   TelemetryLevel,
 } from '../../leyline/index.js';
 
-/** One message as a consumer handler sees it. */
-export interface OonaMessage {
+/**
+ * One delivered message of bus type `T`, as a consumer handler sees it. Only envelopes of a
+ * registered type reach handlers: entries that are not envelopes, or whose type this build
+ * does not know, are acknowledged and counted as `decode_rejected`.
+ */
+export interface OonaMessageOf<T extends BusPayloadType> {
   /** Stream the entry was read from, e.g. `oona.normal`. */
   readonly stream: string;
   /** Stream entry id (`<ms>-<seq>`). */
   readonly messageId: string;
-  readonly messageType: BusMessageType;
+  /** The envelope's type; comparing it narrows an {@link OonaMessage} (and what `decode()` returns). */
+  readonly messageType: T;
   /** The envelope's payload bytes (a serialized Leyline message of `messageType`). */
   readonly payload: Uint8Array;
   /** Envelope attributes (`origin`, `reason`, `level`, `attempt`, …). */
   readonly attributes: Readonly<Record<string, string>>;
   /** Handler run this is, starting at 1 (failed runs and abandoned deliveries count). */
   readonly attempt: number;
+  /**
+   * Decodes `payload` as the Leyline message of `messageType` (e.g. a `SystemStatePacket` for
+   * `SYSTEM_STATE`); each call decodes again. Throws `LeylineDecodeError` when the bytes do not
+   * decode — from a handler, that is a handler failure (retried, then dead-lettered). A typed
+   * subscription ({@link Oona.subscribe} with a schema) decodes before the handler instead.
+   */
+  decode(): BusPayload<T>;
 }
+
+/**
+ * One delivered message: a union over the bus message types, so that
+ * `if (m.messageType === BusMessageType.SYSTEM_STATE) m.decode()` is a `SystemStatePacket`.
+ */
+export type OonaMessage = { [T in BusPayloadType]: OonaMessageOf<T> }[BusPayloadType];
+
+/** A payload schema that a bus message type carries (e.g. `SystemStatePacketSchema`). */
+export type BusSchema = BusPayloadSchema<BusPayloadType>;
 
 /**
  * A consumer handler: return (or resolve) to acknowledge; throw (or reject) to retry with
@@ -28,6 +53,16 @@ export interface OonaMessage {
  * handler must tolerate seeing a message again (after a crash or a claim).
  */
 export type OonaHandler = (message: OonaMessage) => void | Promise<void>;
+
+/**
+ * A typed consumer handler for messages of schema `Desc`: gets the decoded Leyline message and
+ * the delivery it came in (stream, id, attributes, attempt). Acknowledgement, retries and
+ * dead letter as for {@link OonaHandler}.
+ */
+export type OonaMessageHandler<Desc extends BusSchema> = (
+  message: BusPayload<BusTypeOf<Desc>>,
+  delivery: OonaMessageOf<BusTypeOf<Desc>>,
+) => void | Promise<void>;
 
 /** Logical streams of the catalogue. */
 export type OonaStreamRole =
@@ -95,6 +130,15 @@ export interface SubscribeOptions extends ConsumeOptions {
   /** Called with backend errors the loop recovered from (it backs off and keeps reading). */
   readonly onError?: (error: unknown) => void;
 }
+
+/**
+ * Options for a typed consume: the schema picks the message type, and the stream defaults to
+ * the one that type is published to (`TelemetryPacketSchema` → the telemetry stream).
+ */
+export type TypedConsumeOptions = Omit<ConsumeOptions, 'types'>;
+
+/** Options for a typed subscription (see {@link TypedConsumeOptions}). */
+export type TypedSubscribeOptions = Omit<SubscribeOptions, 'types'>;
 
 /** A running consumer loop. */
 export interface OonaSubscription {
@@ -177,10 +221,31 @@ export interface Oona {
    * Rejects with a backend error when the read fails (the consume breaker counts it).
    */
   consume(handler: OonaHandler, options?: ConsumeOptions): Promise<number>;
+  /**
+   * Typed `consume`: only messages of `schema`'s bus type reach `handler`, decoded. Others on
+   * the stream are acknowledged for this group and counted as `consume_skipped` (as with
+   * `types`); a payload that does not decode as `schema` is acknowledged and counted as
+   * `decode_rejected`. The stream defaults to the one the type is published to.
+   */
+  consume<Desc extends BusSchema>(schema: Desc, handler: OonaMessageHandler<Desc>, options?: TypedConsumeOptions): Promise<number>;
   /** `consume` on the emergency stream, handing only `EMERGENCY_SIGNAL` entries to the handler. */
-  consumeEmergencySignals(handler: OonaHandler, options?: Omit<ConsumeOptions, 'stream' | 'types'>): Promise<number>;
+  consumeEmergencySignals(
+    handler: (message: OonaMessageOf<BusMessageType.EMERGENCY_SIGNAL>) => void | Promise<void>,
+    options?: Omit<ConsumeOptions, 'stream' | 'types'>,
+  ): Promise<number>;
   /** A continuous consumer loop with backoff on errors and a graceful stop. */
   subscribe(handler: OonaHandler, options?: SubscribeOptions): OonaSubscription;
+  /**
+   * Typed `subscribe`: a consumer loop that hands `handler` the decoded messages of `schema`'s
+   * bus type, on the stream that type is published to unless `options.stream` says otherwise.
+   * Filtering, decoding and acknowledgement as for the typed `consume`.
+   *
+   * @example
+   * ```ts
+   * oona.subscribe(SystemStatePacketSchema, async (state, delivery) => apply(state, delivery.attempt));
+   * ```
+   */
+  subscribe<Desc extends BusSchema>(schema: Desc, handler: OonaMessageHandler<Desc>, options?: TypedSubscribeOptions): OonaSubscription;
   /** Unconsumed work of this client's group on `stream`: pending (delivered, unacknowledged) + not yet delivered. */
   backlog(stream: string): Promise<number>;
   /** Raw stream length (acknowledged entries included). */
