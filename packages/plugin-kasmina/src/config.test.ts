@@ -1,14 +1,16 @@
-import { ConfigValidationError, definePlugin, resolveConfig, type ConfigIssue, type Env } from '@esper/core';
+import { ConfigValidationError, definePlugin, resolveConfig, secretSettings, settingsEnv, type ConfigIssue, type Env } from '@esper/core';
 import { describe, expect, test } from 'vitest';
 import { z } from 'zod';
-import { KASMINA_ENV, KASMINA_SECRETS, kasminaConfigSchema, type KasminaConfig, type KasminaConfigInput } from './config.js';
+import { kasminaConfigSchema, type KasminaConfig, type KasminaConfigInput } from './config.js';
+
+/** Env names and secrets, derived from the schema's `.meta()`. */
+const KASMINA_ENV = settingsEnv(kasminaConfigSchema);
+const KASMINA_SECRETS = secretSettings(kasminaConfigSchema);
 
 const plugin = definePlugin({
   name: 'test-kasmina-config',
   configKey: 'kasmina',
   configSchema: kasminaConfigSchema,
-  env: KASMINA_ENV,
-  secrets: KASMINA_SECRETS,
   setup() {},
 });
 

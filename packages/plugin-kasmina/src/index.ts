@@ -1,5 +1,5 @@
 /**
- * `@esper/plugin-kasmina`: Kasmina, the seed executor. For now its typed settings; the executor
- * service comes with the Kasmina issue.
+ * `@esper/plugin-kasmina`: Kasmina, the seed executor.
  */
 export { KASMINA_ENV, KASMINA_SECRETS, kasminaConfigSchema, type KasminaConfig, type KasminaConfigInput } from './config.js';
+export { KasminaExecutor, type KasminaExecutorOptions, type SeedStageChange, type CommandVerifierLike, type TelemetryEmitterLike } from './executor/kasmina-executor.js';

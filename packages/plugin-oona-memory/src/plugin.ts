@@ -1,7 +1,6 @@
 import {
   definePlugin,
   MemoryBroker,
-  OONA_SETTINGS_ENV,
   OonaClient,
   oonaSettingsShape,
   pickOonaSettings,
@@ -13,11 +12,10 @@ import { z } from 'zod';
 /** Options of {@link oonaMemory}: the shared Oona settings plus the broker name. */
 export const oonaMemorySchema = z.strictObject({
   ...oonaSettingsShape,
-  /**
-   * Name of the process-wide broker (`OONA_MEMORY_BROKER`). Plugins and runs in one process
-   * that name the same broker share streams; give a run its own name to isolate it.
-   */
-  broker: z.string().min(1).default('default'),
+  broker: z.string().min(1).default('default').meta({
+    env: 'OONA_MEMORY_BROKER',
+    description: 'Name of the process-wide broker: runs that name the same broker share streams; give a run its own name to isolate it.',
+  }),
 });
 
 /** Validated options. */
@@ -42,7 +40,6 @@ export function oonaMemory(options: Partial<OonaMemoryInput> = {}) {
     configKey: 'oona',
     configSchema: oonaMemorySchema,
     factoryOptions: options,
-    env: { ...OONA_SETTINGS_ENV, OONA_MEMORY_BROKER: 'broker' },
     provides: [Tokens.Oona],
     setup(ctx) {
       ctx.provide(Tokens.Oona, (r) => {

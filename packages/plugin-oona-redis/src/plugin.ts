@@ -1,6 +1,5 @@
 import {
   definePlugin,
-  OONA_SETTINGS_ENV,
   OonaClient,
   oonaSettingsShape,
   pickOonaSettings,
@@ -14,35 +13,34 @@ import { RedisStreamBackend } from './backend.js';
 /** Options of {@link oonaRedis}: the shared Oona settings plus the connection. */
 export const oonaRedisSchema = z.strictObject({
   ...oonaSettingsShape,
-  /** `redis://[user:password@]host:port/db` or `rediss://` for TLS (`REDIS_URL`, a secret). */
-  redisUrl: z.string().min(1).default('redis://localhost:6379/0'),
-  /** Per-attempt connect timeout, ms (`OONA_REDIS_CONNECT_TIMEOUT_MS`). */
-  connectTimeoutMs: z.number().int().positive().default(2_000),
-  /** Start fails with ESPER_OONA_UNREACHABLE after this long, ms (`OONA_REDIS_START_TIMEOUT_MS`). */
-  startTimeoutMs: z.number().int().positive().default(5_000),
-  /** First reconnect delay, doubling per attempt, ms. */
-  reconnectBaseMs: z.number().int().positive().default(50),
-  /** Longest reconnect delay, ms. */
-  reconnectMaxMs: z.number().int().positive().default(2_000),
-  /** CA certificate file (PEM) for `rediss://` servers with a private CA (`OONA_REDIS_TLS_CA_FILE`). */
-  tlsCaFile: z.string().min(1).optional(),
-  /** The CA certificate as PEM text (instead of `tlsCaFile`) (`OONA_REDIS_TLS_CA`). */
-  tlsCa: z.string().min(1).optional(),
-  /** Client certificate file (PEM) for servers that verify clients (`OONA_REDIS_TLS_CERT_FILE`). */
-  tlsCertFile: z.string().min(1).optional(),
-  /** Client certificate as PEM text (`OONA_REDIS_TLS_CERT`). */
-  tlsCert: z.string().min(1).optional(),
-  /** Private key file (PEM) of the client certificate (`OONA_REDIS_TLS_KEY_FILE`). */
-  tlsKeyFile: z.string().min(1).optional(),
-  /** Private key as PEM text (`OONA_REDIS_TLS_KEY`, a secret). */
-  tlsKey: z.string().min(1).optional(),
-  /** Verify the server certificate for `rediss://`. */
-  tlsRejectUnauthorized: z.boolean().default(true),
-  /**
-   * Most publishes written to the server in one socket write (pipelined XADDs); publishes of the
-   * same tick are coalesced. 1 writes each on its own.
-   */
-  appendBatchMax: z.number().int().positive().max(10_000).default(128),
+  redisUrl: z.string().min(1).default('redis://localhost:6379/0').meta({
+    env: 'REDIS_URL',
+    secret: true,
+    description: '`redis://[user:password@]host:port/db`, or `rediss://` for TLS; printed without its credentials.',
+  }),
+  connectTimeoutMs: z.number().int().positive().default(2_000).meta({ env: 'OONA_REDIS_CONNECT_TIMEOUT_MS', description: 'Per-attempt connect timeout.' }),
+  startTimeoutMs: z.number().int().positive().default(5_000).meta({
+    env: 'OONA_REDIS_START_TIMEOUT_MS',
+    description: 'Start fails with `ESPER_OONA_UNREACHABLE` after this long.',
+  }),
+  reconnectBaseMs: z.number().int().positive().default(50).meta({ description: 'First reconnect delay, doubling per attempt.' }),
+  reconnectMaxMs: z.number().int().positive().default(2_000).meta({ description: 'Longest reconnect delay.' }),
+  tlsCaFile: z.string().min(1).optional().meta({
+    env: 'OONA_REDIS_TLS_CA_FILE',
+    description: 'CA certificate file (PEM) for `rediss://` servers with a private CA.',
+  }),
+  tlsCa: z.string().min(1).optional().meta({ env: 'OONA_REDIS_TLS_CA', description: 'The CA certificate as PEM text (instead of `tlsCaFile`).' }),
+  tlsCertFile: z.string().min(1).optional().meta({
+    env: 'OONA_REDIS_TLS_CERT_FILE',
+    description: 'Client certificate file (PEM) for servers that verify clients.',
+  }),
+  tlsCert: z.string().min(1).optional().meta({ env: 'OONA_REDIS_TLS_CERT', description: 'Client certificate as PEM text.' }),
+  tlsKeyFile: z.string().min(1).optional().meta({ env: 'OONA_REDIS_TLS_KEY_FILE', description: 'Private key file (PEM) of the client certificate.' }),
+  tlsKey: z.string().min(1).optional().meta({ env: 'OONA_REDIS_TLS_KEY', secret: true, description: 'Private key as PEM text.' }),
+  tlsRejectUnauthorized: z.boolean().default(true).meta({ description: 'Verify the server certificate for `rediss://`.' }),
+  appendBatchMax: z.number().int().positive().max(10_000).default(128).meta({
+    description: 'Most publishes written in one socket write (pipelined XADDs; a tick’s publishes are coalesced); 1 writes each alone.',
+  }),
 }).superRefine((o, ctx) => {
   // Checked here so that `esper validate` reports them; the messages never include the URL.
   const material = (['tlsCa', 'tlsCaFile', 'tlsCert', 'tlsCertFile', 'tlsKey', 'tlsKeyFile'] as const).filter((k) => o[k] !== undefined);
@@ -104,19 +102,6 @@ export function oonaRedis(options: Partial<OonaRedisInput> = {}) {
     configKey: 'oona',
     configSchema: oonaRedisSchema,
     factoryOptions: options,
-    env: {
-      ...OONA_SETTINGS_ENV,
-      REDIS_URL: 'redisUrl',
-      OONA_REDIS_CONNECT_TIMEOUT_MS: 'connectTimeoutMs',
-      OONA_REDIS_START_TIMEOUT_MS: 'startTimeoutMs',
-      OONA_REDIS_TLS_CA_FILE: 'tlsCaFile',
-      OONA_REDIS_TLS_CA: 'tlsCa',
-      OONA_REDIS_TLS_CERT_FILE: 'tlsCertFile',
-      OONA_REDIS_TLS_CERT: 'tlsCert',
-      OONA_REDIS_TLS_KEY_FILE: 'tlsKeyFile',
-      OONA_REDIS_TLS_KEY: 'tlsKey',
-    },
-    secrets: ['redisUrl', 'tlsKey'],
     provides: [Tokens.Oona],
     setup(ctx) {
       const backend = redisBackendFor(ctx.options, ctx.logger);

@@ -1,15 +1,17 @@
-import { CORE_ENV, ConfigValidationError, definePlugin, resolveConfig, type ConfigIssue, type Env } from '@esper/core';
+import { ConfigValidationError, CORE_ENV, definePlugin, resolveConfig, secretSettings, settingsEnv, type ConfigIssue, type Env } from '@esper/core';
 import { describe, expect, test } from 'vitest';
 import { z } from 'zod';
-import { TAMIYO_ENV, TAMIYO_SECRETS, tamiyoConfigSchema, type TamiyoConfig, type TamiyoConfigInput } from './config.js';
+import { tamiyoConfigSchema, type TamiyoConfig, type TamiyoConfigInput } from './config.js';
+
+/** Env names and secrets, derived from the schema's `.meta()`. */
+const TAMIYO_ENV = settingsEnv(tamiyoConfigSchema);
+const TAMIYO_SECRETS = secretSettings(tamiyoConfigSchema);
 
 const plugin = (factoryOptions?: Partial<TamiyoConfigInput>) =>
   definePlugin({
     name: 'test-tamiyo-config',
     configKey: 'tamiyo',
     configSchema: tamiyoConfigSchema,
-    env: TAMIYO_ENV,
-    secrets: TAMIYO_SECRETS,
     ...(factoryOptions !== undefined ? { factoryOptions } : {}),
     setup() {},
   });

@@ -1,21 +1,21 @@
-import { ConfigValidationError, definePlugin, resolveConfig, type ConfigIssue, type Env } from '@esper/core';
+import { ConfigValidationError, definePlugin, resolveConfig, secretSettings, settingsEnv, type ConfigIssue, type Env } from '@esper/core';
 import { describe, expect, test } from 'vitest';
 import { z } from 'zod';
 import {
-  TOLARIA_ENV,
-  TOLARIA_SECRETS,
   parseRebuildFence,
   tolariaConfigSchema,
   type TolariaConfig,
   type TolariaConfigInput,
 } from './config.js';
 
+/** Env names and secrets, derived from the schema's `.meta()`. */
+const TOLARIA_ENV = settingsEnv(tolariaConfigSchema);
+const TOLARIA_SECRETS = secretSettings(tolariaConfigSchema);
+
 const plugin = definePlugin({
   name: 'test-tolaria-config',
   configKey: 'tolaria',
   configSchema: tolariaConfigSchema,
-  env: TOLARIA_ENV,
-  secrets: TOLARIA_SECRETS,
   setup() {},
 });
 

@@ -1,48 +1,59 @@
 import { z } from 'zod';
+import { secretSettings, settingsEnv } from './meta.js';
 
 const LOG_LEVEL_ALIASES: Readonly<Record<string, string>> = { warning: 'warn', critical: 'error', fatal: 'error' };
 
 /** The kernel's own config sections: `run`, `kernel`, `log`, `security`. */
 export const coreConfigSchema = z.strictObject({
-  /** The training run: name, output directory, random seed. */
   run: z
     .strictObject({
-      name: z.string().min(1).default('esper'),
-      dir: z.string().min(1).default('./runs'),
-      seed: z.number().int().nonnegative().default(42),
+      name: z.string().min(1).default('esper').meta({ description: 'Run name (prefix of the run id).' }),
+      dir: z.string().min(1).default('./runs').meta({ description: 'Parent of the run directory (`<dir>/<runId>`).' }),
+      seed: z.number().int().nonnegative().default(42).meta({ description: 'Seed for every random generator of the run.' }),
     })
     .prefault({}),
-  /** Kernel behaviour. */
   kernel: z
     .strictObject({
-      /** Time limit for each lifecycle hook of each plugin, in ms. */
-      hookTimeoutMs: z.number().int().positive().default(10_000),
+      hookTimeoutMs: z
+        .number()
+        .int()
+        .positive()
+        .default(10_000)
+        .meta({ description: 'Time limit of each lifecycle hook, ms (a plugin may override it per hook).' }),
     })
     .prefault({}),
-  /** Logging (env `ESP_LOG_LEVEL`, Python level names accepted). */
   log: z
     .strictObject({
-      level: z.preprocess(
-        (v) => (typeof v === 'string' ? (LOG_LEVEL_ALIASES[v.toLowerCase()] ?? v.toLowerCase()) : v),
-        z.enum(['debug', 'info', 'warn', 'error']),
-      ).default('info'),
+      level: z
+        .preprocess(
+          (v) => (typeof v === 'string' ? (LOG_LEVEL_ALIASES[v.toLowerCase()] ?? v.toLowerCase()) : v),
+          z.enum(['debug', 'info', 'warn', 'error']),
+        )
+        .default('info')
+        .meta({ env: 'ESP_LOG_LEVEL', description: 'Kernel log level; Python names `WARNING`, `CRITICAL` accepted.' }),
     })
     .prefault({}),
-  /** Message and command security. */
   security: z
     .strictObject({
-      /** HMAC key for Leyline signatures (env `ESPER_LEYLINE_SECRET`). Never printed. */
       leylineSecret: z
         .string()
         .min(1)
         .refine((s) => s.trim() !== '', 'must not be blank: use the key shared by every Esper process')
-        .optional(),
-      /** How long a command id is remembered against replay, in ms. */
-      nonceWindowMs: z.number().int().positive().default(300_000),
-      /** Maximum age of a command, in ms. */
-      freshnessWindowMs: z.number().int().positive().default(60_000),
-      /** How far in the future a command's `issued_at` may be, in ms. */
-      maxFutureSkewMs: z.number().int().nonnegative().default(5_000),
+        .optional()
+        .meta({ env: 'ESPER_LEYLINE_SECRET', secret: true, description: 'HMAC key for Leyline signatures (raw UTF-8 bytes).' }),
+      nonceWindowMs: z
+        .number()
+        .int()
+        .positive()
+        .default(300_000)
+        .meta({ description: 'How long a command id is remembered against replay, ms.' }),
+      freshnessWindowMs: z.number().int().positive().default(60_000).meta({ description: 'Maximum age of a command, ms.' }),
+      maxFutureSkewMs: z
+        .number()
+        .int()
+        .nonnegative()
+        .default(5_000)
+        .meta({ description: 'How far in the future a command’s `issued_at` may be, ms.' }),
     })
     .prefault({}),
 });
@@ -55,11 +66,8 @@ export type CoreConfigInput = z.input<typeof coreConfigSchema>;
 /** Names of the kernel's own sections; plugins cannot use them as `configKey`. */
 export const CORE_SECTIONS = ['run', 'kernel', 'log', 'security'] as const;
 
-/** Environment variables the kernel itself reads, by name → path in the config. */
-export const CORE_ENV: Readonly<Record<string, string>> = {
-  ESPER_LEYLINE_SECRET: 'security.leylineSecret',
-  ESP_LOG_LEVEL: 'log.level',
-};
+/** Environment variables the kernel itself reads, by name → path in the config (from the schema's `.meta({ env })`). */
+export const CORE_ENV: Readonly<Record<string, string>> = settingsEnv(coreConfigSchema, 'the kernel config');
 
-/** Secret paths of the kernel's sections. */
-export const CORE_SECRETS: readonly string[] = ['security.leylineSecret'];
+/** Secret paths of the kernel's sections (from the schema's `.meta({ secret })`). */
+export const CORE_SECRETS: readonly string[] = secretSettings(coreConfigSchema, 'the kernel config');

@@ -20,7 +20,7 @@ export function formatIssue(issue: ConfigIssue): string {
  * The config is invalid. `issues` lists every problem found (not just the first), each with
  * a precise path; the message lists them one per line.
  */
-export class ConfigValidationError extends EsperError {
+export class ConfigValidationError extends EsperError<'ESPER_CONFIG_INVALID'> {
   readonly issues: readonly ConfigIssue[];
   constructor(issues: readonly ConfigIssue[], source?: string) {
     super(
@@ -33,8 +33,27 @@ export class ConfigValidationError extends EsperError {
 }
 
 /** A config file could not be read or evaluated. */
-export class ConfigLoadError extends EsperError {
+export class ConfigLoadError extends EsperError<'ESPER_CONFIG_LOAD'> {
   constructor(message: string, options?: { cause?: unknown }) {
     super('ESPER_CONFIG_LOAD', message, options);
+  }
+}
+
+/**
+ * A config schema's setting metadata (`.meta({ env, secret })`) is wrong, or a plugin still
+ * passes the removed plugin-level `env` map or `secrets` list. Thrown by `definePlugin` (and by
+ * `resolveConfig` for plugin objects not made by it), so the mistake shows when the plugin is
+ * defined rather than when a variable happens to be set. `problems` lists every one found.
+ */
+export class SettingMetaError extends EsperError<'ESPER_CONFIG_META_INVALID'> {
+  /** One line per problem, each starting with the option path it is at. */
+  readonly problems: readonly string[];
+  constructor(owner: string, problems: readonly string[]) {
+    super(
+      'ESPER_CONFIG_META_INVALID',
+      `Setting metadata of ${owner} is invalid (${problems.length} problem${problems.length === 1 ? '' : 's'}); fix the config schema's .meta() and retry:\n` +
+        problems.map((p) => `  - ${p}`).join('\n'),
+    );
+    this.problems = problems;
   }
 }

@@ -2,9 +2,10 @@ import { inspect } from 'node:util';
 import type { z } from 'zod';
 import type { AnyPlugin } from '../kernel/plugin.js';
 import { CORE_ENV, CORE_SECRETS, CORE_SECTIONS, coreConfigSchema, type CoreConfig } from './core-schema.js';
-import { ConfigValidationError, type ConfigIssue } from './errors.js';
+import { ConfigValidationError, SettingMetaError, type ConfigIssue } from './errors.js';
 import { describeExpected, objectKeys, schemaAt, valueKind } from './introspect.js';
 import { maskValue } from './mask.js';
+import { checkPluginSettings, secretSettings, settingsEnv } from './meta.js';
 
 /** Environment variables as Node exposes them. */
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -60,7 +61,7 @@ export class ResolvedConfig {
 
   /** The config as one plain object with secrets masked: safe to print or log. */
   masked(): Record<string, unknown> {
-    const tree = structuredClone(this.tree());
+    const tree = copyPlain(this.tree());
     for (const path of this.secretPaths) {
       const segments = path.split('.');
       const value = getAt(tree, segments);
@@ -125,14 +126,16 @@ export function resolveConfig(input: unknown, options: ResolveOptions = {}): Res
   // Kernel sections.
   const coreRaw: Record<string, unknown> = {};
   for (const section of CORE_SECTIONS) {
-    if (input[section] !== undefined) coreRaw[section] = structuredClone(input[section]);
+    if (input[section] !== undefined) coreRaw[section] = copyPlain(input[section]);
   }
   applyEnv(coreRaw, CORE_ENV, coreConfigSchema, '', env, issues, overrides);
   const secretPaths = [...CORE_SECRETS];
   const coreResult = coreConfigSchema.safeParse(coreRaw, { reportInput: true });
   if (!coreResult.success) pushZodIssues(coreResult.error.issues, coreConfigSchema, '', issues, overrides, secretPaths);
 
-  // Plugin sections.
+  // Plugin sections. Env names and secrets come from each schema's `.meta()`; a variable read
+  // by two options (of the kernel or of two plugins) would set both, so it is an error.
+  const envOwners = new Map<string, string>(Object.entries(CORE_ENV));
   const resolved: ResolvedPlugin[] = [];
   for (const plugin of plugins) {
     const key = plugin.configKey;
@@ -141,9 +144,32 @@ export function resolveConfig(input: unknown, options: ResolveOptions = {}): Res
       issues.push({ path: key, message: `expected an object of options, got ${show(section)}` });
       continue;
     }
-    const merged = deepMerge(structuredClone(plugin.factoryOptions ?? {}), structuredClone(section ?? {}));
-    for (const secret of plugin.secrets ?? []) secretPaths.push(`${key}.${secret}`);
     const schema = plugin.configSchema as z.ZodType | undefined;
+    const owner = `plugin "${plugin.name}"`;
+    let envBindings: Readonly<Record<string, string>> = {};
+    try {
+      checkPluginSettings(plugin);
+      if (schema !== undefined) {
+        envBindings = settingsEnv(schema, owner);
+        for (const secret of secretSettings(schema, owner)) secretPaths.push(`${key}.${secret}`);
+      }
+    } catch (error) {
+      if (!(error instanceof SettingMetaError)) throw error;
+      for (const problem of error.problems) issues.push({ path: key, message: `${owner} has invalid setting metadata: ${problem}` });
+      continue;
+    }
+    let clash = false;
+    for (const [name, path] of Object.entries(envBindings)) {
+      const other = envOwners.get(name);
+      if (other !== undefined) {
+        clash = true;
+        issues.push({ path: `${key}.${path}`, envVar: name, message: `${owner} binds ${name}, which already sets ${other}; a variable can set only one option` });
+      } else {
+        envOwners.set(name, `${key}.${path}`);
+      }
+    }
+    if (clash) continue;
+    const merged = deepMerge(copyPlain(plugin.factoryOptions ?? {}), copyPlain(section ?? {}));
     if (schema === undefined) {
       if (Object.keys(merged).length > 0) {
         issues.push({ path: key, message: `plugin "${plugin.name}" takes no options; remove: ${Object.keys(merged).join(', ')}` });
@@ -151,7 +177,7 @@ export function resolveConfig(input: unknown, options: ResolveOptions = {}): Res
       resolved.push({ plugin, options: {} });
       continue;
     }
-    applyEnv(merged, plugin.env ?? {}, schema, `${key}.`, env, issues, overrides);
+    applyEnv(merged, envBindings, schema, `${key}.`, env, issues, overrides);
     const result = schema.safeParse(merged, { reportInput: true });
     if (result.success) {
       resolved.push({ plugin, options: result.data as Record<string, unknown> });
@@ -375,6 +401,19 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
   const proto: unknown = Object.getPrototypeOf(value);
   return proto === Object.prototype || proto === null;
+}
+
+/**
+ * Copies the plain-data skeleton of a value (plain objects and arrays) so env overrides and
+ * merging never write into the caller's objects; anything else (functions, class instances,
+ * typed arrays) is kept by reference, where `structuredClone` would throw or strip it.
+ */
+function copyPlain<T>(value: T): T {
+  if (Array.isArray(value)) return value.map((v: unknown) => copyPlain(v)) as T;
+  if (!isPlainObject(value)) return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[k] = copyPlain(v);
+  return out as T;
 }
 
 function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {

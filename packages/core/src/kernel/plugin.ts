@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { checkPluginSettings } from '../config/meta.js';
 import { InvalidPluginError, UnknownHookError } from './errors.js';
 import { LIFECYCLE_EVENTS, type EsperEvents, type EventBus, type LifecycleEmitter, type LifecycleEventName } from './events.js';
 import type { Clock, Logger } from './ports/index.js';
@@ -143,21 +144,16 @@ export interface EsperPlugin<Key extends string = string, Options = unknown, Inp
   readonly name: string;
   /** Config section read by this plugin; must be unique across plugins. */
   readonly configKey: Key;
-  /** Validates the section; unknown keys are errors (use `z.strictObject`). */
+  /**
+   * Validates the section; unknown keys are errors (use `z.strictObject`). Env names and secrets
+   * are the options' `.meta({ env, secret })` (see `SettingMeta`), checked by {@link definePlugin}.
+   */
   readonly configSchema?: z.ZodType<Options, Input>;
   /**
    * Options given to the plugin factory; the config section and env override them. Plain objects
    * are merged key by key; every other value (functions, class instances) is kept as given.
    */
   readonly factoryOptions?: Partial<Input>;
-  /**
-   * Environment variables that override options, by variable name: `{ TAMIYO_STEP_TIMEOUT_MS:
-   * 'stepTimeoutMs' }` (dotted paths for nested options). The value is converted to the type
-   * the schema expects at that path (number, integer, boolean, string, enum).
-   */
-  readonly env?: Readonly<Record<string, string>>;
-  /** Option paths holding secrets: masked in printed config and redacted from logs. */
-  readonly secrets?: readonly string[];
   /** Ports this plugin binds in `setup`; the kernel checks that it binds exactly these. */
   readonly provides?: readonly PortToken<unknown>[];
   /** Ports that must be provided by some plugin (or the kernel) for this plugin to boot. */
@@ -190,8 +186,6 @@ export const PLUGIN_DEFINITION_KEYS = [
   'configKey',
   'configSchema',
   'factoryOptions',
-  'env',
-  'secrets',
   'provides',
   'requires',
   'optionalRequires',
@@ -252,6 +246,9 @@ export function checkPluginInstance(pluginName: string, instance: unknown): Plug
  *
  * @throws {@link UnknownHookError} for an unknown member or hook name (the message lists the valid ones).
  * @throws {@link InvalidPluginError} for a missing name, config key or setup, or a bad timeout.
+ * @throws `SettingMetaError` (`ESPER_CONFIG_META_INVALID`) for wrong setting metadata in the
+ *   schema (invalid or duplicate env name, env/secret where no option reads it) or a leftover
+ *   plugin-level `env`/`secrets`.
  *
  * @example
  * ```ts
@@ -277,6 +274,7 @@ export function definePlugin<const Key extends string, Options = Record<string, 
   if (typeof raw.configKey !== 'string' || raw.configKey.length === 0) {
     throw new InvalidPluginError(`Plugin "${name}": \`configKey\` must be a non-empty string (the config section it reads).`);
   }
+  checkPluginSettings({ ...raw, name });
   for (const key of Object.keys(raw)) {
     if (!(PLUGIN_DEFINITION_KEYS as readonly string[]).includes(key)) {
       throw new UnknownHookError(name, key, 'definition', PLUGIN_DEFINITION_KEYS);

@@ -13,30 +13,21 @@ export interface Shouter {
 export const ShouterPort: PortToken<Shouter> = definePort<Shouter>('test.Shouter', { description: 'test shouter' });
 
 export const greeterSchema = z.strictObject({
-  greeting: z.string().default('hello'),
-  stepTimeoutMs: z.number().positive().default(5),
-  enabled: z.boolean().default(false),
-  mode: z.enum(['fast', 'careful']).default('careful'),
-  nested: z.strictObject({ retries: z.number().int().nonnegative().default(3) }).prefault({}),
-  password: z.string().optional(),
+  greeting: z.string().default('hello').meta({ env: 'TEST_GREETING' }),
+  stepTimeoutMs: z.number().positive().default(5).meta({ env: 'TEST_STEP_TIMEOUT_MS' }),
+  enabled: z.boolean().default(false).meta({ env: 'TEST_ENABLED' }),
+  mode: z.enum(['fast', 'careful']).default('careful').meta({ env: 'TEST_MODE' }),
+  nested: z.strictObject({ retries: z.number().int().nonnegative().default(3).meta({ env: 'TEST_RETRIES' }) }).prefault({}),
+  password: z.string().optional().meta({ env: 'TEST_PASSWORD', secret: true }),
 });
 
-/** A plugin with options, env bindings and a secret; provides Greeter. */
+/** A plugin with options, env bindings and a secret (in the schema's `.meta()`); provides Greeter. */
 export function greeterPlugin(options: Partial<z.input<typeof greeterSchema>> = {}, log: string[] = []) {
   return definePlugin({
     name: 'test-greeter',
     configKey: 'greeter',
     configSchema: greeterSchema,
     factoryOptions: options,
-    env: {
-      TEST_GREETING: 'greeting',
-      TEST_STEP_TIMEOUT_MS: 'stepTimeoutMs',
-      TEST_ENABLED: 'enabled',
-      TEST_MODE: 'mode',
-      TEST_RETRIES: 'nested.retries',
-      TEST_PASSWORD: 'password',
-    },
-    secrets: ['password'],
     provides: [GreeterPort],
     setup(ctx) {
       log.push('greeter:setup');
