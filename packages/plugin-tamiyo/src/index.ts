@@ -1,6 +1,7 @@
 /**
- * `@esper/plugin-tamiyo`: Tamiyo, the strategic controller. For now its typed settings; the
- * controller service comes with the Tamiyo issue.
+ * `@esper/plugin-tamiyo`: Tamiyo, the strategic controller. Today: the heuristic controller
+ * (tamiyo-heuristic.md) behind the `Controller` port, and Tamiyo's typed settings; the GNN policy
+ * comes with the Tamiyo issue as another `controller` value.
  */
 export {
   TAMIYO_BLEND_MODES,
@@ -9,3 +10,39 @@ export {
   type TamiyoConfig,
   type TamiyoConfigInput,
 } from './config.js';
+export { NoBlueprintsError, UnknownBlueprintError } from './errors.js';
+export {
+  HEURISTIC_REFERENCE_NAMES,
+  heuristicOptionsSchema,
+  type HeuristicOptions,
+  type HeuristicOptionsInput,
+} from './heuristic/options.js';
+export {
+  HeuristicController,
+  NO_POLICY_REASON,
+  type HeuristicControllerInit,
+  type TelemetryEmitter,
+} from './heuristic/controller.js';
+export {
+  DECISION_ANNOTATIONS,
+  TAMIYO_ISSUER,
+  commandFor,
+  decisionName,
+  hmacCommandSigning,
+  type CommandSigning,
+} from './heuristic/commands.js';
+export { decideEpoch, type HeuristicDecision, type HeuristicRule } from './heuristic/rules.js';
+export {
+  ALPHA_METRIC,
+  COUNTERFACTUAL_METRIC,
+  initialTrackerState,
+  isStableEpoch,
+  observeEpoch,
+  type EpochSignals,
+  type SeedRecord,
+  type SeedSignals,
+  type TrackerState,
+} from './heuristic/signals.js';
+export { decayPenalties, penalise, pickBlueprint, type BlueprintPenalties, type RotationPick } from './heuristic/rotation.js';
+export { LIVE_STAGES, isFreeSlot, isLive } from './heuristic/stages.js';
+export { DECISION_EVENT, TAMIYO_SOURCE, decisionTelemetry, type DecisionTelemetryInput } from './heuristic/telemetry.js';
