@@ -6,8 +6,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { create, fromBinary } from '@bufbuild/protobuf';
-import { createEsper, loadConfigFile, ManualClock, runCli, Tokens, type OonaMessage } from '@esper/core';
+import { createEsper, loadConfigFile, ManualClock, Tokens, type OonaMessage } from '@esper/core';
 import { BusMessageType, MessagePriority, TelemetryPacketSchema } from '@esper/core/leyline';
+import { runCli } from 'esper';
 import { describe, expect, it } from 'vitest';
 
 const here = dirname(fileURLToPath(import.meta.url));

@@ -14,5 +14,4 @@ export * from './config/index.js';
 export * from './security/index.js';
 export * from './telemetry/index.js';
 export * from './oona/index.js';
-export { runCli, withDotEnv, type CliIo } from './cli/main.js';
 export * from './plugins/telemetry-file.js';
