@@ -5,7 +5,7 @@
 // Used by `pnpm gen` (scripts/protoc-es.mjs) and by the wire-compatibility tests.
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 
 /**
  * protoc's executable, its well-known-types include directory and its version, resolved from
@@ -16,7 +16,7 @@ import { dirname, join } from 'node:path';
  * @returns {{ command: string, include: string, version: string }}
  */
 export function findProtoc(pkgDir) {
-  const require = createRequire(join(pkgDir, 'package.json'));
+  const require = createRequire(join(resolve(pkgDir), 'package.json'));
   let root;
   try {
     root = dirname(require.resolve('protoc/package.json'));
