@@ -1,5 +1,30 @@
 /**
- * `@esper/plugin-kasmina`: Kasmina, the seed executor.
+ * `@esper/plugin-kasmina`: Kasmina, the seed executor. It verifies signed adaptation commands,
+ * runs each slot's seed through the 12-stage lifecycle with gates G0–G5, grafts blueprint
+ * kernels into the host graph and blends them in through per-seed control inputs.
  */
-export { KASMINA_ENV, KASMINA_SECRETS, kasminaConfigSchema, type KasminaConfig, type KasminaConfigInput } from './config.js';
-export { KasminaExecutor, type KasminaExecutorOptions, type SeedStageChange, type CommandVerifierLike, type TelemetryEmitterLike } from './executor/kasmina-executor.js';
+export { kasminaConfigSchema, type KasminaConfig, type KasminaConfigInput } from './config.js';
+export {
+  BlueprintCatalogError,
+  HostAttachError,
+  HostNotAttachedError,
+  IllegalTransitionError,
+  UnknownBlueprintError,
+  UnknownSeedError,
+} from './errors.js';
+export { GRAFTED_STAGES, SEED_TRANSITIONS, allowedTransitions, canTransition, isGrafted, transition, type HasStage } from './lifecycle/transitions.js';
+export { GATE_FOR_STAGE, evaluateGate, gateName, type GateInput, type GateResult } from './gates/gates.js';
+export type { Blueprint } from './blueprints/blueprint.js';
+export { HIDDEN_PARAMETER, residualMlp, type ResidualMlpOptions } from './blueprints/residual-mlp.js';
+export { DEFAULT_BLUEPRINTS, KasminaBlueprintCatalog, assertKnownBlueprints, unknownBlueprintIds } from './blueprints/catalog.js';
+export { alphaAt, type AlphaRamp, type AlphaScheduleSpec } from './blending/schedule.js';
+export { COUNTERFACTUAL_CONTROLS, CONTROL_SUFFIXES, controlInputName, controlInputNames, controlValues, type ControlValues } from './blending/controls.js';
+export { parseCommand, type ParsedCommand } from './commands/parse.js';
+export { DEFAULT_EXECUTOR_SETTINGS, type ExecutorSettings } from './executor/settings.js';
+export {
+  KasminaExecutor,
+  type CommandVerifierLike,
+  type KasminaExecutorOptions,
+  type SeedStageChange,
+  type TelemetryEmitterLike,
+} from './executor/kasmina-executor.js';

@@ -1,0 +1,48 @@
+import { CommandType, CommandTypeSchema, SeedOperation, SeedOperationSchema, enumName, type AdaptationCommand } from '@esper/core/leyline';
+
+/** What a verified command asks of Kasmina. */
+export type ParsedCommand =
+  /** The growth loop's no-op decision: `COMMAND_PAUSE` with an empty target. */
+  | { readonly kind: 'wait' }
+  /** A seed operation on the slot `seedId`. */
+  | {
+      readonly kind: 'seed';
+      readonly seedId: string;
+      readonly operation: SeedOperation;
+      readonly blueprintId: string;
+      readonly parameters: Readonly<Record<string, number>>;
+    }
+  /** Something this executor does not act on, with the reason it gives. */
+  | { readonly kind: 'unsupported'; readonly reason: string };
+
+/** Leyline name of a seed operation (`SEED_OP_GERMINATE`). */
+export function operationName(operation: SeedOperation): string {
+  return enumName(SeedOperationSchema, operation) ?? String(operation);
+}
+
+/** Leyline name of a command type (`COMMAND_SEED`). */
+export function commandTypeName(type: CommandType): string {
+  return enumName(CommandTypeSchema, type) ?? String(type);
+}
+
+/**
+ * Reads a command (after its signature was verified) into what to do. `COMMAND_SEED` needs a
+ * `seed_operation` and a target; the target seed id is `target_seed_id` (seed id = slot id).
+ * `COMMAND_PAUSE` with an empty target is WAIT. Everything else is unsupported, with a reason
+ * (`unsupported_command:<type>`, `missing_seed_operation`, `missing_target_seed`, …).
+ */
+export function parseCommand(command: AdaptationCommand): ParsedCommand {
+  switch (command.commandType) {
+    case CommandType.COMMAND_PAUSE:
+      if (command.targetSeedId === '') return { kind: 'wait' };
+      return { kind: 'unsupported', reason: `unsupported_command:COMMAND_PAUSE of seed ${command.targetSeedId} (pausing a seed is not implemented; only the empty-target WAIT is)` };
+    case CommandType.COMMAND_SEED: {
+      if (command.payload.case !== 'seedOperation') return { kind: 'unsupported', reason: 'missing_seed_operation' };
+      const op = command.payload.value;
+      if (command.targetSeedId === '') return { kind: 'unsupported', reason: 'missing_target_seed' };
+      return { kind: 'seed', seedId: command.targetSeedId, operation: op.operation, blueprintId: op.blueprintId.trim(), parameters: { ...op.parameters } };
+    }
+    default:
+      return { kind: 'unsupported', reason: `unsupported_command:${commandTypeName(command.commandType)}` };
+  }
+}
