@@ -30,4 +30,23 @@ describe('telemetryFile plugin', () => {
     expect(lines[3]!.priority).toBe('MESSAGE_PRIORITY_CRITICAL');
     expect(lines[0]!.packet.source_subsystem).toBe('tolaria');
   });
+
+  it('keeps one file per run when runs of one plugin value overlap, through the Telemetry hub', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'esper-telemetry-'));
+    const logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => logger };
+    const esper = createEsper({ plugins: [telemetryFile({ batchSize: 100 })], run: { dir, name: 't' } }, { env: {}, clock: new ManualClock(), logger });
+    const a = await esper.start({ runId: 'a' });
+    const b = await esper.start({ runId: 'b' });
+    const packet = (id: string) => create(TelemetryPacketSchema, { packetId: id, sourceSubsystem: 'tolaria' });
+    await a.resolve(Tokens.Telemetry).emit(packet('a1'), MessagePriority.NORMAL);
+    await b.resolve(Tokens.Telemetry).emit(packet('b1'), MessagePriority.NORMAL);
+    await a.resolve(Tokens.Telemetry).emit(packet('a2'), MessagePriority.NORMAL);
+    await b.stop(); // flushes and closes b's file only
+    await a.resolve(Tokens.Telemetry).emit(packet('a3'), MessagePriority.NORMAL);
+    await a.stop();
+    const ids = (run: string) =>
+      readFileSync(join(dir, run, 'telemetry.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { packet: { packet_id: string } }).packet.packet_id);
+    expect(ids('a')).toEqual(['a1', 'a2', 'a3']);
+    expect(ids('b')).toEqual(['b1']);
+  });
 });
