@@ -1,0 +1,118 @@
+import type { Clock } from '../../kernel/ports/clock.js';
+import { SystemClock } from '../../kernel/ports/clock.js';
+import type { Logger } from '../../kernel/ports/logger.js';
+import type { OonaStreams, UnsentPublish } from '../../kernel/ports/oona.js';
+import type { Signer } from '../../kernel/ports/signer.js';
+import type { EntryFields, StreamBackend } from '../backend.js';
+import { CircuitBreaker } from '../breaker.js';
+import { resolveStreams, workingStreams } from '../catalogue.js';
+import { OonaClosedError } from '../errors.js';
+import { OonaMetrics } from '../metrics.js';
+import { defaultConsumerName, oonaSettingsSchema, type OonaSettings, type OonaSettingsInput } from '../settings.js';
+
+/** Options of {@link OonaClient}. */
+export interface OonaClientOptions {
+  /** Where entries live (Redis, memory). The client owns it and closes it in `close()`. */
+  readonly backend: StreamBackend;
+  /** Settings (validated, or partial input that is validated here). */
+  readonly settings?: OonaSettings | Partial<OonaSettingsInput>;
+  /** Wall clock for freshness, TTL and ids in telemetry; monotonic clock for breakers, buckets, latencies. */
+  readonly clock?: Clock;
+  /** Signs published envelopes and verifies consumed ones; without it the client neither signs nor checks. */
+  readonly signer?: Signer;
+  readonly logger?: Logger;
+  /** Called for every publish given up (also listed by `unsent()`). */
+  readonly onUnsent?: (record: UnsentPublish) => void;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * What every part of one client shares: its settings and streams, the backend, clock, signer
+ * and logger, the metrics, both breakers, conservative mode and the closed state. The
+ * publisher, retry buffer, consumer and subscriptions each hold this one object.
+ */
+export class ClientCore {
+  readonly settings: OonaSettings;
+  readonly streams: OonaStreams;
+  readonly group: string;
+  readonly consumer: string;
+  readonly backend: StreamBackend;
+  readonly clock: Clock;
+  readonly signer: Signer | undefined;
+  readonly logger: Logger | undefined;
+  readonly metrics = new OonaMetrics();
+  readonly publishBreaker: CircuitBreaker;
+  readonly consumeBreaker: CircuitBreaker;
+  /** The deduplicated working streams (every stream but the dead letter). */
+  readonly working: string[];
+  /** Conservative mode: normal publishes go to the emergency stream until the backlog clears. */
+  conservative = false;
+  closed = false;
+  /** Aborted by close(): blocking reads and subscription loops follow it. */
+  readonly closeController = new AbortController();
+  /** Consume rounds and acknowledgements in flight; close() waits for them. */
+  readonly activeConsumes = new Set<Promise<unknown>>();
+  /** Latency gauges sample one operation in eight (publishes and handler runs together; they report the last sample). */
+  private opCount = 0;
+
+  constructor(options: OonaClientOptions) {
+    this.backend = options.backend;
+    this.settings = oonaSettingsSchema.parse(options.settings ?? {});
+    this.clock = options.clock ?? new SystemClock();
+    this.signer = options.signer;
+    this.logger = options.logger;
+    this.streams = resolveStreams(this.settings);
+    this.group = this.settings.group;
+    this.consumer = this.settings.consumer ?? defaultConsumerName();
+    this.working = workingStreams(this.streams);
+    const mono = (): number => this.clock.monotonicMs();
+    this.publishBreaker = new CircuitBreaker(mono, this.settings.publishBreaker);
+    this.consumeBreaker = new CircuitBreaker(mono, this.settings.consumeBreaker);
+  }
+
+  /** Whether this operation's latency is measured (one in eight). */
+  sampled(): boolean {
+    return (this.opCount++ & 7) === 0;
+  }
+
+  /** @throws OonaClosedError once close() was called. */
+  assertOpen(): void {
+    if (this.closed) throw new OonaClosedError();
+  }
+
+  /** The entry fields of an envelope: `payload`, and `signature` when the client signs. */
+  fieldsFor(envelope: Uint8Array): EntryFields {
+    return this.signer === undefined
+      ? { payload: envelope }
+      : { payload: envelope, signature: encoder.encode(this.signer.sign(envelope)) };
+  }
+
+  /** Pending + undelivered entries of this client's group; the raw length when the group is missing. */
+  async depth(stream: string): Promise<number> {
+    const groups = await this.backend.groups(stream);
+    const mine = groups.find((g) => g.name === this.group);
+    if (mine === undefined) return this.backend.length(stream);
+    const lag = mine.lag ?? (await this.backend.length(stream));
+    return mine.pending + lag;
+  }
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted === true) return resolve();
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** An error's message for the log. */
+export function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
