@@ -10,7 +10,16 @@ export {
   type TamiyoConfig,
   type TamiyoConfigInput,
 } from './config.js';
+export {
+  TAMIYO_CONTROLLERS,
+  tamiyo,
+  tamiyoPluginSchema,
+  type TamiyoControllerName,
+  type TamiyoPluginInput,
+  type TamiyoPluginOptions,
+} from './plugin.js';
 export { NoBlueprintsError, UnknownBlueprintError } from './errors.js';
+export { resolveBlueprintRotation } from './heuristic/blueprints.js';
 export {
   HEURISTIC_REFERENCE_NAMES,
   heuristicOptionsSchema,

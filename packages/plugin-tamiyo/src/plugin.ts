@@ -1,0 +1,81 @@
+import { definePlugin, Tokens, type Controller, type Resolver, type SetupContext } from '@esper/core';
+import { z } from 'zod';
+import { tamiyoConfigSchema } from './config.js';
+import { resolveBlueprintRotation } from './heuristic/blueprints.js';
+import { HeuristicController } from './heuristic/controller.js';
+import { heuristicOptionsSchema } from './heuristic/options.js';
+
+/** Controllers `tamiyo.controller` may name. The GNN policy will be the next one. */
+export const TAMIYO_CONTROLLERS = ['heuristic'] as const;
+
+/** One of {@link TAMIYO_CONTROLLERS}. */
+export type TamiyoControllerName = (typeof TAMIYO_CONTROLLERS)[number];
+
+/** The `tamiyo` section as the plugin reads it: Tamiyo's settings, the controller choice and the heuristic's thresholds. */
+export const tamiyoPluginSchema = tamiyoConfigSchema.extend({
+  controller: z
+    .enum(TAMIYO_CONTROLLERS)
+    .default('heuristic')
+    .meta({ description: 'Which controller decides: "heuristic" (rule-based, tamiyo-heuristic.md).' }),
+  heuristic: heuristicOptionsSchema.meta({ description: 'Thresholds of the heuristic controller (decision 0052).' }),
+});
+
+/** Validated options of {@link tamiyo}. */
+export type TamiyoPluginOptions = z.output<typeof tamiyoPluginSchema>;
+/** What the `tamiyo` config section may hold. */
+export type TamiyoPluginInput = z.input<typeof tamiyoPluginSchema>;
+
+/**
+ * Plugin: Tamiyo, the controller. Provides `Tokens.Controller`: the controller named by
+ * `tamiyo.controller`, signing with the run's `CommandSigner` and sending one telemetry packet per
+ * decision through the run's `Telemetry`. At `start` it checks the heuristic's blueprint rotation
+ * against the `BlueprintCatalog` when one is present, so an unknown blueprint fails the run
+ * before training.
+ *
+ * @example
+ * ```ts
+ * export default defineConfig({
+ *   plugins: [oonaMemory(), tolaria(), kasmina(), tamiyo()],
+ *   tamiyo: { heuristic: { blueprintRotation: ['BP001'], plateauEpochsToGerminate: 2 } },
+ * });
+ * ```
+ */
+export function tamiyo(options: Partial<TamiyoPluginInput> = {}) {
+  return definePlugin({
+    name: '@esper/plugin-tamiyo',
+    configKey: 'tamiyo',
+    configSchema: tamiyoPluginSchema,
+    factoryOptions: options,
+    provides: [Tokens.Controller],
+    optionalRequires: [Tokens.BlueprintCatalog],
+    setup(ctx) {
+      ctx.provide(Tokens.Controller, (r) => createController(ctx, r));
+      return {
+        start(hc) {
+          // Builds the controller now, so its blueprint check fails the boot instead of the first epoch.
+          hc.resolve(Tokens.Controller);
+        },
+      };
+    },
+  });
+}
+
+function createController(ctx: SetupContext<TamiyoPluginOptions>, r: Resolver): Controller {
+  const { options } = ctx;
+  switch (options.controller) {
+    case 'heuristic': {
+      const catalog = r.tryResolve(Tokens.BlueprintCatalog);
+      const blueprintRotation = resolveBlueprintRotation(options.heuristic.blueprintRotation, catalog);
+      if (catalog === undefined) {
+        ctx.logger.info('tamiyo: no BlueprintCatalog in this run; the blueprint rotation is not checked', { blueprintRotation });
+      }
+      return new HeuristicController({
+        options: { ...options.heuristic, blueprintRotation },
+        signer: r.resolve(Tokens.CommandSigner),
+        clock: ctx.clock,
+        telemetry: r.resolve(Tokens.Telemetry),
+        logger: ctx.logger,
+      });
+    }
+  }
+}
