@@ -346,7 +346,7 @@ function typeLabel(schema: z.ZodType, nullable: boolean): string {
         const parts: string[] = [];
         if (lower !== undefined) parts.push(`${lower.inclusive ? '≥' : '>'} ${lower.value}`);
         if (upper !== undefined) parts.push(`${upper.inclusive ? '≤' : '<'} ${upper.value}`);
-        label = [noun, ...parts].join(' ');
+        label = parts.length > 0 ? `${noun} ${parts.join(', ')}` : noun;
       }
       break;
     }

@@ -87,7 +87,7 @@ export const oonaSettingsShape = {
   retryBackoffMaxMs: z.number().int().nonnegative().default(5_000).meta({ description: 'Longest retry delay.' }),
   messageTtlMs: z.number().int().nonnegative().nullable().default(900_000).meta({
     env: 'OONA_MESSAGE_TTL_MS',
-    description: 'Age after which housekeeping trims entries (by id time); null/0 disables.',
+    description: 'Age after which housekeeping trims entries (by id time, never past an unconsumed one); null/0 disables.',
   }),
   deadLetterTtlMs: z.number().int().nonnegative().nullable().default(7 * 24 * 3_600_000).meta({
     description: 'Age after which housekeeping trims the dead-letter stream; null/0 disables.',
@@ -128,19 +128,31 @@ export type OonaSettings = z.output<typeof oonaSettingsSchema>;
 /** What a user may write (defaults optional). */
 export type OonaSettingsInput = z.input<typeof oonaSettingsSchema>;
 
-/** Parses partial settings into validated settings (throws a ZodError on bad input). */
-export function resolveOonaSettings(input: Partial<OonaSettingsInput> = {}): OonaSettings {
-  return oonaSettingsSchema.parse(input);
-}
-
 /** The default consumer name: `<hostname>-<pid>` with spaces replaced, unique per process on a host. */
 export function defaultConsumerName(): string {
   return `${hostname().replace(/\s+/g, '-')}-${process.pid}`;
 }
 
-/** The shared Oona settings out of a plugin's options (which add connection keys). */
-export function pickOonaSettings(options: Readonly<Record<string, unknown>>): OonaSettings {
+/** Settings objects already validated (picked out of a plugin's validated options); not parsed again. */
+const validated = new WeakSet<object>();
+
+/**
+ * The shared Oona settings out of a plugin's options, which its schema (spreading
+ * {@link oonaSettingsShape}, adding connection keys) has already validated: the keys are
+ * picked, not parsed again, and an `OonaClient` given the result uses it as it is.
+ */
+export function pickOonaSettings(options: OonaSettings): OonaSettings {
   const out: Record<string, unknown> = {};
-  for (const key of Object.keys(oonaSettingsShape)) if (options[key] !== undefined) out[key] = options[key];
-  return oonaSettingsSchema.parse(out);
+  const source = options as unknown as Readonly<Record<string, unknown>>;
+  for (const key of Object.keys(oonaSettingsShape)) if (source[key] !== undefined) out[key] = source[key];
+  validated.add(out);
+  return out as OonaSettings;
+}
+
+/**
+ * Validated settings for an `OonaClient`: what {@link pickOonaSettings} returned as it is,
+ * anything else (partial input) through {@link oonaSettingsSchema}. Throws a ZodError on bad input.
+ */
+export function parseOonaSettings(input: OonaSettings | Partial<OonaSettingsInput>): OonaSettings {
+  return validated.has(input) ? (input as OonaSettings) : oonaSettingsSchema.parse(input);
 }
