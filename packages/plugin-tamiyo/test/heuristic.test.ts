@@ -158,6 +158,21 @@ describe('management', () => {
     expect(commands[5]!.annotations.rule).toBe(rule);
   });
 
+  test('BLENDING: STABILIZE only once α is exactly 1 (the last float32 below 1 still waits)', async () => {
+    const { run } = harness();
+    const blending = (alpha: number) => ({ hidden1: { stage: S.blending, alpha }, hidden2: S.dormant });
+    const commands = await run([
+      { epoch: 0, acc: 90, seeds: blending(0.5) },
+      { epoch: 1, acc: 90, seeds: blending(Math.fround(1 - 2 ** -24)) },
+      { epoch: 2, acc: 90, seeds: blending(1) },
+    ]);
+    expect(commands.map(summary)).toStrictEqual([
+      'wait (blending_in_progress)',
+      'wait (blending_in_progress)',
+      'stabilize@hidden1 (alpha_reached_1)',
+    ]);
+  });
+
   test('TRAINING: a drop within the limit is not culled', async () => {
     const { run } = harness({ trainingEpochsBeforeGrafting: 10 });
     const accs = [90, 90, 89, 88.5, 88, 88.1];

@@ -51,8 +51,11 @@ export type HeuristicDecision =
       readonly confidence: number;
     };
 
-/** α at or above this counts as "reached 1" (α ramps in float32 control inputs). */
-const ALPHA_COMPLETE = 1 - 1e-6;
+/**
+ * α has reached 1 only at exactly 1: the executor reports α = 1 exactly when blending is complete
+ * and keeps a ramp strictly below 1 (down to 1 − 2⁻²⁴ in float32), and it refuses STABILIZE before.
+ */
+const ALPHA_COMPLETE = 1;
 
 /**
  * Applies the rules of tamiyo-heuristic.md to this epoch's signals, first match wins, and
