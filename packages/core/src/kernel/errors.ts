@@ -2,21 +2,21 @@ import { EsperError } from '../errors.js';
 import type { PortInfo } from './tokens.js';
 
 /** A required port has no provider. */
-export class MissingProviderError extends EsperError {
+export class MissingProviderError extends EsperError<'ESPER_KERNEL_MISSING_PROVIDER'> {
   constructor(message: string) {
     super('ESPER_KERNEL_MISSING_PROVIDER', message);
   }
 }
 
 /** More than one plugin provides a single-provider port. */
-export class DuplicateProviderError extends EsperError {
+export class DuplicateProviderError extends EsperError<'ESPER_KERNEL_DUPLICATE_PROVIDER'> {
   constructor(message: string) {
     super('ESPER_KERNEL_DUPLICATE_PROVIDER', message);
   }
 }
 
 /** Plugins require each other in a cycle, so no start order exists. */
-export class DependencyCycleError extends EsperError {
+export class DependencyCycleError extends EsperError<'ESPER_KERNEL_DEPENDENCY_CYCLE'> {
   constructor(readonly cycle: readonly string[]) {
     super(
       'ESPER_KERNEL_DEPENDENCY_CYCLE',
@@ -29,14 +29,14 @@ export class DependencyCycleError extends EsperError {
  * A plugin's `setup` did not bind, through its own `ctx.provide`/`ctx.provideValue`, exactly the
  * ports it declares in `provides`.
  */
-export class ProvidesMismatchError extends EsperError {
+export class ProvidesMismatchError extends EsperError<'ESPER_KERNEL_PROVIDES_MISMATCH'> {
   constructor(message: string) {
     super('ESPER_KERNEL_PROVIDES_MISMATCH', message);
   }
 }
 
 /** A plugin hook (`setup`, a lifecycle hook, a lifecycle event hook or an `onDispose` callback) did not finish within its timeout. */
-export class HookTimeoutError extends EsperError {
+export class HookTimeoutError extends EsperError<'ESPER_KERNEL_HOOK_TIMEOUT'> {
   constructor(
     readonly plugin: string,
     readonly hook: string,
@@ -50,7 +50,7 @@ export class HookTimeoutError extends EsperError {
 }
 
 /** A plugin hook threw or rejected; the original error is the `cause`. */
-export class HookFailedError extends EsperError {
+export class HookFailedError extends EsperError<'ESPER_KERNEL_HOOK_FAILED'> {
   constructor(
     readonly plugin: string,
     readonly hook: string,
@@ -65,7 +65,7 @@ export class HookFailedError extends EsperError {
 }
 
 /** Stopping or disposing some plugins failed; every failure is in `errors`, and teardown still ran for all. */
-export class TeardownError extends EsperError {
+export class TeardownError extends EsperError<'ESPER_KERNEL_TEARDOWN'> {
   constructor(readonly errors: readonly unknown[]) {
     super(
       'ESPER_KERNEL_TEARDOWN',
@@ -77,21 +77,21 @@ export class TeardownError extends EsperError {
 }
 
 /** A port was resolved that nothing provides in this run. */
-export class PortUnavailableError extends EsperError {
+export class PortUnavailableError extends EsperError<'ESPER_KERNEL_PORT_UNAVAILABLE'> {
   constructor(message: string, options?: { cause?: unknown }) {
     super('ESPER_KERNEL_PORT_UNAVAILABLE', message, options);
   }
 }
 
 /** The run was already stopped. */
-export class RunStoppedError extends EsperError {
+export class RunStoppedError extends EsperError<'ESPER_KERNEL_RUN_STOPPED'> {
   constructor(runId: string) {
     super('ESPER_KERNEL_RUN_STOPPED', `Run ${runId} has been stopped; start a new run with esper.start().`);
   }
 }
 
 /** A third-party port name has no namespace (see `PORT_NAME_PATTERN`). */
-export class PortNameError extends EsperError {
+export class PortNameError extends EsperError<'ESPER_KERNEL_PORT_NAME'> {
   constructor(readonly portName: string) {
     super(
       'ESPER_KERNEL_PORT_NAME',
@@ -101,7 +101,7 @@ export class PortNameError extends EsperError {
 }
 
 /** A port name was declared again with a different definition (multi or kernel default). */
-export class PortConflictError extends EsperError {
+export class PortConflictError extends EsperError<'ESPER_KERNEL_PORT_CONFLICT'> {
   constructor(
     readonly portName: string,
     existing: Pick<PortInfo, 'multi' | 'kernelDefault'>,
@@ -118,7 +118,7 @@ export class PortConflictError extends EsperError {
 }
 
 /** A plugin definition or the instance its `setup` returned has a member the kernel does not know. */
-export class UnknownHookError extends EsperError {
+export class UnknownHookError extends EsperError<'ESPER_KERNEL_UNKNOWN_HOOK'> {
   constructor(
     readonly plugin: string,
     readonly hook: string,
@@ -142,14 +142,14 @@ export class UnknownHookError extends EsperError {
 }
 
 /** A plugin definition is malformed (no name, no config key, no setup function, bad timeout). */
-export class InvalidPluginError extends EsperError {
+export class InvalidPluginError extends EsperError<'ESPER_KERNEL_INVALID_PLUGIN'> {
   constructor(message: string) {
     super('ESPER_KERNEL_INVALID_PLUGIN', message);
   }
 }
 
 /** `resolve` was called for a multi-provider port, which has no single provider. */
-export class MultiPortResolveError extends EsperError {
+export class MultiPortResolveError extends EsperError<'ESPER_KERNEL_MULTI_PORT'> {
   constructor(readonly portName: string) {
     super(
       'ESPER_KERNEL_MULTI_PORT',

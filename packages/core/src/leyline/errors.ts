@@ -6,7 +6,7 @@ import { EsperError } from '../errors.js';
  * deeper than the recursion limit. Code `ESPER_LEYLINE_DECODE`; the protobuf-es error, if any,
  * is the `cause`.
  */
-export class LeylineDecodeError extends EsperError {
+export class LeylineDecodeError extends EsperError<'ESPER_LEYLINE_DECODE'> {
   /** Fully qualified name of the message type that was expected (`esper.leyline.v1.…`). */
   readonly typeName: string;
   /** Length of the input in bytes (or characters, for JSON). */
@@ -28,7 +28,7 @@ export class LeylineDecodeError extends EsperError {
  * A top-level Leyline message carries a contract `version` this build does not speak (not 1,
  * not unset). Code `ESPER_LEYLINE_VERSION_UNSUPPORTED`.
  */
-export class LeylineVersionUnsupportedError extends EsperError {
+export class LeylineVersionUnsupportedError extends EsperError<'ESPER_LEYLINE_VERSION_UNSUPPORTED'> {
   /** Fully qualified message type name. */
   readonly typeName: string;
   /** The version found in the message. */
@@ -51,7 +51,7 @@ export class LeylineVersionUnsupportedError extends EsperError {
  * type with no registered payload (UNSPECIFIED, or a number this build does not know).
  * Code `ESPER_LEYLINE_ENVELOPE_TYPE`.
  */
-export class LeylineEnvelopeTypeError extends EsperError {
+export class LeylineEnvelopeTypeError extends EsperError<'ESPER_LEYLINE_ENVELOPE_TYPE'> {
   constructor(message: string) {
     super('ESPER_LEYLINE_ENVELOPE_TYPE', message);
   }

@@ -1,3 +1,4 @@
+import { EsperError } from '../errors.js';
 import type { BusMessageType } from '../leyline/index.js';
 
 /**
@@ -22,11 +23,10 @@ export interface DecodedEnvelope {
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder('utf-8', { fatal: true });
 
-/** Thrown for bytes that are not a well-formed envelope. */
-export class EnvelopeDecodeError extends Error {
+/** Thrown for bytes that are not a well-formed envelope; the Oona client counts them as `decode_rejected`. */
+export class EnvelopeDecodeError extends EsperError<'ESPER_OONA_ENVELOPE_DECODE'> {
   constructor(message: string) {
-    super(`not a BusEnvelope: ${message}`);
-    this.name = 'EnvelopeDecodeError';
+    super('ESPER_OONA_ENVELOPE_DECODE', `not a BusEnvelope: ${message}`);
   }
 }
 

@@ -1,7 +1,7 @@
 import { EsperError } from '../errors.js';
 
 /** No usable HMAC secret was given (absent, empty or blank `ESPER_LEYLINE_SECRET`). */
-export class SigningSecretMissingError extends EsperError {
+export class SigningSecretMissingError extends EsperError<'ESPER_SECURITY_SECRET_MISSING'> {
   constructor(source: string) {
     super(
       'ESPER_SECURITY_SECRET_MISSING',
@@ -12,7 +12,7 @@ export class SigningSecretMissingError extends EsperError {
 }
 
 /** Security options that cannot work together (for example a nonce window shorter than the freshness window). */
-export class SecurityConfigError extends EsperError {
+export class SecurityConfigError extends EsperError<'ESPER_SECURITY_CONFIG_INVALID'> {
   constructor(message: string) {
     super('ESPER_SECURITY_CONFIG_INVALID', message);
   }
