@@ -1,6 +1,6 @@
 import { isIP, connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
-import type { StreamEntry } from '@esper/core';
+import { EsperError, type StreamEntry } from '@esper/core';
 import { lineText, parseStreamRead, ReplyScanner, RespProtocolError } from './resp.js';
 
 /** Where and how a {@link RespConnection} connects. */
@@ -67,10 +67,9 @@ interface Waiter {
 }
 
 /** The connection was closed (by the server, the network, or {@link RespConnection.destroy}). */
-export class ConnectionClosedError extends Error {
+export class ConnectionClosedError extends EsperError<'ESPER_OONA_REDIS_CONNECTION_CLOSED'> {
   constructor() {
-    super('the Redis connection closed');
-    this.name = 'ConnectionClosedError';
+    super('ESPER_OONA_REDIS_CONNECTION_CLOSED', 'the Redis connection closed');
   }
 }
 

@@ -1,4 +1,4 @@
-import type { EntryFields, StreamEntry } from '@esper/core';
+import { EsperError, type EntryFields, type StreamEntry } from '@esper/core';
 
 /**
  * The small part of RESP2 that the stream read connection needs: splitting a byte stream into
@@ -14,10 +14,9 @@ const BULK = 36; // $
 const ERROR = 45; // -
 
 /** The server sent bytes that are not the RESP2 this reader expects. The connection must be dropped. */
-export class RespProtocolError extends Error {
+export class RespProtocolError extends EsperError<'ESPER_OONA_REDIS_PROTOCOL'> {
   constructor(message: string) {
-    super(`Redis protocol error: ${message}`);
-    this.name = 'RespProtocolError';
+    super('ESPER_OONA_REDIS_PROTOCOL', `Redis protocol error: ${message}`);
   }
 }
 
