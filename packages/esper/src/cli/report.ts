@@ -31,7 +31,7 @@ export function formatCliError(error: unknown, context: { readonly config?: stri
       said += `\n${message}`;
     }
     const causeCode = (cause as { code?: unknown }).code;
-    if (typeof causeCode === 'string') codes.push(causeCode);
+    if (typeof causeCode === 'string' && causeCode.startsWith('ESPER_')) codes.push(causeCode);
     cause = cause instanceof Error ? cause.cause : undefined;
   }
   lines.push(`  [${codes.join(' ← ')}]`);

@@ -99,6 +99,8 @@ export class TtyProgress implements ProgressReporter {
 
   stop(_outcome: RunOutcome): void {
     this.render();
+    // cli-progress writes logged lines on its next redraw, and stop() does not redraw them.
+    if (this.multibar.isActive) this.multibar.update();
     this.multibar.stop();
   }
 
