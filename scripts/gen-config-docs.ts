@@ -15,8 +15,8 @@ import { oonaSettingsShape } from '../packages/core/src/oona/settings.js';
 import { kasminaConfigSchema } from '../packages/plugin-kasmina/src/config.js';
 import { oonaMemorySchema } from '../packages/plugin-oona-memory/src/plugin.js';
 import { oonaRedisSchema } from '../packages/plugin-oona-redis/src/plugin.js';
-import { tamiyoConfigSchema } from '../packages/plugin-tamiyo/src/config.js';
-import { tolariaConfigSchema } from '../packages/plugin-tolaria/src/config.js';
+import { tamiyoPluginSchema } from '../packages/plugin-tamiyo/src/plugin.js';
+import { tolariaPluginSchema } from '../packages/plugin-tolaria/src/plugin.js';
 
 /** A config schema (zod), typed without importing zod from the repository root. */
 type Schema = Parameters<typeof describeSettings>[0];
@@ -40,17 +40,30 @@ const topKey = (path: string): string => path.split('.')[0]!;
 const sharedOona = (path: string): boolean => SHARED_OONA.has(topKey(path));
 const ownOona = (path: string): boolean => !SHARED_OONA.has(topKey(path));
 
-/** The plugin packages: section key, schema, and the README tables. */
+// Tamiyo's README shows its reference settings and its controller options in two tables.
+const TAMIYO_CONTROLLER_KEYS = new Set(['controller', 'heuristic']);
+const tamiyoController = (path: string): boolean => TAMIYO_CONTROLLER_KEYS.has(topKey(path));
+const tamiyoSettings = (path: string): boolean => !tamiyoController(path);
+
+/** The subsystem plugins: section key and the schema their plugin validates the section with. */
 const PLUGINS = [
-  { pkg: 'plugin-tamiyo', key: 'tamiyo', schema: tamiyoConfigSchema, title: 'Tamiyo' },
-  { pkg: 'plugin-kasmina', key: 'kasmina', schema: kasminaConfigSchema, title: 'Kasmina' },
-  { pkg: 'plugin-tolaria', key: 'tolaria', schema: tolariaConfigSchema, title: 'Tolaria' },
+  { pkg: 'plugin-tamiyo', key: 'tamiyo', schema: tamiyoPluginSchema },
+  { pkg: 'plugin-kasmina', key: 'kasmina', schema: kasminaConfigSchema },
+  { pkg: 'plugin-tolaria', key: 'tolaria', schema: tolariaPluginSchema },
 ] as const;
 
 /** Every file with generated tables, relative to the repository root. */
 function targets(): ReadonlyArray<{ readonly file: string; readonly tables: readonly Table[] }> {
   return [
-    ...PLUGINS.map((p) => ({ file: `packages/${p.pkg}/README.md`, tables: [{ id: p.key, schema: p.schema }] })),
+    {
+      file: 'packages/plugin-tamiyo/README.md',
+      tables: [
+        { id: 'tamiyo', schema: tamiyoPluginSchema, only: tamiyoSettings },
+        { id: 'tamiyo-heuristic', schema: tamiyoPluginSchema, only: tamiyoController },
+      ],
+    },
+    { file: 'packages/plugin-kasmina/README.md', tables: [{ id: 'kasmina', schema: kasminaConfigSchema }] },
+    { file: 'packages/plugin-tolaria/README.md', tables: [{ id: 'tolaria', schema: tolariaPluginSchema }] },
     { file: 'packages/plugin-oona-memory/README.md', tables: [{ id: 'oona', schema: oonaMemorySchema }] },
     { file: 'packages/plugin-oona-redis/README.md', tables: [{ id: 'oona-redis', schema: oonaRedisSchema, only: ownOona }] },
     {
