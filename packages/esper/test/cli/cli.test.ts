@@ -101,6 +101,20 @@ describe('esper config and esper plugins', () => {
     expect(json.stdout).not.toContain(secret);
   });
 
+  it('a typo in an old plugin-level secrets list fails when the plugin is defined, instead of printing the secret', async () => {
+    const defined = await cli(['config', 'secret-typo.config.ts']);
+    expect(defined.code).toBe(1);
+    expect(defined.stdout).not.toContain('tok-do-not-print');
+    expect(defined.stderr).toContain('Setting metadata of plugin "legacy-sink" is invalid');
+    expect(defined.stderr).toContain('plugin-level `secrets` is no longer read ("tokn" but the schema has no option "tokn")');
+
+    const plain = await cli(['config', 'secret-typo-plain.config.mjs']);
+    expect(plain.code).toBe(1);
+    expect(plain.stdout).not.toContain('tok-do-not-print');
+    expect(plain.stderr).toContain('[ESPER_CONFIG_INVALID]');
+    expect(plain.stderr).toContain('plugin "legacy-sink" has invalid setting metadata: plugin-level `secrets` is no longer read');
+  });
+
   it('lists plugins in boot order', async () => {
     const r = await cli(['plugins', 'valid.config.ts']);
     expect(r.code).toBe(0);
