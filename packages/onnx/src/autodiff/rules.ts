@@ -102,6 +102,21 @@ function conv2dGeometry(c: RuleContext, x: Tensor, w: Tensor) {
   };
 }
 
+/**
+ * Gradient of ReduceMax / ReduceMin: `g · mask / count`, where `mask` marks the elements equal
+ * to the result and `count` is how many there are per reduced slice. A NaN in the slice makes
+ * the gradient NaN (the mask is empty), so it stays visible.
+ */
+function extremumGrad(c: RuleContext): (Tensor | null)[] {
+  const x = c.inputs[0]!;
+  const axes = reduceAxes(c, x);
+  const y = keepDimsGrad(c, c.outputs[0]!, axes);
+  const g = keepDimsGrad(c, c.grads[0]!, axes);
+  const mask = castLike(compare('Equal', x, y), x);
+  const count = reduceSum(mask, axes, { keepDims: true });
+  return [mul(mask, div(g, count))];
+}
+
 /** Gradient rules by ONNX op type. */
 export const GRADIENT_RULES: Readonly<Record<string, GradientRule>> = {
   Add: (c) => {
@@ -210,14 +225,10 @@ export const GRADIENT_RULES: Readonly<Record<string, GradientRule>> = {
     const axes = reduceAxes(c, x);
     return [div(expandLike(keepDimsGrad(c, c.grads[0]!, axes), x), reducedCount(x, c.outputs[0]!, axes))];
   },
-  ReduceMax: (c) => {
-    // Ties: every maximal element receives the full gradient.
-    const x = c.inputs[0]!;
-    const axes = reduceAxes(c, x);
-    const y = keepDimsGrad(c, c.outputs[0]!, axes);
-    const g = expandLike(keepDimsGrad(c, c.grads[0]!, axes), x);
-    return [select(compare('Equal', x, y), g, scalarLike(g, 0))];
-  },
+  // Ties share the gradient evenly (as JAX's max and torch.amax do): with k maximal elements
+  // each receives g/k, so a structural tie (max over concat([x, x])) gives the true derivative.
+  ReduceMax: (c) => extremumGrad(c),
+  ReduceMin: (c) => extremumGrad(c),
   Reshape: (c) => [reshapeLike(c.grads[0]!, c.inputs[0]!)],
   Flatten: (c) => [reshapeLike(c.grads[0]!, c.inputs[0]!)],
   Squeeze: (c) => [reshapeLike(c.grads[0]!, c.inputs[0]!)],
@@ -287,22 +298,20 @@ export const GRADIENT_RULES: Readonly<Record<string, GradientRule>> = {
     const [data, idx, upd] = c.inputs as [Tensor, Tensor, Tensor];
     const axis = intAttr(c.node, 'axis', 0);
     const reduction = strAttr(c.node, 'reduction', 'none');
-    const gUpd = gatherElements(g, idx, axis);
     switch (reduction) {
       case 'add':
-        return [g, null, gUpd];
+        return [g, null, gatherElements(g, idx, axis)];
       case 'none':
-        return [scatterElements(g, idx, zerosLike(upd), axis), null, gUpd];
+        return [scatterElements(g, idx, zerosLike(upd), axis), null, gatherElements(g, idx, axis)];
       case 'max':
       case 'min': {
-        // Ties: every extreme element (data or update) receives the full gradient.
+        // Ties share evenly: each output position splits its gradient among the data element
+        // and the updates equal to it (a duplicated edge gets half, not the full gradient twice).
         const out = c.outputs[0]!;
-        const zero = scalarLike(g, 0);
-        return [
-          select(compare('Equal', data, out), g, zero),
-          null,
-          select(compare('Equal', upd, gatherElements(out, idx, axis)), gUpd, zero),
-        ];
+        const maskData = castLike(compare('Equal', data, out), g);
+        const maskUpd = castLike(compare('Equal', upd, gatherElements(out, idx, axis)), g);
+        const share = div(g, scatterElements(maskData, idx, maskUpd, axis, 'add'));
+        return [mul(maskData, share), null, mul(maskUpd, gatherElements(share, idx, axis))];
       }
       default:
         throw new OnnxGraphError(`gradient of ScatterElements with reduction "${reduction}" is not implemented`);
@@ -389,7 +398,9 @@ export const GRADIENT_RULES: Readonly<Record<string, GradientRule>> = {
   MaxPool: (c) => {
     // Without argmax indices (the WebGPU provider claims MaxPool but cannot produce them):
     // unfold each window with a one-hot Conv, mark the elements equal to the window's max,
-    // and fold the gradient back with Col2Im. Ties: every maximal element gets the gradient.
+    // and fold the gradient back with Col2Im. Ties share a window's gradient evenly among its
+    // maximal elements (padding never counts), so max-pooling a nearest-upsampled map passes
+    // each source element exactly its window's gradient.
     const g = c.grads[0]!;
     const x = c.inputs[0]!;
     const y = c.outputs[0]!;
@@ -415,7 +426,15 @@ export const GRADIENT_RULES: Readonly<Record<string, GradientRule>> = {
     const cols = op(x, 'Conv', [xr, onehot], x.dtype, [null, K, OH, OW], spatial);
     const yr = op(y, 'Reshape', [y, int64Const(x, [-1, 1, OH, OW], 'shape')], y.dtype, [null, 1, OH, OW]);
     const gr = op(g, 'Reshape', [g, int64Const(x, [-1, 1, OH, OW], 'shape')], g.dtype, [null, 1, OH, OW]);
-    const gcols = select(compare('Equal', cols, yr), gr, scalarLike(g, 0));
+    let mask = castLike(compare('Equal', cols, yr), g);
+    if (pads.some((p) => p !== 0)) {
+      // Positions of each window that fall on padding: the unfolding pads with zeros, which
+      // must not tie with a window's maximum of 0. ONNX Runtime folds this constant.
+      const ones = b.constant(x.dtype === 'float64' ? tensor('float64', [1, 1, H, W], new Float64Array(H * W).fill(1)) : tensor('float32', [1, 1, H, W], new Float32Array(H * W).fill(1)), 'ones');
+      mask = mul(mask, op(x, 'Conv', [ones, onehot], x.dtype, [1, K, OH, OW], spatial));
+    }
+    const count = reduceSum(mask, [1], { keepDims: true });
+    const gcols = mul(mask, div(gr, count));
     const flatCols = op(g, 'Reshape', [gcols, int64Const(x, [0, K, OH * OW], 'shape')], g.dtype, [null, K, OH * OW]);
     const folded = op(g, 'Col2Im', [flatCols, int64Const(x, [H, W], 'image_shape'), int64Const(x, kernel, 'block_shape')], g.dtype, [null, 1, H, W], spatial);
     return [reshapeLike(folded, x)];

@@ -47,6 +47,7 @@ export class Tensor {
   sum(axes?: readonly number[], options?: r.ReduceOptions): Tensor { return r.reduceSum(this, axes, options); }
   mean(axes?: readonly number[], options?: r.ReduceOptions): Tensor { return r.reduceMean(this, axes, options); }
   max(axes?: readonly number[], options?: r.ReduceOptions): Tensor { return r.reduceMax(this, axes, options); }
+  min(axes?: readonly number[], options?: r.ReduceOptions): Tensor { return r.reduceMin(this, axes, options); }
   reshape(shape: readonly number[]): Tensor { return l.reshape(this, shape); }
   flatten(axis?: number): Tensor { return l.flatten(this, axis); }
   transpose(perm?: readonly number[]): Tensor { return l.transpose(this, perm); }

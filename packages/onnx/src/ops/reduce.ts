@@ -32,5 +32,10 @@ function reduce(opType: string, x: Tensor, axes: readonly number[] | undefined, 
 export const reduceSum = (x: Tensor, axes?: readonly number[], options: ReduceOptions = {}): Tensor => reduce('ReduceSum', x, axes, options);
 /** Mean over `axes` (all axes when omitted). */
 export const reduceMean = (x: Tensor, axes?: readonly number[], options: ReduceOptions = {}): Tensor => reduce('ReduceMean', x, axes, options);
-/** Maximum over `axes` (all axes when omitted). */
+/**
+ * Maximum over `axes` (all axes when omitted). Its gradient shares evenly among tied maxima
+ * (as JAX's `max` and `torch.amax`): with k maximal elements each receives 1/k.
+ */
 export const reduceMax = (x: Tensor, axes?: readonly number[], options: ReduceOptions = {}): Tensor => reduce('ReduceMax', x, axes, options);
+/** Minimum over `axes` (all axes when omitted); ties share the gradient evenly, as for {@link reduceMax}. */
+export const reduceMin = (x: Tensor, axes?: readonly number[], options: ReduceOptions = {}): Tensor => reduce('ReduceMin', x, axes, options);
