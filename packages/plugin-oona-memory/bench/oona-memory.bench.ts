@@ -8,18 +8,13 @@
  */
 import { loadavg } from 'node:os';
 import { create, toBinary } from '@bufbuild/protobuf';
-import {
-  LeylineSigner,
-  MemoryBroker,
-  OonaClient,
-  SystemClock,
-  type OonaMessage,
-  type PublishBatchItem,
-} from '@esper/core';
+import { LeylineSigner, SystemClock, type OonaMessage, type PublishBatchItem } from '@esper/core';
+import { OonaClient } from '@esper/core/oona';
 import { BusMessageType, SystemStatePacketSchema } from '@esper/core/leyline';
 // The client's own envelope codec (internal to @esper/core: no entry point exports it), so that
 // the bare-broker baseline encodes and decodes exactly as the client does.
 import { readEnvelope, writeEnvelope } from '../../core/src/oona/envelope-codec.js';
+import { MemoryBroker } from '../src/index.js';
 
 const ROUNDS = 3;
 const MESSAGES = 400_000;

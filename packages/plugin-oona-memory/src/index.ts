@@ -5,4 +5,4 @@
  * @packageDocumentation
  */
 export { oonaMemory, oonaMemorySchema, type OonaMemoryInput, type OonaMemoryOptions } from './plugin.js';
-export { MemoryBroker, MemoryStreamBackend } from '@esper/core';
+export { MemoryBroker, MemoryStreamBackend } from './broker/memory-backend.js';

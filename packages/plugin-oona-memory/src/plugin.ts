@@ -1,13 +1,7 @@
-import {
-  definePlugin,
-  MemoryBroker,
-  OonaClient,
-  oonaSettingsShape,
-  pickOonaSettings,
-  startHousekeeping,
-  Tokens,
-} from '@esper/core';
+import { definePlugin, Tokens } from '@esper/core';
+import { OonaClient, oonaSettingsShape, pickOonaSettings, startHousekeeping } from '@esper/core/oona';
 import { z } from 'zod';
+import { MemoryBroker } from './broker/memory-backend.js';
 
 /** Options of {@link oonaMemory}: the shared Oona settings plus the broker name. */
 export const oonaMemorySchema = z.strictObject({

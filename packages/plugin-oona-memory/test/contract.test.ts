@@ -1,5 +1,5 @@
-import { MemoryBroker } from '../../src/oona/index.js';
-import { describeOonaContract } from '../../src/testing/index.js';
+import { describeOonaContract } from '@esper/core/testing';
+import { MemoryBroker } from '../src/index.js';
 
 // The contract suite against the in-memory backend on the suite's ManualClock (deterministic:
 // ids, idle times, freshness, TTL and breaker timeouts all follow the injected clock).

@@ -1,9 +1,9 @@
 import { create, fromBinary } from '@bufbuild/protobuf';
-import { createEsper, ManualClock, MemoryBroker, Tokens, type Logger, type OonaMessage } from '@esper/core';
+import { createEsper, ManualClock, Tokens, type Logger, type OonaMessage } from '@esper/core';
 import { SystemStatePacketSchema } from '@esper/core/leyline';
 import { describeOonaContract } from '@esper/core/testing';
 import { describe, expect, it } from 'vitest';
-import { oonaMemory } from '../src/index.js';
+import { MemoryBroker, oonaMemory } from '../src/index.js';
 
 function silentLogger(): Logger {
   const logger: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => logger };

@@ -1,4 +1,4 @@
-import { OonaBackendError, type EntryFields } from '@esper/core';
+import { OonaBackendError, type EntryFields } from '@esper/core/oona';
 
 /** One append: an entry for `stream`, with an explicit `id` or (undefined) an auto id. */
 export interface AppendItem {

@@ -14,11 +14,11 @@ import {
   type ClaimedEntry,
   type EntryFields,
   type GroupInfo,
-  type Logger,
   type ReadGroupOptions,
   type StreamBackend,
   type StreamEntry,
-} from '@esper/core';
+} from '@esper/core/oona';
+import type { Logger } from '@esper/core';
 import { createClient, RESP_TYPES, type RedisClientOptions } from 'redis';
 import { encodeXack, entryBytes, XaddEncoder, type AppendItem } from './append-batch.js';
 import { CallOrder } from './call-order.js';

@@ -1,12 +1,5 @@
-import {
-  definePlugin,
-  OonaClient,
-  oonaSettingsShape,
-  pickOonaSettings,
-  startHousekeeping,
-  Tokens,
-  type Logger,
-} from '@esper/core';
+import { definePlugin, Tokens, type Logger } from '@esper/core';
+import { OonaClient, oonaSettingsShape, pickOonaSettings, startHousekeeping } from '@esper/core/oona';
 import { z } from 'zod';
 import { RedisStreamBackend } from './backend.js';
 

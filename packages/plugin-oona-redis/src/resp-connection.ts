@@ -1,6 +1,7 @@
 import { isIP, connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
-import { EsperError, type StreamEntry } from '@esper/core';
+import { EsperError } from '@esper/core';
+import type { StreamEntry } from '@esper/core/oona';
 import { lineText, parseStreamRead, ReplyScanner, RespProtocolError } from './resp.js';
 
 /** Where and how a {@link RespConnection} connects. */

@@ -1,4 +1,5 @@
-import { EsperError, type EntryFields, type StreamEntry } from '@esper/core';
+import { EsperError } from '@esper/core';
+import type { EntryFields, StreamEntry } from '@esper/core/oona';
 
 /**
  * The small part of RESP2 that the stream read connection needs: splitting a byte stream into

@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { OonaBackendError, OonaNoGroupError, OonaReadCancelledError, type Logger } from '@esper/core';
+import type { Logger } from '@esper/core';
+import { OonaBackendError, OonaNoGroupError, OonaReadCancelledError } from '@esper/core/oona';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RedisStreamBackend } from '../src/index.js';
 import { deleteKeys, REDIS_URL, redisAvailable } from './redis-env.js';

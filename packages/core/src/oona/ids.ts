@@ -25,11 +25,6 @@ export function parseStreamId(id: string): StreamId {
   return { ms, seq };
 }
 
-/** Formats a parsed id. */
-export function formatStreamId(id: StreamId): string {
-  return `${id.ms}-${id.seq}`;
-}
-
 /** Negative when a < b, zero when equal, positive when a > b. */
 export function compareStreamIds(a: string, b: string): number {
   const x = parseStreamId(a);

@@ -1,20 +1,51 @@
 /**
- * Oona internals shared by every Oona plugin: the {@link OonaClient} (all fabric rules), the
- * narrow {@link StreamBackend} port, the in-memory broker, settings, breaker, token bucket,
- * kernel guards and metrics.
+ * `@esper/core/oona`: what a transport author needs to put the Oona message fabric on a new
+ * store — the {@link OonaClient} (every fabric rule: routing, breakers, signatures, retries,
+ * dead letter, guards, metrics), the narrow {@link StreamBackend} port it drives, stream ids,
+ * the circuit breaker, a fault-injecting backend for tests, the housekeeping timer and the
+ * shared settings. Plugin and application code uses the `Oona` port from `@esper/core`
+ * instead; the contract suite every backend must pass is `describeOonaContract` in
+ * `@esper/core/testing`.
  *
  * @packageDocumentation
  */
-export * from './backend.js';
-export * from './breaker.js';
-export * from './catalogue.js';
-export * from './client.js';
-export * from './errors.js';
-export * from './faults.js';
-export * from './housekeeping.js';
-export * from './ids.js';
-export * from './kernel-guard.js';
-export * from './memory-backend.js';
-export * from './metrics.js';
-export * from './settings.js';
-export * from './token-bucket.js';
+export {
+  appendEntries,
+  submitAppend,
+  type AppendOptions,
+  type AppendRequest,
+  type AutoClaimResult,
+  type ClaimedEntry,
+  type EntryFields,
+  type GroupInfo,
+  type ReadGroupOptions,
+  type StreamBackend,
+  type StreamEntry,
+} from './backend.js';
+export { CircuitBreaker, type BreakerOptions, type BreakerSnapshot } from './breaker.js';
+export { MESSAGE_ROUTES, resolveStreams, workingStreams } from './catalogue.js';
+export { OonaClient, type OonaClientOptions } from './client.js';
+export {
+  OonaBackendError,
+  OonaBusyGroupError,
+  OonaClosedError,
+  OonaConfigError,
+  OonaIdTooSmallError,
+  OonaNoGroupError,
+  OonaReadCancelledError,
+  OonaUnreachableError,
+  OonaUnroutableError,
+} from './errors.js';
+export { FaultInjectingBackend, type FaultOp } from './faults.js';
+export { startHousekeeping } from './housekeeping.js';
+export { compareStreamIds, minStreamId, nextStreamId, parseStreamId, ZERO_ID, type StreamId } from './ids.js';
+export { OONA_COUNTERS, OONA_GAUGES, OONA_SOURCE_COUNTERS, type OonaCounter } from './metrics.js';
+export {
+  breakerSettingsSchema,
+  defaultConsumerName,
+  oonaSettingsSchema,
+  oonaSettingsShape,
+  pickOonaSettings,
+  type OonaSettings,
+  type OonaSettingsInput,
+} from './settings.js';

@@ -1,4 +1,4 @@
-import type { EntryFields, StreamEntry } from './backend.js';
+import type { EntryFields, StreamEntry } from '@esper/core/oona';
 
 /** Entries per chunk: small enough that a quiet stream costs little, large enough that chunks are rare. */
 const CHUNK_BITS = 10;

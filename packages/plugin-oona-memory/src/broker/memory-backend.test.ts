@@ -1,8 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { ManualClock } from '../kernel/ports/clock.js';
-import { OonaBusyGroupError, OonaClosedError, OonaIdTooSmallError, OonaNoGroupError, OonaReadCancelledError } from './errors.js';
-import { FaultInjectingBackend } from './faults.js';
-import { submitAppend, type AppendRequest, type StreamBackend } from './backend.js';
+import { ManualClock } from '@esper/core';
+import {
+  FaultInjectingBackend,
+  OonaBusyGroupError,
+  OonaClosedError,
+  OonaIdTooSmallError,
+  OonaNoGroupError,
+  OonaReadCancelledError,
+  submitAppend,
+  type AppendRequest,
+  type StreamBackend,
+} from '@esper/core/oona';
 import { MemoryBroker } from './memory-backend.js';
 
 const f = { payload: new Uint8Array([1]) };

@@ -1,19 +1,23 @@
-import type { Clock } from '../kernel/ports/clock.js';
-import { SystemClock } from '../kernel/ports/clock.js';
-import type {
-  AppendOptions,
-  AppendRequest,
-  AutoClaimResult,
-  ClaimedEntry,
-  EntryFields,
-  GroupInfo,
-  ReadGroupOptions,
-  StreamBackend,
-  StreamEntry,
-} from './backend.js';
-import { OonaBusyGroupError, OonaClosedError, OonaIdTooSmallError, OonaNoGroupError, OonaReadCancelledError } from './errors.js';
+import { SystemClock, type Clock } from '@esper/core';
+import {
+  OonaBusyGroupError,
+  OonaClosedError,
+  OonaIdTooSmallError,
+  OonaNoGroupError,
+  OonaReadCancelledError,
+  parseStreamId,
+  ZERO_ID,
+  type AppendOptions,
+  type AppendRequest,
+  type AutoClaimResult,
+  type ClaimedEntry,
+  type EntryFields,
+  type GroupInfo,
+  type ReadGroupOptions,
+  type StreamBackend,
+  type StreamEntry,
+} from '@esper/core/oona';
 import { EntryLog } from './entry-log.js';
-import { parseStreamId, ZERO_ID } from './ids.js';
 
 /**
  * Delivery state of one pending id. Records are never mutated: one read shares a single

@@ -8,13 +8,16 @@ import { CircuitBreaker } from '../breaker.js';
 import { resolveStreams, workingStreams } from '../catalogue.js';
 import { OonaClosedError } from '../errors.js';
 import { OonaMetrics } from '../metrics.js';
-import { defaultConsumerName, oonaSettingsSchema, type OonaSettings, type OonaSettingsInput } from '../settings.js';
+import { defaultConsumerName, parseOonaSettings, type OonaSettings, type OonaSettingsInput } from '../settings.js';
 
 /** Options of {@link OonaClient}. */
 export interface OonaClientOptions {
   /** Where entries live (Redis, memory). The client owns it and closes it in `close()`. */
   readonly backend: StreamBackend;
-  /** Settings (validated, or partial input that is validated here). */
+  /**
+   * Settings: partial input, validated here; or what `pickOonaSettings` took out of a plugin's
+   * validated options, used as it is.
+   */
   readonly settings?: OonaSettings | Partial<OonaSettingsInput>;
   /** Wall clock for freshness, TTL and ids in telemetry; monotonic clock for breakers, buckets, latencies. */
   readonly clock?: Clock;
@@ -58,7 +61,7 @@ export class ClientCore {
 
   constructor(options: OonaClientOptions) {
     this.backend = options.backend;
-    this.settings = oonaSettingsSchema.parse(options.settings ?? {});
+    this.settings = parseOonaSettings(options.settings ?? {});
     this.clock = options.clock ?? new SystemClock();
     this.signer = options.signer;
     this.logger = options.logger;
