@@ -1,5 +1,6 @@
 import type { Tensor } from '../ir/tensor.js';
 import { add, div, mul, sqrt, sub } from '../ops/math.js';
+import { cast } from '../ops/layout.js';
 import { scalarLike } from '../autodiff/helpers.js';
 
 /** SGD with optional momentum (PyTorch semantics, no dampening) and L2 weight decay. */
@@ -60,17 +61,26 @@ export interface StepScalars {
  * `c1 = 1−β1^t`, `c2 = 1−β2^t`, Adam's `p − lr·(m/c1)/(√(v/c2) + ε)` equals
  * `p − s·M/(√V + ε̂)` with `s = lr·(1−β1)·√c2 / (c1·√(1−β2))` and `ε̂ = ε·√c2/√(1−β2)` exactly in
  * real arithmetic — five passes, with every bias correction folded into two scalars.
+ *
+ * The constants are PyTorch's as it applies them to float32 tensors: the moments decay by
+ * `fround(β)` (a float32 scalar in the kernel), the weights `1−β` are `fround(1−β)`, and the
+ * bias corrections `1−β^t` use β in float64 (PyTorch computes them in Python floats), so they
+ * are computed here in float64 from the step number and cast once. Mixing a float32 β² in the
+ * bias correction with a float64 `√(1−β2)` made every step 6.4e-6 (relative) too small.
  */
 export function stepScalars(spec: OptimizerSpec, lr: Tensor, step: Tensor): StepScalars {
   if (spec.kind === 'sgd') return { lr };
   const b1 = spec.beta1 ?? 0.9;
   const b2 = spec.beta2 ?? 0.999;
   const eps = spec.epsilon ?? 1e-8;
-  const pow = (base: number) => lr.builder.op1('Pow', [scalarLike(step, base), step], {}, { dtype: step.dtype, shape: [] }, 'Pow');
-  const bias1 = sub(scalarLike(step, 1), pow(b1));
-  const sqrtBias2 = sqrt(sub(scalarLike(step, 1), pow(b2)));
-  const unscale = Math.sqrt(1 - b2);
-  return { lr, stepSize: div(mul(lr, mul(sqrtBias2, (1 - b1) / unscale)), bias1), epsHat: mul(sqrtBias2, eps / unscale) };
+  const w1 = Math.fround(1 - b1);
+  const w2 = Math.fround(1 - b2);
+  const t = cast(step, 'float64');
+  const pow = (base: number) => lr.builder.op1('Pow', [scalarLike(t, base), t], {}, { dtype: 'float64', shape: [] }, 'Pow');
+  const bias1 = sub(scalarLike(t, 1), pow(b1));
+  const sqrtBias2 = sqrt(sub(scalarLike(t, 1), pow(b2)));
+  const stepFactor = cast(div(mul(sqrtBias2, w1 / Math.sqrt(w2)), bias1), 'float32');
+  return { lr, stepSize: mul(lr, stepFactor), epsHat: cast(mul(sqrtBias2, eps / Math.sqrt(w2)), 'float32') };
 }
 
 /**
