@@ -235,7 +235,8 @@ export class TolariaTrainer implements Trainer {
     const plan = this.plan as BatchPlan;
     const executor = this.deps.executor;
     await this.fire('epoch:start', { runId, epoch });
-    executor.updateEpoch(epoch);
+    // Executors may announce stage changes (embargoes ending) asynchronously: wait for them.
+    await (executor.updateEpoch(epoch) as void | Promise<void>);
     const started = this.clock.monotonicMs();
     let lossSum = 0;
     let correct = 0;
@@ -270,6 +271,7 @@ export class TolariaTrainer implements Trainer {
       }
       const meanLoss = batchLoss / results.length;
       executor.observeSteps({ steps: results.length, globalStep: trainer.stepCount, epoch, loss: meanLoss, hostGradNorm: gradNorm, seedGradNorms });
+      executor.finalizeStep(trainer.stepCount);
       this.gauges.globalStep = trainer.stepCount;
       this.deps.events?.emit('step:end', { runId, epoch, globalStep: trainer.stepCount, loss: meanLoss });
     }
