@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { coreConfigSchema } from '../packages/core/src/config/core-schema.js';
 import { describeSettings, type SettingInfo } from '../packages/core/src/config/meta.js';
 import { oonaSettingsShape } from '../packages/core/src/oona/settings.js';
-import { kasminaConfigSchema } from '../packages/plugin-kasmina/src/config.js';
+import { kasminaPluginSchema } from '../packages/plugin-kasmina/src/options.js';
 import { oonaMemorySchema } from '../packages/plugin-oona-memory/src/plugin.js';
 import { oonaRedisSchema } from '../packages/plugin-oona-redis/src/plugin.js';
 import { tamiyoPluginSchema } from '../packages/plugin-tamiyo/src/plugin.js';
@@ -48,7 +48,7 @@ const tamiyoSettings = (path: string): boolean => !tamiyoController(path);
 /** The subsystem plugins: section key and the schema their plugin validates the section with. */
 const PLUGINS = [
   { pkg: 'plugin-tamiyo', key: 'tamiyo', schema: tamiyoPluginSchema },
-  { pkg: 'plugin-kasmina', key: 'kasmina', schema: kasminaConfigSchema },
+  { pkg: 'plugin-kasmina', key: 'kasmina', schema: kasminaPluginSchema },
   { pkg: 'plugin-tolaria', key: 'tolaria', schema: tolariaPluginSchema },
 ] as const;
 
@@ -62,7 +62,7 @@ function targets(): ReadonlyArray<{ readonly file: string; readonly tables: read
         { id: 'tamiyo-heuristic', schema: tamiyoPluginSchema, only: tamiyoController },
       ],
     },
-    { file: 'packages/plugin-kasmina/README.md', tables: [{ id: 'kasmina', schema: kasminaConfigSchema }] },
+    { file: 'packages/plugin-kasmina/README.md', tables: [{ id: 'kasmina', schema: kasminaPluginSchema }] },
     { file: 'packages/plugin-tolaria/README.md', tables: [{ id: 'tolaria', schema: tolariaPluginSchema }] },
     { file: 'packages/plugin-oona-memory/README.md', tables: [{ id: 'oona', schema: oonaMemorySchema }] },
     { file: 'packages/plugin-oona-redis/README.md', tables: [{ id: 'oona-redis', schema: oonaRedisSchema, only: ownOona }] },

@@ -3,6 +3,8 @@
  * runs each slot's seed through the 12-stage lifecycle with gates G0–G5, grafts blueprint
  * kernels into the host graph and blends them in through per-seed control inputs.
  */
+export { kasmina } from './plugin.js';
+export { kasminaPluginSchema, executorSettingsFrom, type KasminaPluginInput, type KasminaPluginOptions } from './options.js';
 export { kasminaConfigSchema, type KasminaConfig, type KasminaConfigInput } from './config.js';
 export {
   BlueprintCatalogError,

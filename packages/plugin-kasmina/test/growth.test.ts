@@ -1,5 +1,5 @@
 // Scenarios through the public surface, with real ONNX training on a tiny synthetic host.
-import { SeedLifecycleStage, SeedOperation } from '@esper/core/leyline';
+import { SeedOperation } from '@esper/core/leyline';
 import { OnnxRuntime } from '@esper/onnx';
 import { afterAll, describe, expect, test } from 'vitest';
 import { KasminaExecutor, type SeedStageChange } from '../src/index.js';
@@ -7,7 +7,6 @@ import { security } from './fixtures/commands.js';
 import { Harness, bytesOf } from './fixtures/harness.js';
 import { batches, tinyHost } from './fixtures/tiny-host.js';
 
-const S = SeedLifecycleStage;
 const Op = SeedOperation;
 const runtime = new OnnxRuntime({ defaults: { intraOpThreads: 1 } });
 afterAll(() => runtime.dispose());

@@ -1,4 +1,4 @@
-import { CommandType, CommandTypeSchema, SeedOperation, SeedOperationSchema, enumName, type AdaptationCommand } from '@esper/core/leyline';
+import { CommandType, CommandTypeSchema, type SeedOperation, SeedOperationSchema, enumName, type AdaptationCommand } from '@esper/core/leyline';
 
 /** What a verified command asks of Kasmina. */
 export type ParsedCommand =

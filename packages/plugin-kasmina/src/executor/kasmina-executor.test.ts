@@ -104,6 +104,18 @@ describe('a failed gate culls the seed and says why', () => {
 });
 
 describe('embargo and reset', () => {
+  test('the stages change when updateEpoch is called, even when the caller does not await it', async () => {
+    const t = setup({ embargoEpochs: 1 });
+    await training(t);
+    await t.apply(Op.SEED_OP_CULL);
+    const announced = t.changes.length;
+    const done = t.executor.updateEpoch(1);
+    expect(t.stage()).toBe(S.SEED_STAGE_DORMANT);
+    expect(t.changes).toHaveLength(announced);
+    await done;
+    expect(t.changes.slice(announced).map((c) => [c.to, c.reason])).toEqual([[S.SEED_STAGE_RESETTING, 'embargo_elapsed'], [S.SEED_STAGE_DORMANT, 'reset']]);
+  });
+
   test('embargoEpochs counts epoch boundaries; 0 frees the slot at the next one', async () => {
     for (const [embargoEpochs, freeAt] of [[0, 1], [2, 2]] as const) {
       const t = setup({ embargoEpochs });

@@ -108,7 +108,8 @@ const SOURCE = 'kasmina';
 export class KasminaExecutor implements SeedExecutor {
   private readonly verifier: CommandVerifierLike;
   private readonly catalog: KasminaBlueprintCatalog;
-  private readonly settings: ExecutorSettings;
+  /** The growth settings in force (defaults filled in). */
+  readonly settings: ExecutorSettings;
   private readonly clock: Clock;
   private readonly runSeed: number;
   private readonly onStageChanged: ((change: SeedStageChange) => void | Promise<void>) | undefined;
@@ -128,7 +129,8 @@ export class KasminaExecutor implements SeedExecutor {
   private totalViolations = 0;
   private events: EventInput[] = [];
   private packets = 0;
-  private background: Promise<void> = Promise.resolve();
+  private announcements: SeedStageChange[] = [];
+  private settling: Promise<void> = Promise.resolve();
 
   constructor(options: KasminaExecutorOptions) {
     this.verifier = options.verifier;
@@ -275,29 +277,28 @@ export class KasminaExecutor implements SeedExecutor {
     seed.alpha = alphaAt(seed.blendSteps, this.settings);
   }
 
-  /** Emits the telemetry queued since the last packet (violations, embargo releases), without waiting. */
+  /** Sends the telemetry queued since the last packet (e.g. violations seen by {@link observeSteps}), without waiting. */
   finalizeStep(stepIndex: number): void {
     this.globalStep = Math.max(this.globalStep, stepIndex);
-    this.background = this.background.then(() => this.flush());
+    void this.settle();
   }
 
   /**
    * Epoch boundary: records the epoch and ends the embargo of every seed EMBARGOED for at least
-   * `embargoEpochs` epochs (EMBARGOED → RESETTING → G5 → DORMANT, the slot is free again).
-   * Resolves once the stage changes are announced; Tolaria should await it.
+   * `embargoEpochs` epochs (EMBARGOED → RESETTING → G5 → DORMANT: the slot is free again). The
+   * stages change before this returns; the promise resolves once the changes are announced
+   * (`onStageChanged`) and the telemetry is out, so a trainer should await it.
    */
-  async updateEpoch(epoch: number): Promise<void> {
+  updateEpoch(epoch: number): Promise<void> {
     this.epoch = epoch;
     for (const seed of this.seeds.values()) {
       if (seed.stage !== S.SEED_STAGE_EMBARGOED || seed.embargoedEpoch === undefined) continue;
       if (epoch - seed.embargoedEpoch < this.settings.embargoEpochs) continue;
-      await this.move(seed, S.SEED_STAGE_RESETTING, 'embargo_elapsed');
+      this.move(seed, S.SEED_STAGE_RESETTING, 'embargo_elapsed');
     }
-    for (const seed of this.seeds.values()) {
-      if (seed.stage === S.SEED_STAGE_RESETTING) await this.reset(seed);
-    }
-    await this.background;
-    await this.flush();
+    // Also retries a seed whose G5 failed at an earlier boundary.
+    for (const seed of this.seeds.values()) if (seed.stage === S.SEED_STAGE_RESETTING) this.reset(seed);
+    return this.settle();
   }
 
   // ---------------------------------------------------------------- commands
@@ -323,18 +324,17 @@ export class KasminaExecutor implements SeedExecutor {
         this.event('unsupported_command', TelemetryLevel.WARNING, { reason: parsed.reason, command_id: commandId });
         outcome = rejected(commandId, parsed.reason);
       } else {
-        outcome = await this.applySeedOperation(commandId, parsed.seedId, parsed.operation, parsed.blueprintId, parsed.parameters);
+        outcome = this.applySeedOperation(commandId, parsed.seedId, parsed.operation, parsed.blueprintId, parsed.parameters);
         if (!outcome.applied) {
           this.event('seed_operation_rejected', TelemetryLevel.WARNING, { seed_id: parsed.seedId, operation: operationName(parsed.operation), reason: outcome.reason, command_id: commandId });
         }
       }
     }
-    await this.background;
-    await this.flush();
+    await this.settle();
     return outcome;
   }
 
-  private async applySeedOperation(commandId: string, seedId: string, operation: SeedOperation, blueprintId: string, parameters: Readonly<Record<string, number>>): Promise<CommandOutcome> {
+  private applySeedOperation(commandId: string, seedId: string, operation: SeedOperation, blueprintId: string, parameters: Readonly<Record<string, number>>): CommandOutcome {
     const seed = this.seeds.get(seedId);
     if (seed === undefined) return rejected(commandId, this.host === undefined ? 'host_not_attached' : `unknown_seed:${seedId}`);
     const op = operationName(operation);
@@ -358,7 +358,7 @@ export class KasminaExecutor implements SeedExecutor {
       case Op.SEED_OP_CULL:
       case Op.SEED_OP_CANCEL: {
         if (!canTransition(seed.stage, S.SEED_STAGE_CULLED)) return rejected(commandId, illegal(seed.stage, S.SEED_STAGE_CULLED));
-        await this.retire(seed, op);
+        this.retire(seed, op);
         return { applied: true, commandId };
       }
       default:
@@ -367,7 +367,7 @@ export class KasminaExecutor implements SeedExecutor {
   }
 
   /** GERMINATE: G0 on the blueprint and its kernel at the slot, then GERMINATED and the graft (topology +1). */
-  private async germinate(commandId: string, seed: SeedContext, blueprintId: string, parameters: Readonly<Record<string, number>>): Promise<CommandOutcome> {
+  private germinate(commandId: string, seed: SeedContext, blueprintId: string, parameters: Readonly<Record<string, number>>): CommandOutcome {
     if (!canTransition(seed.stage, S.SEED_STAGE_GERMINATED)) return rejected(commandId, illegal(seed.stage, S.SEED_STAGE_GERMINATED));
     const host = this.host;
     const blueprint = this.catalog.blueprint(blueprintId);
@@ -404,7 +404,7 @@ export class KasminaExecutor implements SeedExecutor {
       interfaceIssues: issues,
     });
     if (!g0.passed || built === undefined || composed === undefined) {
-      await this.failGate(seed, g0);
+      this.failGate(seed, g0);
       return rejected(commandId, gateFailure(g0));
     }
     seed.clear();
@@ -418,21 +418,21 @@ export class KasminaExecutor implements SeedExecutor {
     this.version += 1;
     this.composed = composed;
     for (const issue of isolationIssues(composed.graph, seed.slot.id, built.parameterNames, this.hostParameters)) this.recordViolation(seed, issue);
-    await this.move(seed, S.SEED_STAGE_GERMINATED, operationName(Op.SEED_OP_GERMINATE));
+    this.move(seed, S.SEED_STAGE_GERMINATED, operationName(Op.SEED_OP_GERMINATE));
     return { applied: true, commandId };
   }
 
   /** Moves a grafted seed forward: the gate of the target stage on entry, then the move; a failed gate culls. */
-  private async advance(commandId: string, seed: SeedContext, to: SeedLifecycleStage, reason: string): Promise<CommandOutcome> {
+  private advance(commandId: string, seed: SeedContext, to: SeedLifecycleStage, reason: string): CommandOutcome {
     if (!canTransition(seed.stage, to)) return rejected(commandId, illegal(seed.stage, to));
     if (GATE_FOR_STAGE.has(to)) {
       const result = this.runGate(seed, to, {});
       if (!result.passed) {
-        await this.failGate(seed, result);
+        this.failGate(seed, result);
         return rejected(commandId, gateFailure(result));
       }
     }
-    await this.move(seed, to, reason);
+    this.move(seed, to, reason);
     return { applied: true, commandId };
   }
 
@@ -482,39 +482,39 @@ export class KasminaExecutor implements SeedExecutor {
    * (the seed leaves the graph) and EMBARGOED where the lifecycle allows; from a stage with no
    * way to CULLED (DORMANT at G0, RESETTING at G5) the seed stays where it is.
    */
-  private async failGate(seed: SeedContext, result: GateResult): Promise<void> {
+  private failGate(seed: SeedContext, result: GateResult): void {
     const reason = gateFailure(result);
     seed.lastGateFailure = result.reason;
     this.event('gate_failure', TelemetryLevel.WARNING, { seed_id: seed.slot.id, gate: gateName(result.gate), reason: result.reason });
-    if (canTransition(seed.stage, S.SEED_STAGE_CULLED)) await this.retire(seed, reason);
+    if (canTransition(seed.stage, S.SEED_STAGE_CULLED)) this.retire(seed, reason);
   }
 
   /** CULLED (removed from the graph: topology +1), then EMBARGOED from this epoch on. */
-  private async retire(seed: SeedContext, reason: string): Promise<void> {
+  private retire(seed: SeedContext, reason: string): void {
     if (isGrafted(seed.stage)) {
       seed.seed = undefined;
       seed.alpha = 0;
       this.version += 1;
       this.composed = undefined;
     }
-    await this.move(seed, S.SEED_STAGE_CULLED, reason);
+    this.move(seed, S.SEED_STAGE_CULLED, reason);
     seed.embargoedEpoch = this.epoch;
-    await this.move(seed, S.SEED_STAGE_EMBARGOED, reason);
+    this.move(seed, S.SEED_STAGE_EMBARGOED, reason);
   }
 
   /** RESETTING → G5 → DORMANT: the seed's state is cleared and the slot is free. */
-  private async reset(seed: SeedContext): Promise<void> {
+  private reset(seed: SeedContext): void {
     seed.clear();
     const g5 = this.runGate(seed, S.SEED_STAGE_DORMANT, {});
     if (!g5.passed) {
-      await this.failGate(seed, g5);
+      this.failGate(seed, g5);
       return;
     }
-    await this.move(seed, S.SEED_STAGE_DORMANT, 'reset');
+    this.move(seed, S.SEED_STAGE_DORMANT, 'reset');
   }
 
-  /** Applies the lifecycle table and the stage's entry effects, then announces the change. */
-  private async move(seed: SeedContext, to: SeedLifecycleStage, reason: string): Promise<void> {
+  /** Applies the lifecycle table and the stage's entry effects, and queues the announcement ({@link settle}). */
+  private move(seed: SeedContext, to: SeedLifecycleStage, reason: string): void {
     const from = transition(seed, to);
     seed.stageEpoch = this.epoch;
     if (to === S.SEED_STAGE_BLENDING) {
@@ -542,13 +542,27 @@ export class KasminaExecutor implements SeedExecutor {
       reason,
       ...(change.blueprintId === undefined ? {} : { blueprint_id: change.blueprintId }),
     });
-    if (this.onStageChanged !== undefined) {
-      try {
-        await this.onStageChanged(change);
-      } catch (error) {
-        this.logger?.warn('seed:stage-changed listener failed', { seedId: change.seedId, to: stageName(to), error: String(error) });
+    this.announcements.push(change);
+  }
+
+  /**
+   * Announces queued stage changes to `onStageChanged`, one at a time and in order, then sends
+   * the queued telemetry. Calls chain, so concurrent callers never reorder announcements.
+   */
+  private settle(): Promise<void> {
+    this.settling = this.settling.then(async () => {
+      while (this.announcements.length > 0) {
+        const change = this.announcements.shift() as SeedStageChange;
+        if (this.onStageChanged === undefined) continue;
+        try {
+          await this.onStageChanged(change);
+        } catch (error) {
+          this.logger?.warn('seed:stage-changed listener failed', { seedId: change.seedId, to: stageName(change.to), error: String(error) });
+        }
       }
-    }
+      await this.flush();
+    });
+    return this.settling;
   }
 
   private recordViolation(seed: SeedContext, detail: string): void {
