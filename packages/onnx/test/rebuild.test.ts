@@ -3,7 +3,7 @@
 // of one graph from influencing each other's updates.
 import { afterAll, describe, expect, it } from 'vitest';
 import {
-  GraphBuilder, OnnxGraphError, OnnxParameterError, OnnxRuntime, ParameterSet, Trainer, buildTrainingGraph, carryTrainerState, f32, i64,
+  GraphBuilder, OnnxGraphError, OnnxParameterError, OnnxRunError, OnnxRuntime, ParameterSet, Trainer, buildTrainingGraph, carryTrainerState, f32, i64,
   initParameters, mse, softmaxCrossEntropy, stackBatches, type Graph, type TensorData,
 } from '../src/index.js';
 import { Prng } from '../src/params/prng.js';
@@ -129,6 +129,25 @@ describe('carrying a trainer across a rebuild', () => {
     for (const [name, t] of fresh.parameters) expect(bits(late.parameters.get(name))).toEqual(bits(t));
     await fresh.dispose();
     await late.dispose();
+  });
+
+  it('compileSingleStep: false compiles the one-step session only at the first step()', async () => {
+    const params = tinyMlpParameters(4, 8, 3, 11);
+    const spec = buildTrainingGraph(tinyMlpForward(params), { loss: 'loss', optimizer: { kind: 'adam' } });
+    const data = batches(6, 3);
+    const eager = await Trainer.create(rt, spec, params);
+    const lazy = await Trainer.create(rt, spec, params, {}, { compileSingleStep: false });
+    expect(() => lazy.session).toThrow(OnnxRunError);
+    const created = rt.metrics.sessionsCreated;
+    const many = await lazy.stepMany(stackBatches(data.slice(0, 2)), 0.01);
+    expect(rt.metrics.sessionsCreated).toBe(created + 1); // the Scan graph only
+    const one = await lazy.step(data[2]!, 0.01);
+    expect(rt.metrics.sessionsCreated).toBe(created + 2);
+    expect(lazy.session.backend).toBe('cpu');
+    const expected = [await eager.step(data[0]!, 0.01), await eager.step(data[1]!, 0.01), await eager.step(data[2]!, 0.01)];
+    expect([...many, one].map((r) => r.loss)).toEqual(expected.map((r) => r.loss));
+    await eager.dispose();
+    await lazy.dispose();
   });
 
   it('rejects state it cannot use', async () => {

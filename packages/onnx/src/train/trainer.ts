@@ -29,6 +29,12 @@ export interface TrainerStart {
   readonly optimizerState?: ReadonlyMap<string, TensorData<'float32'>>;
   /** Steps already taken: the next step is number `stepCount + 1`. Default 0. */
   readonly stepCount?: number;
+  /**
+   * Compile the one-step session now (default true). With false it is compiled on the first
+   * {@link Trainer.step}, so a trainer that only runs {@link Trainer.stepMany} (and is rebuilt at
+   * every change of graph) never pays for it.
+   */
+  readonly compileSingleStep?: boolean;
 }
 
 /** A trainer's state, enough to start another trainer where this one stopped. */
@@ -52,17 +58,23 @@ export class Trainer {
   private state: Map<string, TensorData<'float32'>>;
   private steps = 0;
   private readonly multi = new Map<string, Promise<{ spec: MultiStepGraphSpec; session: OnnxSession }>>();
+  private single: Promise<OnnxSession> | undefined;
+  private singleSession: OnnxSession | undefined;
   private disposed = false;
 
   private constructor(
     readonly spec: TrainingGraphSpec,
-    readonly session: OnnxSession,
+    session: OnnxSession | undefined,
     params: ParameterSet,
     private readonly runtime: OnnxRuntime,
     private readonly options: SessionOptions,
   ) {
     this.params = params;
     this.state = initialOptimizerState(spec, params);
+    if (session !== undefined) {
+      this.singleSession = session;
+      this.single = Promise.resolve(session);
+    }
   }
 
   /**
@@ -87,11 +99,22 @@ export class Trainer {
       }
       state.set(name, t);
     }
-    const session = await runtime.createSession(spec.graph, options);
+    const session = start.compileSingleStep === false ? undefined : await runtime.createSession(spec.graph, options);
     const trainer = new Trainer(spec, session, copy, runtime, options);
     trainer.state = state;
     trainer.steps = stepCount;
     return trainer;
+  }
+
+  /**
+   * The one-step session. Compiled at creation unless `compileSingleStep` was false; then it
+   * exists after the first {@link step}.
+   *
+   * @throws OnnxRunError when it has not been compiled yet.
+   */
+  get session(): OnnxSession {
+    if (this.singleSession === undefined) throw new OnnxRunError('trainer.session: the one-step session is compiled on the first step() (the trainer was created with compileSingleStep: false)');
+    return this.singleSession;
   }
 
   /** Current optimizer state by state-tensor name (replaced, not mutated, by each step). */
@@ -123,7 +146,7 @@ export class Trainer {
     const feeds: Record<string, TensorData> = { ...batch, lr: tensor('float32', [], Float32Array.of(lr)), step: tensor('float32', [], Float32Array.of(step)) };
     for (const [name, t] of this.params) feeds[name] = t;
     for (const [name, t] of this.state) feeds[name] = t;
-    const out = await this.session.run(feeds);
+    const out = await (await this.singleStep()).run(feeds);
     this.adopt(out, step);
     const gradNorms: Record<string, number> = {};
     for (const [group, name] of Object.entries(this.spec.outputs.gradNorms)) gradNorms[group] = toNumbers(out[name] as TensorData)[0] as number;
@@ -190,7 +213,21 @@ export class Trainer {
     this.disposed = true;
     const multi = await Promise.allSettled(this.multi.values());
     this.multi.clear();
-    await Promise.all([this.session.dispose(), ...multi.flatMap((m) => (m.status === 'fulfilled' ? [m.value.session.dispose()] : []))]);
+    const single = this.single === undefined ? [] : [await this.single.catch(() => undefined)];
+    await Promise.all([...single.flatMap((x) => (x === undefined ? [] : [x.dispose()])), ...multi.flatMap((m) => (m.status === 'fulfilled' ? [m.value.session.dispose()] : []))]);
+  }
+
+  private singleStep(): Promise<OnnxSession> {
+    if (this.disposed) return Promise.reject(new OnnxRunError('trainer.step: the trainer was disposed'));
+    if (this.single === undefined) {
+      const pending = this.runtime.createSession(this.spec.graph, this.options).then((session) => (this.singleSession = session));
+      // A failed compile is not cached: the next call tries again.
+      pending.catch(() => {
+        if (this.single === pending) this.single = undefined;
+      });
+      this.single = pending;
+    }
+    return this.single;
   }
 
   private multiStep(shared: readonly string[]): Promise<{ spec: MultiStepGraphSpec; session: OnnxSession }> {

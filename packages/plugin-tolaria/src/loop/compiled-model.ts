@@ -56,7 +56,8 @@ export class CompiledModel {
       ? carryTrainerState(spec, initial, previous)
       : { parameters: initial, optimizerState: new Map(), stepCount: 0, carried: [], fresh: [...initial.names], dropped: [] };
     const [trainer, evaluation] = await Promise.all([
-      Trainer.create(runtime, spec, start.parameters, options.session, start),
+      // The loop only runs stepMany, and a new composition compiles anew: skip the one-step session.
+      Trainer.create(runtime, spec, start.parameters, options.session, { ...start, compileSingleStep: false }),
       runtime.createSession(evaluationGraph(graph), options.session),
     ]);
     return new CompiledModel(composed, spec, trainer, evaluation, start.carried, start.fresh, start.dropped);

@@ -236,20 +236,21 @@ export class TolariaTrainer implements Trainer {
     const executor = this.deps.executor;
     await this.fire('epoch:start', { runId, epoch });
     // Executors may announce stage changes (embargoes ending) asynchronously: wait for them.
-    await (executor.updateEpoch(epoch) as void | Promise<void>);
+    await executor.updateEpoch(epoch);
     const started = this.clock.monotonicMs();
     let lossSum = 0;
     let correct = 0;
     let samples = 0;
     let lr = this.settings.training.learningRate;
     let gradNorm = 0;
+    let compileMs = 0;
 
     for (const chunk of plan.chunks(epoch, this.settings.training.stepsPerRun)) {
       if (signal?.aborted) {
         await this.checkpoint(join(this.settings.checkpointDir, `epoch-${epoch}-step-${this.gauges.globalStep}.ckpt`), epoch, false);
         return undefined;
       }
-      await this.syncTopology();
+      compileMs += await this.syncTopology();
       const model = this.model as CompiledModel;
       const trainer = model.trainer;
       const rates = Array.from({ length: chunk.steps }, (_, i) => learningRateAt({ ...this.settings.lr, base: this.settings.training.learningRate }, trainer.stepCount + i, epoch));
@@ -275,7 +276,8 @@ export class TolariaTrainer implements Trainer {
       this.gauges.globalStep = trainer.stepCount;
       this.deps.events?.emit('step:end', { runId, epoch, globalStep: trainer.stepCount, loss: meanLoss });
     }
-    const trainMs = this.clock.monotonicMs() - started;
+    // Recompiling after a graft is not training: samples/s counts only the steps.
+    const trainMs = this.clock.monotonicMs() - started - compileMs;
 
     // observeSteps may have grafted or removed a seed; evaluate what the next epoch trains.
     await this.syncTopology();
@@ -366,10 +368,10 @@ export class TolariaTrainer implements Trainer {
     }
   }
 
-  /** Recompiles when the executor's topology version differs from the compiled one. */
-  private async syncTopology(): Promise<void> {
+  /** Recompiles when the executor's topology version differs from the compiled one; returns the ms it took (0: nothing to do). */
+  private async syncTopology(): Promise<number> {
     const executor = this.deps.executor;
-    if (this.model !== undefined && this.model.topologyVersion === executor.topologyVersion) return;
+    if (this.model !== undefined && this.model.topologyVersion === executor.topologyVersion) return 0;
     const composed = executor.compose();
     const t0 = this.clock.monotonicMs();
     const previous = this.model;
@@ -393,6 +395,7 @@ export class TolariaTrainer implements Trainer {
         },
       });
     }
+    return this.last.compileMs;
   }
 
   /** The executor's control feeds for the compiled model's inputs (α of `counterfactual` forced to 0). */
