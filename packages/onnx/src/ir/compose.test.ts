@@ -5,6 +5,8 @@ import { attr } from './attr.js';
 import { GraphBuilder } from './builder.js';
 import type { Graph } from './graph.js';
 import { graft } from './compose.js';
+import { GRADIENT_GATES_METADATA_KEY, gradientGate, readGates } from '../autodiff/gate.js';
+import { gradients } from '../autodiff/gradients.js';
 import { f32, toNumbers } from './tensor-data.js';
 
 // host: y = relu(x @ w) @ v ; seed: out = h + alpha * (h * 2)
@@ -99,5 +101,31 @@ describe('graft', () => {
     });
     expect(() => graft(withLoop(graph, h), seed(), { at: h, prefix: 'p' })).toThrow(/read inside the body of Loop/);
     expect(() => graft(graph, withLoop(seed(), 'h'), { at: h, prefix: 'p' })).toThrow(/body graph/);
+  });
+  it("carries the subgraph's gradient gates under their new names, so a grafted stop-gradient still stops", async () => {
+    const { graph, h } = host();
+    const g = new GraphBuilder('gated-seed');
+    const hin = g.input('h', 'float32', ['batch', 2]);
+    const gate = g.input('gate', 'float32', []);
+    const s = g.param('s', f32([2], [2, 2]));
+    g.output(gradientGate(hin, gate).mul(s).add(hin), 'out');
+    const grafted = graft(graph, g.build(), { at: h, prefix: 'seed0' });
+    const table = readGates(grafted.metadata.get(GRADIENT_GATES_METADATA_KEY));
+    const [[output, gateName]] = Object.entries(table) as [[string, string]];
+    expect(output.startsWith('seed0/')).toBe(true);
+    expect(gateName).toBe('seed0/gate');
+    // d y / d w through the gated branch vanishes with gate 0: only the residual path is left.
+    const b = GraphBuilder.from(grafted);
+    const [dw] = gradients(b, b.tensor('y'), [b.tensor('w')]);
+    b.output(dw!, 'dw');
+    const rt = new OnnxRuntime();
+    const sess = await rt.createSession(b.build());
+    const x = f32([1, 2], [1, 2]);
+    const run = async (gv: number) => toNumbers((await sess.run({ x, 'seed0/gate': f32([], [gv]) })).dw!);
+    const open = await run(1);
+    const closed = await run(0);
+    // y = sum over units of (relu(xw)·(1 + gate-path·2)); the gated path triples the gradient.
+    expect(open).toEqual(closed.map((v) => v * 3));
+    await rt.dispose();
   });
 });

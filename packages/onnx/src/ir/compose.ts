@@ -1,3 +1,4 @@
+import { GRADIENT_GATES_METADATA_KEY, readGates } from '../autodiff/gate.js';
 import { OnnxGraphError, OnnxShapeError } from '../errors.js';
 import { definedNames, lookupValue, outerReferences, subgraphsOf, type Dim, type Graph, type Node, type ParameterKind, type ValueInfo } from './graph.js';
 import { formatShape, unifyDim } from './shape.js';
@@ -123,6 +124,14 @@ export function graft(host: Graph, sub: Graph, options: GraftOptions): Graph {
   valueInfo.set(replacement, { ...subOut, name: replacement });
 
   const metadata = new Map(host.metadata);
+  // The subgraph's gradient gates (stop-gradients, isolation gates) must survive the graft, or
+  // its training graph would treat them as plain identities.
+  const subGates = readGates(sub.metadata.get(GRADIENT_GATES_METADATA_KEY));
+  if (Object.keys(subGates).length > 0) {
+    const table = readGates(metadata.get(GRADIENT_GATES_METADATA_KEY));
+    for (const [output, gate] of Object.entries(subGates)) table[prefixed(output)] = prefixed(gate);
+    metadata.set(GRADIENT_GATES_METADATA_KEY, JSON.stringify(table));
+  }
   return {
     name: host.name,
     opset: Math.max(host.opset, sub.opset),

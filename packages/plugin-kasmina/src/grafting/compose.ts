@@ -17,26 +17,6 @@ export function gateTable(graph: Graph): Record<string, string> {
 }
 
 /**
- * `graft` from `@esper/onnx`, plus the subgraph's gradient-gate table: `graft` keeps only the
- * host's metadata, so without this the seed's stop-gradients and input gate would silently
- * become plain identities in the training graph. The seed subgraph's gates are node outputs
- * and inputs or constants of its own, which `graft` names `prefix/<name>`.
- */
-function graftWithGates(host: Graph, sub: Graph, options: { at: string; prefix: string; input: string; output: string }): Graph {
-  const grafted = graft(host, sub, options);
-  const subGates = gateTable(sub);
-  if (Object.keys(subGates).length === 0) return grafted;
-  const table = gateTable(grafted);
-  for (const [output, gate] of Object.entries(subGates)) {
-    if (output === options.input || gate === options.input) throw new Error(`seed subgraph gates its received input "${options.input}" directly; gate a copy instead`);
-    table[`${options.prefix}/${output}`] = `${options.prefix}/${gate}`;
-  }
-  const metadata = new Map(grafted.metadata);
-  metadata.set(GRADIENT_GATES_METADATA_KEY, JSON.stringify(table));
-  return { ...grafted, metadata };
-}
-
-/**
  * The composed model: `host.graph` with each seed's subgraph grafted at its slot tensor (in the
  * order given), under `seed/<id>/…`. Its inputs are the host's plus each seed's four control
  * inputs; its outputs are the host's. Neither argument changes.
@@ -46,7 +26,7 @@ export function composeModel(host: HostModel, seeds: readonly GraftedSeed[], top
   const controlInputs: string[] = [];
   const seedParameters: Record<string, readonly string[]> = {};
   for (const { seedId, slot, seed } of seeds) {
-    graph = graftWithGates(graph, seed.graph, { at: slot.tensor, prefix: seedPrefix(seedId), input: 'h', output: 'out' });
+    graph = graft(graph, seed.graph, { at: slot.tensor, prefix: seedPrefix(seedId), input: 'h', output: 'out' });
     controlInputs.push(...controlInputNames(seedId));
     seedParameters[seedId] = [...seed.parameterNames];
   }

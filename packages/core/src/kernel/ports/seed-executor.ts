@@ -21,8 +21,8 @@ export interface SeedExecutor {
   advanceAlpha(seedId: string, steps?: number): void;
   /** Called once per optimizer step, after the controller hook; flushes queued telemetry. */
   finalizeStep(stepIndex: number): void;
-  /** Called at every epoch boundary. */
-  updateEpoch(epoch: number): void;
+  /** Called at every epoch boundary (embargoes end there); the trainer awaits it. */
+  updateEpoch(epoch: number): void | Promise<void>;
   /** Which seed owns a named parameter, or null for host parameters. Optional capability. */
   ownerOf?(parameterName: string): string | null;
 
