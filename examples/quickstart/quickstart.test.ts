@@ -1,24 +1,26 @@
-// The quickstart config, booted end to end: the in-memory Oona carries a telemetry packet
-// from a publisher to a consumer group (NORMAL priority: HIGH and CRITICAL go to the
-// emergency stream, as in the reference), the file sink records it, and the run stops cleanly.
-import { mkdtempSync, readFileSync } from 'node:fs';
+// The quickstart, end to end: the config validates (TypeScript and JSON), the in-memory Oona
+// carries a packet into the telemetry sink, and `esper run`, shortened to 7 epochs, trains the
+// MNIST host past 92 % validation accuracy while a seed germinates, trains and blends in; the run
+// directory and the printed summary show its path.
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { create, fromBinary } from '@bufbuild/protobuf';
 import { createEsper, loadConfigFile, ManualClock, Tokens, type OonaMessage } from '@esper/core';
 import { BusMessageType, MessagePriority, TelemetryPacketSchema } from '@esper/core/leyline';
-import { runCli } from 'esper';
+import { runCli, type CommandLogLine, type RunSummary } from 'esper';
 import { describe, expect, it } from 'vitest';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const silent = { debug() {}, info() {}, warn() {}, error() {}, child: () => silent };
+const PLUGINS = '@esper/plugin-oona-memory, @esper/core/telemetry-file, @esper/plugin-kasmina, @esper/plugin-tamiyo, @esper/plugin-tolaria';
 
 describe('examples/quickstart', () => {
   it.each(['esper.config.ts', 'esper.config.json'])('%s validates through the CLI', async (file) => {
     const out: string[] = [];
-    const code = await runCli(['validate', join(here, file)], { stdout: (t) => out.push(t), stderr: (t) => out.push(t) });
-    expect(out.join('')).toContain('2 plugins (@esper/plugin-oona-memory, @esper/core/telemetry-file)');
+    const code = await runCli(['validate', join(here, file)], { stdout: (t) => out.push(t), stderr: (t) => out.push(t), env: {} });
+    expect(out.join('')).toContain(`5 plugins (${PLUGINS})`);
     expect(code).toBe(0);
   });
 
@@ -47,5 +49,56 @@ describe('examples/quickstart', () => {
     await run.stop();
     const lines = readFileSync(join(dir, 'run-1', 'telemetry.jsonl'), 'utf8').trim().split('\n');
     expect(lines.map((l) => (JSON.parse(l) as { packet: { packet_id: string } }).packet.packet_id)).toEqual(['p-1']);
+  });
+
+  it('esper run, shortened to 7 epochs: ≥ 92 % validation accuracy, and the run directory and summary show the seed’s path', { timeout: 180_000 }, async () => {
+    const out = mkdtempSync(join(tmpdir(), 'esper-quickstart-run-'));
+    let stdout = '';
+    let stderr = '';
+    const code = await runCli(['run', here, '--epochs', '7', '--out', out], {
+      stdout: (t) => (stdout += t),
+      stderr: (t) => (stderr += t),
+      env: {},
+      cwd: here,
+    });
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+
+    const [runId] = readdirSync(out);
+    const dir = join(out, runId!);
+    const summary = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as RunSummary;
+    expect(summary.outcome).toBe('completed');
+    expect(summary.epochs).toHaveLength(7);
+    expect(summary.finalValAccuracy).toBeGreaterThanOrEqual(92);
+
+    // The seed's path: germinated at a slot of the host with a blueprint, trained, blended in.
+    const seed = summary.seeds.find((s) => s.path.some((p) => p.stage === 'BLENDING'));
+    expect(seed, JSON.stringify(summary.seeds)).toBeDefined();
+    expect(['hidden1', 'hidden2']).toContain(seed!.slot);
+    expect(seed!.blueprintId).toMatch(/^residual-mlp/);
+    const stages = seed!.path.map((p) => p.stage);
+    expect(stages.slice(0, 3)).toEqual(['GERMINATED', 'TRAINING', 'BLENDING']);
+    expect(seed!.path.every((p) => p.epoch !== undefined)).toBe(true);
+    expect(summary.parameters.final).toBeGreaterThan(summary.parameters.initial!);
+
+    // The run directory: resolved config, telemetry, commands, a checkpoint per epoch, summary.
+    expect(readdirSync(dir).sort()).toEqual(['checkpoints', 'commands.ndjson', 'config.json', 'run.log', 'summary.json', 'telemetry.jsonl']);
+    expect(readdirSync(join(dir, 'checkpoints')).sort()).toEqual([0, 1, 2, 3, 4, 5, 6].map((n) => `epoch-${n}.ckpt`));
+    const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { tolaria: { maxEpochs: number } };
+    expect(config.tolaria.maxEpochs).toBe(7);
+    const commands = readFileSync(join(dir, 'commands.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as CommandLogLine);
+    expect(commands).toHaveLength(7);
+    expect(commands).toContainEqual(expect.objectContaining({ outcome: 'applied', operation: 'SEED_OP_GERMINATE', target: seed!.slot }));
+    const sources = new Set(
+      readFileSync(join(dir, 'telemetry.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { packet: { source_subsystem: string } }).packet.source_subsystem),
+    );
+    expect([...sources]).toEqual(expect.arrayContaining(['tolaria', 'tamiyo', 'kasmina']));
+
+    // The printed summary: accuracy per epoch and the seed's row.
+    expect(stdout).toContain(`Run ${runId} completed 7 epochs`);
+    expect(stdout).toMatch(new RegExp(`${seed!.slot}\\s+${seed!.blueprintId}\\s+\\S.*GERMINATED e\\d+ → TRAINING e\\d+ → BLENDING e\\d+`));
   });
 });

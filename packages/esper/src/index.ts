@@ -20,7 +20,7 @@ export { RunLog, type LogEcho } from './record/run-log.js';
 export { formatSummary } from './record/format.js';
 export type { EpochSummary, RunOutcome, RunSummary, SeedFate, SeedLife, SeedStep } from './record/summary.js';
 export type { ProgressReporter, RunStartInfo, SeedStageInfo, StepInfo } from './progress/reporter.js';
-export { JsonLinesProgress, type ProgressLine } from './progress/json-lines.js';
+export { JsonLinesProgress, type ProgressLine, type ProgressTransition } from './progress/json-lines.js';
 export { TtyProgress } from './progress/tty.js';
 export {
   CliUsageError,

@@ -1,6 +1,14 @@
 import type { EpochSummary, RunOutcome } from '../record/summary.js';
 import type { ProgressReporter, RunStartInfo, SeedStageInfo, StepInfo } from './reporter.js';
 
+/** One seed stage change in a {@link ProgressLine}. */
+export interface ProgressTransition {
+  readonly seed: string;
+  readonly from: string;
+  readonly to: string;
+  readonly epoch?: number;
+}
+
 /** A line of {@link JsonLinesProgress}: `run:start`, one `epoch` per epoch, `run:end`. */
 export type ProgressLine =
   | { readonly event: 'run:start'; readonly run_id: string; readonly dir: string; readonly config: string; readonly seed: number; readonly epochs?: number; readonly seeds: Readonly<Record<string, string>> }
@@ -18,8 +26,11 @@ export type ProgressLine =
       readonly parameters?: number;
       /** Stage of every seed slot at the end of the epoch. */
       readonly seeds: Readonly<Record<string, string>>;
-      /** Stage changes during the epoch, in order (`hidden1: DORMANT→GERMINATED`). */
-      readonly transitions: readonly string[];
+      /**
+       * Stage changes since the previous line, in order. A change decided at the end of epoch N
+       * (the controller's command) carries `epoch: N` and shows in the line of epoch N + 1.
+       */
+      readonly transitions: readonly ProgressTransition[];
     }
   | { readonly event: 'run:end'; readonly outcome: RunOutcome; readonly epochs_done: number };
 
@@ -30,7 +41,7 @@ export type ProgressLine =
 export class JsonLinesProgress implements ProgressReporter {
   private maxEpochs: number | undefined;
   private done = 0;
-  private transitions: string[] = [];
+  private transitions: ProgressTransition[] = [];
 
   constructor(private readonly write: (text: string) => void) {}
 
@@ -52,7 +63,7 @@ export class JsonLinesProgress implements ProgressReporter {
   step(_info: StepInfo): void {}
 
   seedStage(info: SeedStageInfo): void {
-    this.transitions.push(`${info.seedId}: ${info.from}→${info.to}`);
+    this.transitions.push({ seed: info.seedId, from: info.from, to: info.to, ...(info.epoch !== undefined ? { epoch: info.epoch } : {}) });
   }
 
   epoch(e: EpochSummary): void {

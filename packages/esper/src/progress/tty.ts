@@ -43,7 +43,7 @@ export class TtyProgress implements ProgressReporter {
         gracefulExit: false,
         clearOnComplete: false,
         linewrap: true,
-        barsize: 24,
+        barsize: 16,
         format: (opts, params, payload: BarPayload) =>
           payload.line.replace('{bar}', cliProgress.Format.BarFormat(params.progress, opts)),
       },

@@ -72,7 +72,7 @@ describe('esper run on a short toy run', () => {
     const first = lines[1] as Extract<ProgressLine, { event: 'epoch' }>;
     expect(first).toMatchObject({ epoch: 1, epochs: 4, step: 4, val_accuracy: 83, train_accuracy: 82, samples_per_s: 5000 });
     const third = lines[3] as Extract<ProgressLine, { event: 'epoch' }>;
-    expect(third.transitions).toContain('hidden2: GERMINATED→TRAINING');
+    expect(third.transitions).toContainEqual({ seed: 'hidden2', from: 'GERMINATED', to: 'TRAINING', epoch: 3 });
     expect(lines.at(-1)).toEqual({ event: 'run:end', outcome: 'completed', epochs_done: 4 });
   });
 
