@@ -139,16 +139,25 @@ describe('the epoch loop', () => {
     const controller = hangingController();
     const rec = recorder();
     const deadline = 300;
-    const t = trainer(settings({ maxEpochs: 2, controllerTimeoutMs: deadline }), { executor, controller, ...rec.deps });
-    const started = performance.now();
+    // Time each epoch boundary: from the packet (epoch:end) to the next epoch:start or run:end.
+    const marks: { event: string; at: number }[] = [];
+    const lifecycle: LifecycleEmitter = {
+      async emit(event, payload) {
+        marks.push({ event, at: performance.now() });
+        await rec.deps.lifecycle.emit(event, payload);
+      },
+    };
+    const t = trainer(settings({ maxEpochs: 2, controllerTimeoutMs: deadline }), { executor, controller, ...rec.deps, lifecycle });
     const packets = await collect(t.run());
-    const elapsed = performance.now() - started;
     await t.dispose();
 
     expect(packets).toHaveLength(2);
-    const trainingMs = packets.reduce((s, p) => s + p.trainingMetrics.epoch_wall_ms!, 0);
-    expect(elapsed).toBeLessThan(trainingMs + 2 * deadline + 2_000);
-    expect(elapsed).toBeGreaterThanOrEqual(2 * deadline - 5);
+    expect(marks.map((m) => m.event)).toEqual(['epoch:start', 'epoch:end', 'epoch:start', 'epoch:end', 'run:end']);
+    for (const i of [1, 3]) {
+      const boundaryMs = marks[i + 1]!.at - marks[i]!.at;
+      expect(boundaryMs).toBeGreaterThanOrEqual(deadline - 5);
+      expect(boundaryMs).toBeLessThan(deadline + 1_000); // the deadline plus a checkpoint and a telemetry packet
+    }
     // The controller's signal was aborted at the deadline.
     expect(controller.signals.every((sig) => sig.aborted)).toBe(true);
     // The no-op decision reached the executor and the bus.
