@@ -249,6 +249,14 @@ describe('the epoch loop', () => {
     const rest = await collect(t.run());
     expect(rest.map((p) => p.currentEpoch)).toEqual([0, 1]);
     await t.dispose();
+
+    // Aborted while the controller decides: the epoch completes (WAIT), then the run stops before the next one.
+    const stop = new AbortController();
+    const late = trainer(settings({ maxEpochs: 3 }), { executor: new TestExecutor(), controller: new ScriptedController(() => (stop.abort(), new Promise(() => {}))) });
+    const done = await collect(late.run({ signal: stop.signal }));
+    expect(done.map((p) => p.currentEpoch)).toEqual([0]);
+    expect(late.metricsSnapshot()['tolaria.epoch']).toBe(1);
+    await late.dispose();
   });
 
   it('rolls back to the last epoch checkpoint: values, optimizer state and step count, then trains on from there', async () => {

@@ -123,6 +123,11 @@ export class TolariaTrainer implements Trainer {
     try {
       await this.start();
       while (this.epochsDone < this.settings.maxEpochs) {
+        // Aborted at an epoch boundary: the epoch's checkpoint is written already.
+        if (signal?.aborted) {
+          outcome = 'stopped';
+          return;
+        }
         const packet = await this.trainEpoch(this.epochsDone, signal);
         if (packet === undefined) {
           outcome = 'stopped';
