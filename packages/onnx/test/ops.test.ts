@@ -113,7 +113,7 @@ describe('forward operators on ONNX Runtime CPU vs a JS reference', () => {
       const x = g.input('a', 'float32', [2, 3, 4]);
       return {
         sum1: reduceSum(x, [1]), sumAll: reduceSum(x, undefined, { keepDims: false }), mean02: reduceMean(x, [0, 2], { keepDims: false }),
-        meanNeg: reduceMean(x, [-1]), max2: reduceMax(x, [2], { keepDims: false }), maxAll: reduceMax(x),
+        meanNeg: reduceMean(x, [-1]), max2: reduceMax(x, [2], { keepDims: false }), maxAll: reduceMax(x), maxAllKeep: reduceMax(x, undefined, { keepDims: true }),
       };
     }, { a: a.t });
     expectClose(r.sum1, R.reduce(a.a, [1], true, 'sum'));
@@ -121,7 +121,8 @@ describe('forward operators on ONNX Runtime CPU vs a JS reference', () => {
     expectClose(r.mean02, R.reduce(a.a, [0, 2], false, 'mean'));
     expectClose(r.meanNeg, R.reduce(a.a, [2], true, 'mean'));
     expectClose(r.max2, R.reduce(a.a, [2], false, 'max'));
-    expectClose(r.maxAll, R.reduce(a.a, [0, 1, 2], true, 'max'));
+    expectClose(r.maxAll, R.reduce(a.a, [0, 1, 2], false, 'max')); // no axes: a scalar by default
+    expectClose(r.maxAllKeep, R.reduce(a.a, [0, 1, 2], true, 'max'));
   });
 
   it('Reshape, Flatten, Transpose, Concat, Slice, Identity', async () => {

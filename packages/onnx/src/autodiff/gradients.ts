@@ -29,9 +29,19 @@ export function gradients(b: GraphBuilder, loss: Tensor, wrt: readonly Tensor[],
   const nodes: readonly Node[] = [...b.graphNodes];
   const gates = readGates(b.metaValue(GRADIENT_GATES_METADATA_KEY));
 
-  // Values that depend on some wrt tensor.
+  // Values that depend on some wrt tensor. Integer and bool values carry no gradient (a Shape,
+  // a Size, a comparison), so dependence stops there: a mean that divides by Cast(Size(x))
+  // needs no rule for Size.
   const depends = new Set(wrt.map((w) => w.name));
-  for (const n of nodes) if (n.inputs.some((i) => depends.has(i))) for (const o of n.outputs) if (o !== '') depends.add(o);
+  const differentiable = (name: string): boolean => {
+    try {
+      const dtype = b.tensor(name).dtype;
+      return dtype === 'float32' || dtype === 'float64';
+    } catch {
+      return true; // unknown type: assume it may carry a gradient
+    }
+  };
+  for (const n of nodes) if (n.inputs.some((i) => depends.has(i))) for (const o of n.outputs) if (o !== '' && differentiable(o)) depends.add(o);
   // Values the loss depends on.
   const producer = new Map<string, Node>();
   for (const n of nodes) for (const o of n.outputs) if (o !== '') producer.set(o, n);

@@ -1,4 +1,5 @@
 import { OnnxGraphError, OnnxShapeError } from '../errors.js';
+import { GRADIENT_GATES_METADATA_KEY, readGates } from '../autodiff/gate.js';
 import type { DType } from './dtype.js';
 import { DEFAULT_OPSET, nodeReads, type AttributeValue, type Graph, type Node, type ParameterKind, type Shape, type ValueInfo } from './graph.js';
 import { formatShape } from './shape.js';
@@ -205,9 +206,11 @@ export class GraphBuilder {
   }
 
   /**
-   * Freezes the graph. The builder cannot be used afterwards. With `prune`, nodes whose
-   * outputs reach no graph output are dropped, and so are constants nothing reads (parameters
-   * are always kept): autodiff emits gradients for every input of a rule, and some are unused.
+   * Freezes the graph. The builder cannot be used afterwards. Unless `prune` is `false`, nodes
+   * whose outputs reach no graph output are dropped, and so are constants nothing reads:
+   * autodiff emits gradients for every input of a rule, and a node nobody asked for would
+   * still run (ONNX Runtime keeps it). Graph inputs and parameters are always kept, and so are
+   * the gate tensors of the gradient-gate table (read through metadata, not by a node).
    */
   build(options: { prune?: boolean } = {}): Graph {
     if (this.built) throw new OnnxGraphError(`graph "${this.name}" was already built`);
@@ -217,8 +220,9 @@ export class GraphBuilder {
     let nodes = [...this.nodes];
     let initializers = new Map(this.initializers);
     let valueInfo = new Map(this.valueInfo);
-    if (options.prune) {
+    if (options.prune ?? true) {
       const live = new Set(this.outputs.map((o) => o.name));
+      for (const gate of Object.values(readGates(this.metadata.get(GRADIENT_GATES_METADATA_KEY)))) live.add(gate);
       const keep = new Array<boolean>(nodes.length).fill(false);
       for (let i = nodes.length - 1; i >= 0; i--) {
         const n = nodes[i] as Node;
@@ -227,7 +231,6 @@ export class GraphBuilder {
           for (const inp of nodeReads(n)) live.add(inp);
         }
       }
-      // Gate tensors named in metadata stay alive with their graph inputs; only nodes and constants are pruned.
       nodes = nodes.filter((_, i) => keep[i]);
       initializers = new Map([...initializers].filter(([k]) => live.has(k) || this.parameters.has(k)));
       valueInfo = new Map([...valueInfo].filter(([k]) => live.has(k)));
@@ -242,6 +245,65 @@ export class GraphBuilder {
       parameters: new Map(this.parameters),
       valueInfo,
       metadata: new Map(this.metadata),
+    };
+  }
+
+  /**
+   * Builds the nodes that `fn` adds into a subgraph (a branch of `If`, the body of `Loop` or
+   * `Scan`) instead of into this graph, and returns it. Inside `fn`, use tensors of this builder
+   * as usual: values of the enclosing graph that the nodes read become the subgraph's
+   * outer-scope references (ONNX captures them by name); constants made inside `fn` stay in
+   * the enclosing graph. `inputs` declares the subgraph's own inputs (a `Scan` body's state and
+   * slices), which `fn` receives as tensors. The tensors `fn` returns are the subgraph's
+   * outputs, in order; one that is not computed inside (an outer value, an input) or that
+   * appears twice is copied by an `Identity`, as ONNX needs.
+   */
+  subgraph(name: string, fn: (...inputs: Tensor[]) => readonly Tensor[], inputs: readonly ValueInfo[] = []): Graph {
+    if (this.built) throw new OnnxGraphError(`graph "${this.name}" was already built`);
+    const start = this.nodes.length;
+    const declared = inputs.map((i) => {
+      this.claim(i.name, 'subgraph input');
+      this.valueInfo.set(i.name, i);
+      return new Tensor(this, i.name, i.dtype, i.shape);
+    });
+    let outs: readonly Tensor[];
+    try {
+      outs = fn(...declared);
+    } catch (error) {
+      this.nodes.splice(start);
+      throw error;
+    }
+    const inner = new Set<string>();
+    for (let i = start; i < this.nodes.length; i++) for (const o of (this.nodes[i] as Node).outputs) if (o !== '') inner.add(o);
+    const seen = new Set<string>();
+    const outputs = outs.map((t) => {
+      this.own(t);
+      let out = t;
+      if (!inner.has(t.name) || seen.has(t.name)) {
+        out = this.op1('Identity', [t], {}, { dtype: t.dtype, shape: t.shape }, `${name}/Identity`);
+        inner.add(out.name);
+      }
+      seen.add(out.name);
+      return { name: out.name, dtype: out.dtype, shape: out.shape };
+    });
+    const nodes = this.nodes.splice(start);
+    const valueInfo = new Map<string, ValueInfo>();
+    const outputNames = new Set(outputs.map((o) => o.name));
+    for (const n of [...inner, ...declared.map((d) => d.name)]) {
+      const info = this.valueInfo.get(n);
+      this.valueInfo.delete(n);
+      if (info && !outputNames.has(n) && !declared.some((d) => d.name === n)) valueInfo.set(n, info);
+    }
+    return {
+      name: this.fresh(name),
+      opset: this.opset,
+      inputs: inputs.map((i) => ({ ...i, shape: i.shape === null ? null : [...i.shape] })),
+      outputs,
+      nodes,
+      initializers: new Map(),
+      parameters: new Map(),
+      valueInfo,
+      metadata: new Map(),
     };
   }
 

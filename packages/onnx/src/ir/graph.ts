@@ -123,3 +123,31 @@ export function nodeReads(node: Node): string[] {
   for (const sub of subgraphsOf(node)) reads.push(...outerReferences(sub));
   return reads;
 }
+
+/**
+ * A copy of `graph` with every value name passed through `rename` — inputs, outputs, node
+ * inputs and outputs, initializers, value infos — in its subgraphs too (their own values and
+ * the outer values they capture alike). Node names are renamed with the same function. Empty
+ * names (omitted optional inputs) stay empty.
+ */
+export function renameValues(graph: Graph, rename: (name: string) => string): Graph {
+  const r = (name: string): string => (name === '' ? '' : rename(name));
+  const info = (v: ValueInfo): ValueInfo => ({ ...v, name: r(v.name) });
+  return {
+    ...graph,
+    inputs: graph.inputs.map(info),
+    outputs: graph.outputs.map(info),
+    nodes: graph.nodes.map((n) => renameNode(n, rename)),
+    initializers: new Map([...graph.initializers].map(([k, v]) => [r(k), v])),
+    parameters: new Map([...graph.parameters].map(([k, v]) => [r(k), v])),
+    valueInfo: new Map([...graph.valueInfo].map(([k, v]) => [r(k), info(v)])),
+  };
+}
+
+/** A node with its name, inputs, outputs and subgraphs renamed (see {@link renameValues}). */
+export function renameNode(node: Node, rename: (name: string) => string): Node {
+  const r = (name: string): string => (name === '' ? '' : rename(name));
+  const attributes: Record<string, AttributeValue> = {};
+  for (const [k, a] of Object.entries(node.attributes)) attributes[k] = a.type === 'graph' ? { type: 'graph', value: renameValues(a.value, rename) } : a;
+  return { ...node, name: r(node.name), inputs: node.inputs.map(r), outputs: node.outputs.map(r), attributes };
+}

@@ -3,4 +3,5 @@ export * from './reduce.js';
 export * from './layout.js';
 export * from './nn.js';
 export * from './loss.js';
+export * from './control.js';
 export type { Operand } from './util.js';

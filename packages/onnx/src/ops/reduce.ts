@@ -6,7 +6,11 @@ import { int64Const } from './util.js';
 
 /** Options of the reductions. */
 export interface ReduceOptions {
-  /** Keep reduced axes as size-1 dims (default true, as in ONNX). */
+  /**
+   * Keep reduced axes as size-1 dims. Default: true when `axes` are given (as in ONNX), false
+   * when they are omitted, so that a full reduction (`x.mean()`, `reduceSum(x)`) is a scalar,
+   * which is what a loss or a metric means.
+   */
   readonly keepDims?: boolean;
 }
 
@@ -22,15 +26,18 @@ function reducedShape(shape: Shape | null, axes: readonly number[] | undefined, 
 }
 
 function reduce(opType: string, x: Tensor, axes: readonly number[] | undefined, options: ReduceOptions): Tensor {
-  const keepDims = options.keepDims ?? true;
+  const keepDims = options.keepDims ?? axes !== undefined;
   const shape = reducedShape(x.shape, axes, keepDims, opType);
   const inputs = axes === undefined ? [x] : [x, int64Const(x, axes, 'axes')];
   return x.builder.op1(opType, inputs, { keepdims: attr.int(keepDims ? 1 : 0) }, { dtype: x.dtype, shape });
 }
 
-/** Sum over `axes` (all axes when omitted). */
+/** Sum over `axes` (all axes when omitted: a scalar, unless `keepDims`). */
 export const reduceSum = (x: Tensor, axes?: readonly number[], options: ReduceOptions = {}): Tensor => reduce('ReduceSum', x, axes, options);
-/** Mean over `axes` (all axes when omitted). */
+/**
+ * Mean over `axes` (all axes when omitted: a scalar, unless `keepDims`). ONNX Runtime gives 0
+ * for an empty tensor; {@link meanOfAll} gives NaN.
+ */
 export const reduceMean = (x: Tensor, axes?: readonly number[], options: ReduceOptions = {}): Tensor => reduce('ReduceMean', x, axes, options);
 /**
  * Maximum over `axes` (all axes when omitted). Its gradient shares evenly among tied maxima

@@ -2,6 +2,7 @@ import { OnnxGraphError, OnnxParameterError } from '../errors.js';
 import { GraphBuilder } from '../ir/builder.js';
 import { elideOutputIdentities } from '../ir/elide-identities.js';
 import type { Graph, ValueInfo } from '../ir/graph.js';
+import { formatShape } from '../ir/shape.js';
 import { numel, tensor, type TensorData } from '../ir/tensor-data.js';
 import type { Tensor } from '../ir/tensor.js';
 import { add, div, mul, sqrt } from '../ops/math.js';
@@ -113,7 +114,12 @@ export function buildTrainingGraph(forward: Graph, options: TrainingGraphOptions
   const fwd = withParameterInputs(forward);
   const lossInfo = fwd.outputs.find((o) => o.name === options.loss);
   if (!lossInfo) throw new OnnxGraphError(`training graph: forward graph has no output "${options.loss}"`);
-  if (lossInfo.shape !== null && lossInfo.shape.length !== 0) throw new OnnxGraphError(`training graph: loss "${options.loss}" must be a scalar`);
+  if (lossInfo.shape !== null && lossInfo.shape.length !== 0) {
+    const hint = lossInfo.shape.every((d) => d === 1)
+      ? 'it holds one value but keeps reduced axes: reduce over every axis without giving axes (x.mean(), reduceSum(x) make scalars), or pass { keepDims: false }'
+      : 'reduce it to one value, e.g. with .mean()';
+    throw new OnnxGraphError(`training graph: loss "${options.loss}" has shape ${formatShape(lossInfo.shape)}, not a scalar; ${hint}`);
+  }
   const metrics = options.metrics ?? [];
   for (const m of metrics) if (!fwd.outputs.some((o) => o.name === m)) throw new OnnxGraphError(`training graph: forward graph has no output "${m}"`);
 
