@@ -1,7 +1,7 @@
 import { OnnxGraphError } from '../errors.js';
 import { attr } from '../ir/attr.js';
 import { allocate, type DType } from '../ir/dtype.js';
-import { lookupValue, subgraphsOf, type Graph, type Node, type ValueInfo } from '../ir/graph.js';
+import { lookupValue, renameNode, type Graph, type Node, type ValueInfo } from '../ir/graph.js';
 import { numel, tensor, type TensorData } from '../ir/tensor-data.js';
 import { nextName, type TrainingGraphSpec } from './training-graph.js';
 
@@ -70,14 +70,20 @@ export function buildMultiStepGraph(spec: TrainingGraphSpec, options: MultiStepO
   const scalar = (name: string, dtype: DType): ValueInfo => ({ name, dtype, shape: [] });
   const perStep = (v: ValueInfo, name = v.name): ValueInfo => ({ name, dtype: v.dtype, shape: v.shape === null ? null : ['steps', ...v.shape] });
 
-  const bodyNodes: Node[] = [];
-  for (const n of g.nodes) {
-    if (subgraphsOf(n).length > 0) throw new OnnxGraphError(`multi-step graph: node "${n.name}" (${n.opType}) holds a subgraph; nested loops are not supported`);
-    bodyNodes.push({ ...n, name: BODY + n.name, inputs: n.inputs.map(rename), outputs: n.outputs.map(rename) });
+  // Subgraphs (the non-finite guard's If branches) are renamed the same way: their own values
+  // and the body values they capture alike.
+  const bodyNodes: Node[] = g.nodes.map((n) => renameNode(n, rename));
+  // The step number advances only when the step was applied (the non-finite guard may skip it).
+  let increment = `${BODY}one`;
+  if (spec.outputs.nonFinite !== undefined) {
+    const applied = (what: string) => ({ name: `${BODY}step_${what}`, domain: '', outputs: [`${BODY}step_${what}`] });
+    bodyNodes.push({ ...applied('applied'), opType: 'Not', inputs: [rename(spec.outputs.nonFinite)], attributes: {} });
+    bodyNodes.push({ ...applied('increment'), opType: 'Cast', inputs: [`${BODY}step_applied`], attributes: { to: attr.int(1) } });
+    increment = `${BODY}step_increment`;
   }
-  bodyNodes.push({ name: `${BODY}step_next`, opType: 'Add', domain: '', inputs: [rename(spec.stepInput), `${BODY}one`], outputs: [`${BODY}step_next`], attributes: {} });
+  bodyNodes.push({ name: `${BODY}step_next`, opType: 'Add', domain: '', inputs: [rename(spec.stepInput), increment], outputs: [`${BODY}step_next`], attributes: {} });
 
-  const scanned = [...new Set([spec.outputs.loss, ...spec.outputs.metrics, ...Object.values(spec.outputs.gradNorms)])];
+  const scanned = [...new Set([spec.outputs.loss, ...spec.outputs.metrics, ...Object.values(spec.outputs.gradNorms), ...(spec.outputs.nonFinite === undefined ? [] : [spec.outputs.nonFinite])])];
   const perStepInputs = [...stacked, spec.lrInput];
   const bodyInitializers = new Map<string, TensorData>([[`${BODY}one`, tensor('float32', [], Float32Array.of(1))]]);
   for (const [name, t] of g.initializers) if (!g.parameters.has(name)) bodyInitializers.set(rename(name), t);

@@ -9,13 +9,29 @@ import { buildMultiStepGraph, type MultiStepGraphSpec } from './multi-step.js';
 
 /** What one training step reports. */
 export interface StepResult {
-  /** 1-based number of the step just taken. */
+  /**
+   * 1-based number of the step just taken. A step that was not applied ({@link nonFinite},
+   * {@link emptyBatch}) is not counted: it reports the number the next applied step will take.
+   */
   readonly step: number;
+  /** The batch's loss; NaN for an empty batch (the mean of nothing). */
   readonly loss: number;
-  /** Requested metric outputs, as returned by the graph. */
+  /** Requested metric outputs, as returned by the graph (none for an empty batch). */
   readonly metrics: Readonly<Record<string, TensorData>>;
-  /** Gradient L2 norm by group (before clipping), and `global`. */
+  /** Gradient L2 norm by group (before clipping), and `global` (0 for an empty batch). */
   readonly gradNorms: Readonly<Record<string, number>>;
+  /**
+   * True when the loss or the global gradient norm was NaN or ±∞: the training graph's
+   * non-finite guard kept the parameters and optimizer state as they were (with per-group
+   * clipping, groups whose own norm was finite still updated) and the step was not counted.
+   * Counted in {@link Trainer.nonFiniteSteps}.
+   */
+  readonly nonFinite: boolean;
+  /**
+   * True when the batch held no examples: no session ran, nothing changed (no step counted,
+   * no weight decay). Counted in {@link Trainer.emptyBatches}.
+   */
+  readonly emptyBatch: boolean;
 }
 
 /** Where a new {@link Trainer} starts, besides its parameters. */
@@ -57,6 +73,8 @@ export class Trainer {
   private params: ParameterSet;
   private state: Map<string, TensorData<'float32'>>;
   private steps = 0;
+  private nonFiniteCount = 0;
+  private emptyCount = 0;
   private readonly multi = new Map<string, Promise<{ spec: MultiStepGraphSpec; session: OnnxSession }>>();
   private single: Promise<OnnxSession> | undefined;
   private singleSession: OnnxSession | undefined;
@@ -140,14 +158,31 @@ export class Trainer {
     return this.steps;
   }
 
-  /** Takes one optimisation step on `batch` with learning rate `lr`. */
+  /** Steps whose update was not applied because the loss or a gradient norm was not finite. */
+  get nonFiniteSteps(): number {
+    return this.nonFiniteCount;
+  }
+
+  /** Steps (and each step of a {@link stepMany} run) skipped because their batch held no examples. */
+  get emptyBatches(): number {
+    return this.emptyCount;
+  }
+
+  /**
+   * Takes one optimisation step on `batch` with learning rate `lr`. An empty batch (see
+   * {@link Trainer.isEmptyBatch}) runs nothing and reports `emptyBatch: true`; a step whose
+   * loss or gradient norm is not finite changes nothing and reports `nonFinite: true`.
+   */
   async step(batch: Feeds, lr: number): Promise<StepResult> {
     const step = this.steps + 1;
+    if (this.isEmptyBatch(batch)) return this.skippedEmpty(step);
     const feeds: Record<string, TensorData> = { ...batch, lr: tensor('float32', [], Float32Array.of(lr)), step: tensor('float32', [], Float32Array.of(step)) };
     for (const [name, t] of this.params) feeds[name] = t;
     for (const [name, t] of this.state) feeds[name] = t;
     const out = await (await this.singleStep()).run(feeds);
-    this.adopt(out, step);
+    const nonFinite = this.nonFiniteFlags(out)[0] === true;
+    this.adopt(out, nonFinite ? this.steps : step);
+    if (nonFinite) this.nonFiniteCount += 1;
     const gradNorms: Record<string, number> = {};
     for (const [group, name] of Object.entries(this.spec.outputs.gradNorms)) gradNorms[group] = toNumbers(out[name] as TensorData)[0] as number;
     return {
@@ -155,7 +190,43 @@ export class Trainer {
       loss: toNumbers(out[this.spec.outputs.loss] as TensorData)[0] as number,
       metrics: Object.fromEntries(this.spec.outputs.metrics.map((m) => [m, out[m] as TensorData])),
       gradNorms,
+      nonFinite,
+      emptyBatch: false,
     };
+  }
+
+  /**
+   * Whether `batch` holds no examples: every data input whose declared shape has a symbolic
+   * or unknown dim (the batch axis, an edge count) was fed with zero elements. Inputs of fixed
+   * shape (gates, masks) do not count, and a graph with none of the other kind never has an
+   * empty batch. `stacked` names inputs fed with a leading steps axis (of {@link stepMany}),
+   * whose per-step slice is what counts. A graph network with nodes but no edges is not empty.
+   */
+  isEmptyBatch(batch: Feeds, stacked: ReadonlySet<string> = new Set()): boolean {
+    let variable = 0;
+    for (const name of this.spec.dataInputs) {
+      const declared = this.spec.graph.inputs.find((i) => i.name === name);
+      const fed = batch[name];
+      if (!declared || !fed || (declared.shape !== null && declared.shape.every((d) => typeof d === 'number'))) continue;
+      variable += 1;
+      const dims = stacked.has(name) ? fed.dims.slice(1) : fed.dims;
+      if (dims.every((d) => d > 0)) return false;
+    }
+    return variable > 0;
+  }
+
+  /** The result of a step skipped for an empty batch: nothing ran and nothing changed. */
+  private skippedEmpty(step: number): StepResult {
+    this.emptyCount += 1;
+    const gradNorms = Object.fromEntries(Object.keys(this.spec.outputs.gradNorms).map((group) => [group, 0]));
+    return { step, loss: Number.NaN, metrics: {}, gradNorms, nonFinite: false, emptyBatch: true };
+  }
+
+  /** The per-step non-finite flags of a run (all false without the guard). */
+  private nonFiniteFlags(out: Readonly<Record<string, TensorData>>): boolean[] {
+    const name = this.spec.outputs.nonFinite;
+    if (name === undefined) return [];
+    return toNumbers(out[name] as TensorData).map((v) => v !== 0);
   }
 
   /**
@@ -184,13 +255,17 @@ export class Trainer {
     }
     const rates = typeof lr === 'number' ? new Float32Array(k).fill(lr) : Float32Array.from(lr);
     if (rates.length !== k) throw new OnnxRunError(`trainer.stepMany: ${rates.length} learning rates for ${k} steps`);
+    if (this.isEmptyBatch({ ...stacked, ...shared }, new Set(stackedNames))) return Array.from({ length: k }, () => this.skippedEmpty(this.steps + 1));
     const { spec, session } = await this.multiStep(sharedNames);
     const first1 = this.steps + 1;
     const feeds: Record<string, TensorData> = { ...stacked, ...shared, [spec.lrInput]: tensor('float32', [k], rates), [spec.stepInput]: tensor('float32', [], Float32Array.of(first1)) };
     for (const [name, t] of this.params) feeds[name] = t;
     for (const [name, t] of this.state) feeds[name] = t;
     const out = await session.run(feeds);
-    this.adopt(out, this.steps + k);
+    const flags = this.nonFiniteFlags(out);
+    const skipped = flags.filter((f) => f).length;
+    this.adopt(out, this.steps + k - skipped);
+    this.nonFiniteCount += skipped;
     const per = (name: string, i: number): TensorData => {
       const t = out[name] as TensorData;
       const inner = t.dims.slice(1);
@@ -199,12 +274,20 @@ export class Trainer {
     };
     const losses = toNumbers(out[this.spec.outputs.loss] as TensorData);
     const norms = Object.entries(this.spec.outputs.gradNorms).map(([group, name]) => [group, toNumbers(out[name] as TensorData)] as const);
-    return Array.from({ length: k }, (_, i) => ({
-      step: first1 + i,
-      loss: losses[i] as number,
-      metrics: Object.fromEntries(this.spec.outputs.metrics.map((m) => [m, per(m, i)])),
-      gradNorms: Object.fromEntries(norms.map(([group, v]) => [group, v[i] as number])),
-    }));
+    let number = first1;
+    return Array.from({ length: k }, (_, i) => {
+      const nonFinite = flags[i] === true;
+      const result = {
+        step: number,
+        loss: losses[i] as number,
+        metrics: Object.fromEntries(this.spec.outputs.metrics.map((m) => [m, per(m, i)])),
+        gradNorms: Object.fromEntries(norms.map(([group, v]) => [group, v[i] as number])),
+        nonFinite,
+        emptyBatch: false,
+      };
+      if (!nonFinite) number += 1;
+      return result;
+    });
   }
 
   /** Releases the sessions. */

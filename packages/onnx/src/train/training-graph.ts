@@ -5,12 +5,13 @@ import type { Graph, ValueInfo } from '../ir/graph.js';
 import { formatShape } from '../ir/shape.js';
 import { numel, tensor, type TensorData } from '../ir/tensor-data.js';
 import type { Tensor } from '../ir/tensor.js';
-import { add, div, mul, sqrt } from '../ops/math.js';
+import { add, div, mul, sqrt, sub } from '../ops/math.js';
+import { ifElse } from '../ops/control.js';
 import { reduceSum } from '../ops/reduce.js';
 import { gradients } from '../autodiff/gradients.js';
-import { scalarLike } from '../autodiff/helpers.js';
+import { compare, scalarLike } from '../autodiff/helpers.js';
 import type { ParameterSet } from '../params/parameter-set.js';
-import { applyUpdate, stateSlots, stepScalars, type OptimizerSpec } from './optimizers.js';
+import { applyUpdate, stateSlots, stepScalars, type OptimizerSpec, type StepScalars } from './optimizers.js';
 
 /** Options of {@link buildTrainingGraph}. */
 export interface TrainingGraphOptions {
@@ -47,7 +48,20 @@ export interface TrainingGraphOptions {
    * Default: one group per parameter. The global norm is always reported as `global`.
    */
   readonly groups?: Readonly<Record<string, readonly string[]>>;
+  /**
+   * Skip steps that are not finite (default true): when the loss or the global gradient norm
+   * is NaN or ±∞, every parameter and optimizer-state tensor keeps its value, selected inside
+   * the graph (an `If`, so a finite step runs exactly as without the guard), and the output
+   * {@link NON_FINITE_OUTPUT} is true. With `clipScope: 'groups'` each group's update is
+   * skipped on its own norm (and the loss), so one group's NaN never stops another; the
+   * output is still true when anything was not finite. `false` removes the guard: a NaN then
+   * reaches every parameter, as in PyTorch.
+   */
+  readonly nonFiniteGuard?: boolean;
 }
+
+/** Output of a training graph that is true when the step was not applied (a non-finite loss or gradient norm). */
+export const NON_FINITE_OUTPUT = 'non_finite';
 
 /** Input and output names of a training graph. */
 export interface TrainingGraphSpec {
@@ -64,8 +78,16 @@ export interface TrainingGraphSpec {
    * belongs to and, when they differ from the parameter's, their dims (`[]` for a step count).
    */
   readonly state: readonly OptimizerStateSlot[];
-  /** Output with the loss, metric outputs, and gradient-norm outputs by group. */
-  readonly outputs: { readonly loss: string; readonly metrics: readonly string[]; readonly gradNorms: Readonly<Record<string, string>> };
+  /**
+   * Output with the loss, metric outputs, gradient-norm outputs by group, and (with the
+   * non-finite guard, the default) the bool scalar that is true when the step was not applied.
+   */
+  readonly outputs: {
+    readonly loss: string;
+    readonly metrics: readonly string[];
+    readonly gradNorms: Readonly<Record<string, string>>;
+    readonly nonFinite?: string;
+  };
   /** Scalar float32 inputs: learning rate and 1-based step number. */
   readonly lrInput: 'lr';
   readonly stepInput: 'step';
@@ -142,6 +164,7 @@ export function buildTrainingGraph(forward: Graph, options: TrainingGraphOptions
   const clipGroups = options.clipGradNorm !== undefined && options.clipScope === 'groups';
   if (clipGroups) assertPartition(groups, trainable);
   const gradNorms: Record<string, string> = {};
+  const guard = options.nonFiniteGuard ?? true;
   b.scope('optimizer', () => {
     const squares = grads.map((g) => mul(g, g));
     const sq = squares.map((g2) => reduceSum(g2, undefined, { keepDims: false }));
@@ -163,6 +186,8 @@ export function buildTrainingGraph(forward: Graph, options: TrainingGraphOptions
     const global = sqrt(sumOf(sq));
     b.output(global, 'grad_norm/global');
     gradNorms.global = 'grad_norm/global';
+    // Clipping scales are scalars, computed before any branch.
+    let scaleOf: (i: number) => Tensor | undefined = () => undefined;
     if (options.clipGradNorm !== undefined) {
       const max = options.clipGradNorm;
       if (!(max > 0)) throw new OnnxGraphError('training graph: clipGradNorm must be > 0');
@@ -172,39 +197,71 @@ export function buildTrainingGraph(forward: Graph, options: TrainingGraphOptions
         return b.op1('Min', [ratio, scalarLike(norm, 1)], {}, { dtype: 'float32', shape: [] }, 'Min');
       };
       if (clipGroups) {
-        const scaled = [...grads];
+        const scales = new Map<number, Tensor>();
         for (const { norm, idx } of groupNorms.values()) {
           const scale = scaleFor(norm);
-          for (const i of idx) scaled[i] = mul(grads[i] as Tensor, scale);
+          for (const i of idx) scales.set(i, scale);
         }
-        grads = scaled;
+        scaleOf = (i) => scales.get(i);
       } else {
         const scale = scaleFor(global);
-        grads = grads.map((g) => mul(g, scale));
+        scaleOf = () => scale;
       }
     }
     const shared = perParameterSteps ? undefined : stepScalars(options.optimizer, lr, step);
-    params.forEach((p, i) => {
+    const members = params.map((p, i) => {
       const stateIn = slots.map((slot) => {
         const name = `opt/${p.name}/${slot}`;
         state.push({ name, parameter: p.name });
         return b.input(name, 'float32', p.shape);
       });
       let scalars = shared;
+      let t: { readonly now: Tensor; readonly next: Tensor } | undefined;
       if (scalars === undefined) {
         // This parameter's own step count: t ← t + 1, then the bias correction of step t.
         const name = `opt/${p.name}/t`;
         state.push({ name, parameter: p.name, dims: [] });
-        const t = add(b.input(name, 'float32', []), 1);
-        b.output(t, nextName(name));
-        scalars = stepScalars(options.optimizer, lr, t);
+        const now = b.input(name, 'float32', []);
+        t = { now, next: add(now, 1) };
+        scalars = stepScalars(options.optimizer, lr, t.next);
       }
-      // Unclipped gradients were squared for the norms already; clipped ones changed since.
-      const squared = options.clipGradNorm === undefined ? squares[i] : undefined;
-      const upd = applyUpdate(options.optimizer, p, grads[i] as Tensor, stateIn, scalars, squared);
-      b.output(upd.param, nextName(p.name));
-      upd.state.forEach((t, k) => b.output(t, nextName((stateIn[k] as Tensor).name)));
+      return { p, i, stateIn, scalars, t };
     });
+    type Member = (typeof members)[number];
+    // New values of some parameters, in the order of `outputNames`: each parameter, its state, its step count.
+    const update = (set: readonly Member[]): Tensor[] =>
+      set.flatMap(({ p, i, stateIn, scalars, t }) => {
+        const scale = scaleOf(i);
+        const g = scale === undefined ? (grads[i] as Tensor) : mul(grads[i] as Tensor, scale);
+        // Unclipped gradients were squared for the norms already; clipped ones changed since.
+        const squared = options.clipGradNorm === undefined ? squares[i] : undefined;
+        const upd = applyUpdate(options.optimizer, p, g, stateIn, scalars as StepScalars, squared);
+        return [upd.param, ...upd.state, ...(t ? [t.next] : [])];
+      });
+    const unchanged = (set: readonly Member[]): Tensor[] => set.flatMap(({ p, stateIn, t }) => [p, ...stateIn, ...(t ? [t.now] : [])]);
+    const outputNames = (set: readonly Member[]): string[] =>
+      set.flatMap(({ p, stateIn, t }) => [nextName(p.name), ...stateIn.map((s) => nextName(s.name)), ...(t ? [nextName(t.now.name)] : [])]);
+    if (!guard) {
+      const outs = update(members);
+      outputNames(members).forEach((name, k) => b.output(outs[k] as Tensor, name));
+      return;
+    }
+    // The non-finite guard: a step whose loss or gradient norm is NaN or ±∞ keeps every
+    // parameter and state tensor as it was. The update runs inside an If, so a finite step
+    // costs no extra pass (a Where per tensor would), and a skipped one copies the old values.
+    const finite = (t: Tensor): Tensor => compare('Equal', sub(t, t), scalarLike(t, 0)); // x − x is 0 unless x is NaN or ±∞
+    const both = (x: Tensor, y: Tensor): Tensor => b.op1('And', [x, y], {}, { dtype: 'bool', shape: [] }, 'And');
+    const lossFinite = finite(b.tensor(options.loss));
+    const allFinite = both(lossFinite, finite(global));
+    b.output(b.op1('Not', [allFinite], {}, { dtype: 'bool', shape: [] }, 'Not'), NON_FINITE_OUTPUT);
+    // With per-group clipping, each group's update depends on its own norm only (no coupling).
+    const sets = clipGroups
+      ? [...groupNorms.entries()].map(([group, { norm, idx }]) => ({ group, ok: both(lossFinite, finite(norm)), set: idx.map((i) => members[i] as Member) }))
+      : [{ group: 'all', ok: allFinite, set: members }];
+    for (const { group, ok, set } of sets) {
+      const outs = ifElse(ok, () => update(set), () => unchanged(set), `apply/${group}`);
+      outputNames(set).forEach((name, k) => b.output(outs[k] as Tensor, name));
+    }
   });
   const paramSet = new Set(all);
   return {
@@ -214,7 +271,7 @@ export function buildTrainingGraph(forward: Graph, options: TrainingGraphOptions
     parameters: trainable,
     frozen,
     state,
-    outputs: { loss: options.loss, metrics, gradNorms },
+    outputs: { loss: options.loss, metrics, gradNorms, ...(guard ? { nonFinite: NON_FINITE_OUTPUT } : {}) },
     lrInput: 'lr',
     stepInput: 'step',
   };
