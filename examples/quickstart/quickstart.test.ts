@@ -1,8 +1,10 @@
 // The quickstart, end to end: the config validates (TypeScript and JSON), the in-memory Oona
-// carries a packet into the telemetry sink, and `esper run`, shortened to 7 epochs, trains the
-// MNIST host past 92 % validation accuracy while a seed germinates, trains and blends in; the run
-// directory and the printed summary show its path.
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+// carries a packet into the telemetry sink, `esper run` refuses an unknown controller or blueprint
+// before training, and `esper run`, shortened to 7 epochs, trains the MNIST host past 92 %
+// validation accuracy while a seed germinates, trains and blends in; the run directory and the
+// printed summary show its path.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -49,6 +51,33 @@ describe('examples/quickstart', () => {
     await run.stop();
     const lines = readFileSync(join(dir, 'run-1', 'telemetry.jsonl'), 'utf8').trim().split('\n');
     expect(lines.map((l) => (JSON.parse(l) as { packet: { packet_id: string } }).packet.packet_id)).toEqual(['p-1']);
+  });
+
+  it.each([
+    ['an unknown controller', `{ ...base, tamiyo: { ...base.tamiyo, controller: 'gnn' } }`, 'tamiyo.controller: expected one of "heuristic", got "gnn"', '[ESPER_CONFIG_INVALID]'],
+    [
+      'an unknown blueprint',
+      `{ ...base, tamiyo: { heuristic: { ...base.tamiyo?.heuristic, blueprintRotation: ['conv9'] } } }`,
+      'names a blueprint the blueprint catalogue does not have: "conv9"',
+      '[ESPER_KERNEL_HOOK_FAILED ← ESPER_TAMIYO_UNKNOWN_BLUEPRINT]',
+    ],
+  ])('esper run refuses %s before training, with its code and no stack trace', async (_, override, message, code) => {
+    const file = join(here, `.bad-${randomBytes(4).toString('hex')}.config.ts`);
+    writeFileSync(file, `import base from './esper.config.js';\nexport default ${override};\n`);
+    const out = mkdtempSync(join(tmpdir(), 'esper-quickstart-bad-'));
+    let stdout = '';
+    let stderr = '';
+    try {
+      const exit = await runCli(['run', file, '--out', out], { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), env: {}, cwd: here });
+      expect(exit).toBe(1);
+    } finally {
+      rmSync(file, { force: true });
+    }
+    expect(stderr).toContain(message);
+    expect(stderr).toContain(code);
+    expect(stderr).not.toMatch(/\n\s+at /);
+    expect(stdout).toBe('');
+    expect(readdirSync(out)).toEqual([]);
   });
 
   it('esper run, shortened to 7 epochs: ≥ 92 % validation accuracy, and the run directory and summary show the seed’s path', { timeout: 180_000 }, async () => {

@@ -26,7 +26,7 @@ export function formatCliError(error: unknown, context: { readonly config?: stri
     if (issues !== undefined) {
       lines.push(...issues.map((issue) => `  ${formatIssue(issue)}`));
     } else {
-      const message = cause instanceof Error ? cause.message : String(cause);
+      const message = withoutRequireStack(cause instanceof Error ? cause.message : String(cause));
       if (!said.includes(message)) lines.push(`  caused by: ${message}`);
       said += `\n${message}`;
     }
@@ -36,6 +36,11 @@ export function formatCliError(error: unknown, context: { readonly config?: stri
   }
   lines.push(`  [${codes.join(' ← ')}]`);
   return `${lines.join('\n')}\n`;
+}
+
+/** Node's module-resolution errors end with a "Require stack:" list of internal files: not for the user. */
+function withoutRequireStack(message: string): string {
+  return message.replace(/\nRequire stack:(?:\n- .*)*\s*$/, '');
 }
 
 /** The `ESPER_*` code of an error, or undefined for an error that is not Esper's. */

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { OutNotWritableError } from '../errors.js';
 
 /** Files `esper run` writes in the run directory `<out>/<runId>/` (the trainer adds `checkpoints/`). */
@@ -22,7 +22,7 @@ export const RUN_FILES = {
 export async function ensureWritableDir(dir: string): Promise<void> {
   const probe = join(dir, `.esper-write-check-${process.pid}-${randomBytes(4).toString('hex')}`);
   try {
-    await mkdir(dir, { recursive: true });
+    await makeDirs(dir);
     await writeFile(probe, '');
   } catch (error) {
     throw new OutNotWritableError(dir, error);
@@ -33,4 +33,33 @@ export async function ensureWritableDir(dir: string): Promise<void> {
 /** Writes `value` as indented JSON with a final newline. */
 export async function writeJsonFile(path: string, value: unknown): Promise<void> {
   await writeFile(path, `${JSON.stringify(value, null, 2)}\n`, 'utf8');
+}
+
+/**
+ * `mkdir -p`, one level at a time. Node's `mkdir(…, { recursive: true })` never returns for a
+ * path under `/proc` that does not exist (it retries the parent forever), and `--out` is user input.
+ */
+async function makeDirs(dir: string): Promise<void> {
+  const missing: string[] = [];
+  for (let current = resolve(dir); ; ) {
+    try {
+      if (!(await stat(current)).isDirectory()) {
+        throw Object.assign(new Error(`${current} is not a folder`), { code: 'ENOTDIR' });
+      }
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      missing.push(current);
+      const parent = dirname(current);
+      if (parent === current) break;
+      current = parent;
+    }
+  }
+  for (const folder of missing.reverse()) {
+    try {
+      await mkdir(folder);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+  }
 }

@@ -238,6 +238,10 @@ describe('bad input is refused before training, with its code and no stack trace
     await refused(['run', 'toy.config.ts', '--out', join(file, 'runs')], 1, '[ESPER_RUN_OUT_NOT_WRITABLE]', `Cannot write runs to ${join(file, 'runs')} (ENOTDIR)`);
   });
 
+  it.runIf(existsSync('/proc/self'))('an --out under /proc: refused at once (Node’s recursive mkdir would never return there)', async () => {
+    await refused(['run', 'toy.config.ts', '--out', '/proc/no-such-folder/runs'], 1, '[ESPER_RUN_OUT_NOT_WRITABLE]', 'Cannot write runs to /proc/no-such-folder/runs (ENOENT)');
+  });
+
   it('a target that is missing, a folder without a config, a config without a trainer: exit 1', async () => {
     await refused(['run', 'nowhere'], 1, '[ESPER_RUN_TARGET_NOT_FOUND]', 'nowhere does not exist');
     await refused(['run', 'empty-example'], 1, '[ESPER_RUN_TARGET_NOT_FOUND]', 'empty-example is a folder without a config: expected one of esper.config.ts');
