@@ -4,6 +4,8 @@
  * kernels into the host graph and blends them in through per-seed control inputs.
  */
 export { kasmina } from './plugin.js';
+/** The plugin factory as the default export, so a JSON config can name the package alone: `"plugins": ["@esper/plugin-kasmina"]`. */
+export { kasmina as default } from './plugin.js';
 export { kasminaPluginSchema, executorSettingsFrom, type KasminaPluginInput, type KasminaPluginOptions } from './options.js';
 export { kasminaConfigSchema, type KasminaConfig, type KasminaConfigInput } from './config.js';
 export {

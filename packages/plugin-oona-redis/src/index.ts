@@ -6,5 +6,7 @@
  * @packageDocumentation
  */
 export { oonaRedis, oonaRedisSchema, redisBackendFor, type OonaRedisInput, type OonaRedisOptions } from './plugin.js';
+/** The plugin factory as the default export, so a JSON config can name the package alone: `"plugins": ["@esper/plugin-oona-redis"]`. */
+export { oonaRedis as default } from './plugin.js';
 export { RedisStreamBackend, redisClientOptions, type RedisBackendOptions } from './backend.js';
 export { maskRedisUrl } from './url.js';

@@ -18,6 +18,8 @@ export {
   type TamiyoPluginInput,
   type TamiyoPluginOptions,
 } from './plugin.js';
+/** The plugin factory as the default export, so a JSON config can name the package alone: `"plugins": ["@esper/plugin-tamiyo"]`. */
+export { tamiyo as default } from './plugin.js';
 export { NoBlueprintsError, UnknownBlueprintError } from './errors.js';
 export { resolveBlueprintRotation } from './heuristic/blueprints.js';
 export {

@@ -7,6 +7,8 @@
  * @packageDocumentation
  */
 export { tolaria, tolariaPluginSchema, type TolariaInput, type TolariaOptions } from './plugin.js';
+/** The plugin factory as the default export, so a JSON config can name the package alone: `"plugins": ["@esper/plugin-tolaria"]`. */
+export { tolaria as default } from './plugin.js';
 export {
   TolariaTrainer,
   CONTROLLER_ERROR_EVENT,
