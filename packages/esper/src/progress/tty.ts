@@ -11,8 +11,8 @@ interface BarPayload {
 }
 
 /**
- * Live progress on a terminal with `cli-progress`: a bar over the whole run (epochs, with the
- * current epoch's share estimated from the previous epoch's step count) followed by the step,
+ * Live progress on a terminal with `cli-progress`: the epoch and a bar over the whole run (epochs,
+ * with the current epoch's share estimated from the previous epoch's step count), then the step,
  * last loss, validation accuracy and samples/s, and a line with every seed slot and its stage.
  * Stage changes are also logged above the bars, so the seed's path stays on screen.
  */
@@ -29,7 +29,7 @@ export class TtyProgress implements ProgressReporter {
   private lastLoss: number | undefined;
   private last: EpochSummary | undefined;
   private readonly seeds = new Map<string, string>();
-  private readonly startedAt = Date.now();
+  private startedAt = Date.now();
 
   constructor(
     stream: NodeJS.WritableStream,
@@ -53,6 +53,7 @@ export class TtyProgress implements ProgressReporter {
 
   start(info: RunStartInfo): void {
     this.maxEpochs = info.maxEpochs;
+    this.startedAt = Date.now();
     for (const [id, stage] of Object.entries(info.seeds)) this.seeds.set(id, stage);
     this.multibar.log(`esper run ${info.config} · run ${info.runId} · seed ${info.seed}\n`);
     this.main = this.multibar.create(TOTAL, 0, { line: this.mainLine() });
@@ -119,17 +120,19 @@ export class TtyProgress implements ProgressReporter {
   }
 
   private mainLine(): string {
+    // The trainer's own epoch number (Tolaria counts from 0), as in the summary and the logged
+    // stage changes; the bar and its percentage show how much of the run is done.
     const epoch = this.epochNumber ?? this.last?.epoch;
-    const of = this.maxEpochs !== undefined ? `/${this.maxEpochs}` : '';
+    const done = this.maxEpochs !== undefined ? ` ${String(Math.floor((this.progress() / TOTAL) * 100)).padStart(3)} %` : '';
     const parts = [
-      `epoch ${epoch ?? '-'}${of} {bar}`,
+      `epoch ${epoch ?? '-'} {bar}${done}`,
       `step ${formatCount(this.lastStep)}`,
       `loss ${formatLoss(this.lastLoss ?? this.last?.trainLoss)}`,
       `val acc ${formatPercent(this.last?.valAccuracy)}`,
       `${formatCount(this.last?.samplesPerS)} samples/s`,
       formatDuration(Date.now() - this.startedAt),
     ];
-    return parts.join(' · ').replace('{bar} · ', '{bar} ');
+    return parts.join(' · ');
   }
 
   private seedLine(): string {

@@ -193,7 +193,7 @@ describe('live progress on a terminal', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).not.toContain('"event":"epoch"');
     expect(r.stdout).toContain('completed 3 epochs');
-    expect(drawn).toMatch(/epoch 3\/3 \S+ step 12 · loss [\d.]+ · val acc 89\.00 % · 5,000 samples\/s/);
+    expect(drawn).toMatch(/epoch 3 \S+ 100 % · step 12 · loss [\d.]+ · val acc 89\.00 % · 5,000 samples\/s/);
     expect(drawn).toContain('seeds  hidden1 BLENDING, hidden2 CULLED');
     expect(drawn).toContain('epoch 1: seed hidden1 (residual-8) DORMANT → GERMINATED — toy');
   });
