@@ -110,6 +110,7 @@ export class Consumer {
     await Promise.allSettled(retries.map(([, run]) => run()));
   }
 
+  /** `consume` of `EMERGENCY_SIGNAL` entries on the emergency stream (others are skipped). */
   consumeEmergencySignals(
     handler: (message: OonaMessageOf<BusMessageType.EMERGENCY_SIGNAL>) => void | Promise<void>,
     options: Omit<ConsumeOptions, 'stream' | 'types'> = {},
@@ -117,8 +118,8 @@ export class Consumer {
     return this.consume(handler as OonaHandler, { ...options, stream: this.core.streams.emergency, types: [BusMessageType.EMERGENCY_SIGNAL] });
   }
 
+  /** One consume round, untyped or typed by a payload schema (see `Oona.consume`). */
   consume(handler: OonaHandler, options?: ConsumeOptions): Promise<number>;
-
   consume<Desc extends BusSchema>(schema: Desc, handler: OonaMessageHandler<Desc>, options?: TypedConsumeOptions): Promise<number>;
 
   consume(
@@ -141,9 +142,10 @@ export class Consumer {
    * stream defaults to the one the type routes to. Throws for a schema no bus type carries.
    */
   typedOptions(schema: BusSchema, options: TypedConsumeOptions = {}): RoundOptions {
-    const type = busMessageTypeOf(schema as BusSchema) as BusPayloadType | undefined;
+    // By type name: plain JavaScript may pass any schema.
+    const type = busMessageTypeOf(schema.typeName);
     const route = type === undefined ? undefined : MESSAGE_ROUTES.get(type);
-    if (type === undefined || route === undefined) throw OonaUnroutableError.forSchema((schema as { typeName: string }).typeName);
+    if (type === undefined || route === undefined) throw OonaUnroutableError.forSchema(schema.typeName);
     return { ...options, stream: options.stream ?? this.core.streams[route.role] ?? this.core.streams.normal, types: [type], decodeAs: schema };
   }
 

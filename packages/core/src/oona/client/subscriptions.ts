@@ -21,8 +21,8 @@ export class Subscriptions {
     await Promise.allSettled([...this.subscriptions].map((sub) => sub.stop()));
   }
 
+  /** A consumer loop, untyped or typed by a payload schema (see `Oona.subscribe`). */
   subscribe(handler: OonaHandler, options?: SubscribeOptions): OonaSubscription;
-
   subscribe<Desc extends BusSchema>(schema: Desc, handler: OonaMessageHandler<Desc>, options?: TypedSubscribeOptions): OonaSubscription;
 
   subscribe(
