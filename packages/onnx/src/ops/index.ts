@@ -4,4 +4,5 @@ export * from './layout.js';
 export * from './nn.js';
 export * from './loss.js';
 export * from './control.js';
+export * from './segment.js';
 export type { Operand } from './util.js';

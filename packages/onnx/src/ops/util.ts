@@ -1,5 +1,6 @@
 import { OnnxGraphError } from '../errors.js';
 import type { DType } from '../ir/dtype.js';
+import type { Shape } from '../ir/graph.js';
 import type { Tensor } from '../ir/tensor.js';
 import { tensor } from '../ir/tensor-data.js';
 import { i64 } from '../ir/tensor-data.js';
@@ -36,4 +37,14 @@ export function requireFloat(op: string, a: Tensor): void {
 /** An int64 1-D constant (axes, shapes, starts …). */
 export function int64Const(like: Tensor, values: readonly number[], hint: string): Tensor {
   return like.builder.constant(i64([values.length], values), hint);
+}
+
+/** `Shape(x)` as a 1-D int64 tensor. */
+export function shapeTensor(x: Tensor): Tensor {
+  return x.builder.op1('Shape', [x], {}, { dtype: 'int64', shape: [x.shape?.length ?? null] }, 'Shape');
+}
+
+/** `Expand(x, shape)` where `shape` is a 1-D int64 tensor (computed at run time); `known` is the output shape as far as known. */
+export function expandTo(x: Tensor, shape: Tensor, known: Shape | null): Tensor {
+  return x.builder.op1('Expand', [x, shape], {}, { dtype: x.dtype, shape: known }, 'Expand');
 }

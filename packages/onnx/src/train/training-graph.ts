@@ -155,7 +155,7 @@ export function buildTrainingGraph(forward: Graph, options: TrainingGraphOptions
   for (const p of params) if (p.dtype !== 'float32') throw new OnnxParameterError(`training graph: parameter "${p.name}" must be float32`);
   const lr = b.input('lr', 'float32', []);
   const step = b.input('step', 'float32', []);
-  let grads = gradients(b, b.tensor(options.loss), params);
+  const grads = gradients(b, b.tensor(options.loss), params);
 
   const slots = stateSlots(options.optimizer);
   const perParameterSteps = options.biasCorrection === 'per-parameter' && options.optimizer.kind !== 'sgd';
