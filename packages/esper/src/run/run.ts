@@ -71,6 +71,10 @@ export async function runEsper(options: RunEsperOptions): Promise<RunResult> {
   await ensureWritableDir(composed.runsDir);
 
   const startedAt = Date.now();
+  // Not `await using`: the run is stopped before the summary lists the run directory (stopping
+  // flushes the telemetry file), and a failing stop must reach the caller as the kernel's
+  // TeardownError, not wrapped in a SuppressedError by a second disposal. `finally` stops it on
+  // every other path; stop() is idempotent.
   const run = await composed.esper.start(options.runId !== undefined ? { runId: options.runId } : {});
   try {
     const trainer: Trainer = run.resolve(Tokens.Trainer);
