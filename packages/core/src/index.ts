@@ -113,6 +113,7 @@ export type {
   OonaSubscription,
   PublishBatchItem,
   PublishOptions,
+  PublishResult,
   SubscribeOptions,
   TypedConsumeOptions,
   TypedSubscribeOptions,
@@ -144,6 +145,16 @@ export { loadConfig, loadConfigFile } from './config/load.js';
 export { MASK, maskValue, redact } from './config/mask.js';
 export { describeSettings, secretSettings, settingsEnv, type SettingInfo, type SettingMeta } from './config/meta.js';
 export { ResolvedConfig, resolveConfig, type Env, type ResolveOptions, type ResolvedPlugin } from './config/resolve.js';
+
+// ---------------------------------------------------------------- storage
+export {
+  AppendLog,
+  AppendLogError,
+  DEFAULT_MAX_RECORD_BYTES,
+  writeFileAtomic,
+  type AppendLogOptions,
+  type AppendLogReplay,
+} from './storage/append-log.js';
 
 // ---------------------------------------------------------------- security
 export { SecurityConfigError, SigningSecretMissingError } from './security/errors.js';

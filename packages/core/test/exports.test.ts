@@ -12,10 +12,10 @@ describe('public surface of @esper/core', () => {
   it('the root exports exactly these runtime values', async () => {
     const root = await import('@esper/core');
     expect(Object.keys(root).sort()).toEqual([
-      'CORE_ENV', 'CORE_SECRETS', 'CORE_SECTIONS', 'CommandVerifier', 'ConfigLoadError',
+      'AppendLog', 'AppendLogError', 'CORE_ENV', 'CORE_SECRETS', 'CORE_SECTIONS', 'CommandVerifier', 'ConfigLoadError',
       'ConfigNoDefaultExportError', 'ConfigNotAFileError', 'ConfigNotFoundError', 'ConfigPluginFactoryError',
       'ConfigPluginModuleError', 'ConfigValidationError', 'DEFAULT_COMMAND_FRESHNESS_WINDOW_MS', 'DEFAULT_COMMAND_MAX_FUTURE_SKEW_MS',
-      'DEFAULT_NONCE_CAPACITY', 'DEFAULT_NONCE_WINDOW_MS', 'DependencyCycleError', 'DuplicateProviderError',
+      'DEFAULT_MAX_RECORD_BYTES', 'DEFAULT_NONCE_CAPACITY', 'DEFAULT_NONCE_WINDOW_MS', 'DependencyCycleError', 'DuplicateProviderError',
       'Esper', 'EsperError', 'EsperRun', 'EventBus', 'HEALTHY_SUMMARY', 'HookFailedError',
       'HookTimeoutError', 'InvalidPluginError', 'JsonLogger', 'JsonlTelemetrySink', 'LEYLINE_SECRET_ENV',
       'LEYLINE_SIGNATURE_HEADER', 'LIFECYCLE_EVENTS', 'LIFECYCLE_EVENT_HOOKS', 'LIFECYCLE_HOOKS',
@@ -29,7 +29,7 @@ describe('public surface of @esper/core', () => {
       'describeSettings', 'formatIssue', 'isEsperError', 'listPorts', 'loadConfig', 'loadConfigFile',
       'maskValue', 'parsePriorityName', 'portInfo', 'priorityForEvents', 'priorityForLevel',
       'priorityForPacket', 'priorityFromIndicator', 'priorityName', 'redact', 'resolveConfig',
-      'secretSettings', 'settingsEnv', 'signCommand', 'telemetryFile', 'telemetryFileSchema',
+      'secretSettings', 'settingsEnv', 'signCommand', 'telemetryFile', 'telemetryFileSchema', 'writeFileAtomic',
     ]);
   });
 
@@ -47,13 +47,14 @@ describe('public surface of @esper/core', () => {
   it('@esper/core/oona exports exactly what a transport author needs', async () => {
     const oona = await import('@esper/core/oona');
     expect(Object.keys(oona).sort()).toEqual([
-      'CircuitBreaker', 'FaultInjectingBackend', 'MESSAGE_ROUTES', 'OONA_COUNTERS', 'OONA_GAUGES',
-      'OONA_SOURCE_COUNTERS', 'OonaBackendError', 'OonaBusyGroupError', 'OonaClient', 'OonaClosedError',
-      'OonaConfigError', 'OonaIdTooSmallError', 'OonaNoGroupError', 'OonaReadCancelledError',
-      'OonaUnreachableError', 'OonaUnroutableError', 'ZERO_ID', 'appendEntries', 'breakerSettingsSchema',
-      'compareStreamIds', 'defaultConsumerName', 'minStreamId', 'nextStreamId', 'oonaSettingsSchema',
+      'CircuitBreaker', 'FaultInjectingBackend', 'MAX_STREAM_ID', 'MAX_STREAM_ID_PART', 'MESSAGE_ROUTES',
+      'OONA_COUNTERS', 'OONA_GAUGES', 'OONA_SOURCE_COUNTERS', 'OonaBackendError', 'OonaBusyGroupError',
+      'OonaClient', 'OonaClosedError', 'OonaConfigError', 'OonaIdTooSmallError', 'OonaNoGroupError',
+      'OonaOutcomeUnknownError', 'OonaReadCancelledError', 'OonaStreamIdError', 'OonaUnreachableError',
+      'OonaUnroutableError', 'ZERO_ID', 'appendEntries', 'breakerSettingsSchema', 'compareStreamIds',
+      'defaultConsumerName', 'maxStreamId', 'minStreamId', 'nextStreamId', 'oonaSettingsSchema',
       'oonaSettingsShape', 'parseStreamId', 'pickOonaSettings', 'resolveStreams', 'startHousekeeping',
-      'submitAppend', 'workingStreams',
+      'streamIdAt', 'submitAppend', 'workingStreams',
     ]);
   });
 

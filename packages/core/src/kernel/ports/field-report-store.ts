@@ -19,8 +19,13 @@ export interface FieldReportStore {
   due(nowMs: number): Promise<readonly StoredFieldReport[]>;
   /** Marks a report delivered. */
   markPublished(reportId: string): Promise<void>;
-  /** Records a failed attempt and when to retry (exponential backoff is the caller's policy). */
-  markFailed(reportId: string, nextAttemptAtMs: number): Promise<void>;
+  /**
+   * Records a failed attempt and when to retry (exponential backoff is the caller's policy);
+   * `error` is kept as the last failure's text.
+   */
+  markFailed(reportId: string, nextAttemptAtMs: number, error?: string): Promise<void>;
+  /** Records the last allowed attempt as failed and gives the report up: `due` never offers it again. */
+  markDropped(reportId: string, error?: string): Promise<void>;
   /** Drops reports older than the retention window; returns how many were removed. */
   compact(olderThanMs: number): Promise<number>;
   close(): Promise<void>;
