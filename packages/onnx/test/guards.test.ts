@@ -13,6 +13,14 @@ afterAll(() => rt.dispose());
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 const child = fileURLToPath(new URL('./fixtures/empty-batch-child.ts', import.meta.url));
 
+/** Runs test/fixtures/empty-batch-child.ts in a fresh process with a timeout: a hang fails instead of blocking the suite. */
+function inChild(mode: 'trainer' | 'gradient'): unknown {
+  const run = spawnSync(process.execPath, ['--conditions=@esper/source', '--import', 'tsx', child, mode], { cwd: root, encoding: 'utf8', timeout: 90_000 });
+  const line = run.stdout.split('\n').find((l) => l.startsWith('{'));
+  if (line === undefined) throw new Error(`child did not finish (status ${run.status}, signal ${run.signal}): ${run.stderr.slice(-2000)}`);
+  return JSON.parse(line);
+}
+
 // loss = mean((x·w − y)²) + mean(x·v): two parameters, so groups can differ.
 function forward() {
   const g = new GraphBuilder('linear');
@@ -145,16 +153,17 @@ describe('empty batches', () => {
   });
 
   it('a Conv training step on an empty batch returns at once (ONNX Runtime spins forever on its weight gradient)', () => {
-    const run = spawnSync(process.execPath, ['--conditions=@esper/source', '--import', 'tsx', child], { cwd: root, encoding: 'utf8', timeout: 90_000 });
-    const line = run.stdout.split('\n').find((l) => l.startsWith('{'));
-    if (line === undefined) throw new Error(`child did not finish (status ${run.status}, signal ${run.signal}): ${run.stderr.slice(-2000)}`);
-    expect(JSON.parse(line)).toEqual({
+    expect(inChild('trainer')).toEqual({
       one: { step: 1, loss: 'NaN', metrics: {}, gradNorms: { 'c.w': 0, 'fc.w': 0, global: 0 }, nonFinite: false, emptyBatch: true },
       many: [true, true],
       stepCount: 0,
       emptyBatches: 3,
       unchanged: true,
     });
+  }, 120_000);
+
+  it("a Conv weight gradient run directly on an empty batch is zeros (an If skips ORT's 0-channel Conv)", () => {
+    expect(inChild('gradient')).toEqual({ dims: [4, 2, 3, 3], zeros: true, gx: [0, 2, 6, 6] });
   }, 120_000);
 
   it('softmaxCrossEntropy and mse of an empty batch are NaN, with gradients (no ESPER_ONNX_RUN from an internal Reshape)', async () => {
