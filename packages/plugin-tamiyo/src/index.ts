@@ -57,3 +57,30 @@ export {
 export { decayPenalties, penalise, pickBlueprint, type BlueprintPenalties, type RotationPick } from './heuristic/rotation.js';
 export { LIVE_STAGES, isFreeSlot, isLive } from './heuristic/stages.js';
 export { DECISION_EVENT, TAMIYO_SOURCE, decisionTelemetry, type DecisionTelemetryInput } from './heuristic/telemetry.js';
+export {
+  DEFAULT_FIELD_REPORT_SETTINGS,
+  FIELD_REPORT_TELEMETRY,
+  FieldReportLifecycle,
+  oonaFieldReportPublisher,
+  retryDelayMs,
+  STEP_REPORT_PREFIX,
+  stepOutcome,
+  SYNTH_REPORT_PREFIX,
+  type DecisionEvent,
+  type DecisionObservation,
+  type FieldReportBus,
+  type FieldReportLifecycleInit,
+  type FieldReportPublisher,
+  type FieldReportSettings,
+  type FieldReportStats,
+  type FieldReportTelemetry,
+} from './field-reports/lifecycle.js';
+export type { FieldReportRecorder } from './field-reports/recorder.js';
+export {
+  FIELD_REPORT_INDEX_FILE,
+  fieldReportKey,
+  FieldReportLog,
+  type FieldReportIndexEntry,
+  type FieldReportLogOptions,
+} from './field-reports/store.js';
+export { FIELD_REPORT_WINDOWS_FILE, ObservationWindows, type ObservationWindow } from './field-reports/windows.js';

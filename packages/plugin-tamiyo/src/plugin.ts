@@ -4,6 +4,8 @@ import { tamiyoConfigSchema } from './config.js';
 import { resolveBlueprintRotation } from './heuristic/blueprints.js';
 import { HeuristicController } from './heuristic/controller.js';
 import { heuristicOptionsSchema } from './heuristic/options.js';
+import { openFieldReports } from './field-reports/plugin-glue.js';
+import type { FieldReportLifecycle } from './field-reports/lifecycle.js';
 
 /** Controllers `tamiyo.controller` may name. The GNN policy will be the next one. */
 export const TAMIYO_CONTROLLERS = ['heuristic'] as const;
@@ -47,20 +49,30 @@ export function tamiyo(options: Partial<TamiyoPluginInput> = {}) {
     configSchema: tamiyoPluginSchema,
     factoryOptions: options,
     provides: [Tokens.Controller],
-    optionalRequires: [Tokens.BlueprintCatalog],
+    optionalRequires: [Tokens.BlueprintCatalog, Tokens.Oona],
     setup(ctx) {
-      ctx.provide(Tokens.Controller, (r) => createController(ctx, r));
+      // Field reports (P9): opened at start (replaying the log), published at each epoch end.
+      let fieldReports: FieldReportLifecycle | undefined;
+      ctx.onDispose(() => fieldReports?.close());
+      ctx.provide(Tokens.Controller, (r) => createController(ctx, r, fieldReports));
       return {
-        start(hc) {
+        async start(hc) {
+          fieldReports = await openFieldReports(ctx, hc);
           // Builds the controller now, so its blueprint check fails the boot instead of the first epoch.
           hc.resolve(Tokens.Controller);
+        },
+        async onEpochEnd(_payload, hc) {
+          if (fieldReports !== undefined) await hc.resolve(Tokens.Controller).flush();
+        },
+        async onRunEnd(_payload, hc) {
+          if (fieldReports !== undefined) await hc.resolve(Tokens.Controller).flush();
         },
       };
     },
   });
 }
 
-function createController(ctx: SetupContext<TamiyoPluginOptions>, r: Resolver): Controller {
+function createController(ctx: SetupContext<TamiyoPluginOptions>, r: Resolver, fieldReports: FieldReportLifecycle | undefined): Controller {
   const { options } = ctx;
   switch (options.controller) {
     case 'heuristic': {
@@ -75,6 +87,7 @@ function createController(ctx: SetupContext<TamiyoPluginOptions>, r: Resolver): 
         clock: ctx.clock,
         telemetry: r.resolve(Tokens.Telemetry),
         logger: ctx.logger,
+        fieldReports,
       });
     }
   }

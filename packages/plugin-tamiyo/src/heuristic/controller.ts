@@ -9,6 +9,7 @@ import {
 } from '@esper/core';
 import type { AdaptationCommand, MessagePriority, SystemStatePacket, TelemetryPacket } from '@esper/core/leyline';
 import { NoBlueprintsError } from '../errors.js';
+import type { FieldReportRecorder } from '../field-reports/recorder.js';
 import { commandFor, type CommandSigning } from './commands.js';
 import { heuristicOptionsSchema, type HeuristicOptions, type HeuristicOptionsInput } from './options.js';
 import { decideEpoch, type HeuristicDecision } from './rules.js';
@@ -32,6 +33,11 @@ export interface HeuristicControllerInit {
   readonly telemetry?: TelemetryEmitter | undefined;
   /** Warns when a telemetry packet cannot be built or delivered. */
   readonly logger?: Logger | undefined;
+  /**
+   * Receives one field report per delivered decision and publishes them on `flush()` (P9); none
+   * when unset.
+   */
+  readonly fieldReports?: FieldReportRecorder | undefined;
 }
 
 /** Reason of {@link HeuristicController.ingestPolicyUpdate}'s refusal. */
@@ -58,6 +64,7 @@ export class HeuristicController implements Controller {
   private readonly clock: Clock;
   private readonly telemetry: TelemetryEmitter | undefined;
   private readonly logger: Logger | undefined;
+  private readonly fieldReports: FieldReportRecorder | undefined;
 
   /**
    * @throws `ZodError` for an invalid threshold.
@@ -72,6 +79,7 @@ export class HeuristicController implements Controller {
     this.clock = init.clock ?? new SystemClock();
     this.telemetry = init.telemetry;
     this.logger = init.logger;
+    this.fieldReports = init.fieldReports;
   }
 
   /** The tracker's committed state (plain data; a snapshot that later decisions do not change). */
@@ -87,8 +95,10 @@ export class HeuristicController implements Controller {
     const { decision, state } = decideEpoch(observed.signals, observed.state, this.options, this.rotation);
     const command = this.signer.sign(commandFor(decision, packet.currentEpoch));
     options.signal?.throwIfAborted();
+    const previousLoss = this.state.lastLoss;
     this.state = state;
     this.report(decision, command, observed.signals, packet.currentEpoch, started);
+    this.recordFieldReport(packet, command, previousLoss);
     return command;
   }
 
@@ -106,9 +116,27 @@ export class HeuristicController implements Controller {
     return { accepted: false, reason: NO_POLICY_REASON };
   }
 
-  /** Nothing is buffered (decision telemetry goes out as it is made). */
+  /**
+   * Publishes pending field reports (decision telemetry goes out as it is made). Resolves true
+   * when nothing is left pending; true when there is no field-report recorder.
+   */
   async flush(): Promise<boolean> {
-    return true;
+    return this.fieldReports === undefined ? true : this.fieldReports.publish();
+  }
+
+  /**
+   * Queues the decision's field report (in order, not awaited: the command is already committed
+   * and must not wait for a disk write under the caller's deadline).
+   */
+  private recordFieldReport(packet: SystemStatePacket, command: AdaptationCommand, previousLoss: number | undefined): void {
+    if (this.fieldReports === undefined) return;
+    const lossDelta = previousLoss === undefined ? 0 : packet.validationLoss - previousLoss;
+    this.fieldReports.record({ packet, command, lossDelta }).catch((error: unknown) => {
+      this.logger?.warn('tamiyo: the field report of a decision was not recorded', {
+        commandId: command.commandId,
+        error: error instanceof Error ? error.message : String(error),
+      });
+    });
   }
 
   private report(decision: HeuristicDecision, command: AdaptationCommand, signals: EpochSignals, epoch: number, started: number): void {
