@@ -84,3 +84,33 @@ export {
   type FieldReportLogOptions,
 } from './field-reports/store.js';
 export { FIELD_REPORT_WINDOWS_FILE, ObservationWindows, type ObservationWindow } from './field-reports/windows.js';
+export {
+  decodeBundle,
+  encodeBundle,
+  policySigningBytes,
+  signPolicyUpdate,
+  verifyBundle,
+  type PolicyBundle,
+  type PolicyBundleFormat,
+  type PolicyBundleHeader,
+  type PolicyBundleInput,
+} from './policy-updates/bundle.js';
+export { POLICY_UPDATE_REJECTIONS, PolicyValidationError, type PolicyUpdateRejectionReason } from './policy-updates/errors.js';
+export {
+  checkOnnxModel,
+  encodeSafetensors,
+  parseSafetensors,
+  SAFETENSORS_DTYPES,
+  type SafetensorsDtype,
+  type WeightFile,
+  type WeightTensor,
+} from './policy-updates/formats.js';
+export {
+  POLICY_UPDATE_REJECTED_EVENT,
+  PolicyUpdateIngestor,
+  type AppliedPolicyUpdate,
+  type PolicyOwner,
+  type PolicyPayload,
+  type PolicyUpdateIngestorInit,
+  type PolicyUpdateSettings,
+} from './policy-updates/ingest.js';
