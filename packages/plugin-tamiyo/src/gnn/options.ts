@@ -1,0 +1,58 @@
+import { z } from 'zod';
+import { POLICY_DEVICES } from '../backends/onnx-backend.js';
+
+const REFERENCE = 'tamiyo §2.4, §5, §7';
+
+/**
+ * Options of the GNN controller (`tamiyo.gnn` config section; decision 0055). The policy's
+ * device comes from `tamiyo.policy.device` unless `devices` lists a fallback order; its step
+ * budget is `tamiyo.stepTimeoutMs` (`TAMIYO_STEP_TIMEOUT_MS`).
+ */
+export const gnnOptionsSchema = z
+  .strictObject({
+    seed: z.number().int().nonnegative().optional().meta({
+      reference: REFERENCE,
+      unset: 'the run seed',
+      description: 'Seed of the initial weights (each tensor drawn from the seed and its name). Ignored when `weightsPath` is set.',
+    }),
+    weightsPath: z.string().min(1).optional().meta({
+      reference: REFERENCE,
+      unset: 'seeded initial weights',
+      description: 'Policy weights: an `@esper/onnx` checkpoint with the PyTorch names of `policyWeightSpecs` (savePolicyWeights writes one).',
+    }),
+    devices: z.array(z.enum(POLICY_DEVICES)).min(1).optional().meta({
+      reference: 'tamiyo §5.3, §14 P2',
+      unset: 'from `policy.device`: `cuda…` → cuda, cpu; `webgpu` → webgpu, cpu; `cpu` → cpu; unset → cuda, webgpu, cpu',
+      description: 'Inference devices in fallback order; a device that fails to load or run hands over to the next, keeping its result (CPU fallback fix).',
+    }),
+    threads: z.number().int().positive().default(1).meta({
+      reference: 'tamiyo §16',
+      description: 'ONNX Runtime intra-op threads of the policy session (the trainer runs beside it).',
+    }),
+    worker: z.boolean().default(true).meta({
+      reference: 'tamiyo §14 P1',
+      description: 'Run inference on a worker thread, so a decision past the step budget is abandoned instead of blocking the trainer.',
+    }),
+    blueprints: z.array(z.string().trim().min(1)).default([]).meta({
+      reference: 'tamiyo §6.1, §17 item 5',
+      description: "Blueprint ids the blueprint node stands for, in turn (the next after each germination). Empty: the BlueprintCatalog's, in order.",
+    }),
+    maxLayers: z.number().int().min(1).default(3).meta({ reference: 'tamiyo §2.4', description: 'Most layer nodes.' }),
+    maxActivations: z.number().int().min(1).default(1).meta({ reference: 'tamiyo §2.4', description: 'Most activation nodes.' }),
+    maxParameters: z.number().int().min(1).default(1).meta({ reference: 'tamiyo §2.4', description: 'Most parameter nodes.' }),
+  })
+  .prefault({});
+
+/** Validated GNN options. */
+export type GnnOptions = z.output<typeof gnnOptionsSchema>;
+/** What a user may write in `tamiyo.gnn`. */
+export type GnnOptionsInput = z.input<typeof gnnOptionsSchema>;
+
+/** The device fallback order of `tamiyo.gnn.devices`, or the one `tamiyo.policy.device` implies. */
+export function deviceOrder(devices: GnnOptions['devices'], policyDevice: string | undefined): (typeof POLICY_DEVICES)[number][] {
+  if (devices !== undefined) return [...devices];
+  if (policyDevice === undefined) return ['cuda', 'webgpu', 'cpu'];
+  if (policyDevice.startsWith('cuda')) return ['cuda', 'cpu'];
+  if (policyDevice.startsWith('webgpu')) return ['webgpu', 'cpu'];
+  return ['cpu'];
+}

@@ -1,0 +1,110 @@
+import { join } from 'node:path';
+import { Tokens, type Controller, type EvaluateOptions, type PolicyUpdateResult, type Resolver, type SetupContext } from '@esper/core';
+import type { AdaptationCommand, BlueprintDescriptor, PolicyUpdate, SystemStatePacket } from '@esper/core/leyline';
+import { OnnxPolicyBackend } from '../backends/onnx-backend.js';
+import type { BlueprintMetadata } from '../graph/builder.js';
+import type { TamiyoConfig } from '../config.js';
+import { initPolicyWeights } from '../policy/architecture.js';
+import { packGraph, warmUpGraph } from '../policy/pack.js';
+import { loadPolicyWeights } from '../policy/weights.js';
+import { GnnController } from './controller.js';
+import { deviceOrder, type GnnOptions } from './options.js';
+
+/** Blueprint metadata from a catalogue descriptor (tamiyo §8.2 fields the descriptor has). */
+export function descriptorMetadata(d: BlueprintDescriptor): BlueprintMetadata {
+  const allowed = Object.fromEntries(Object.entries(d.allowedParameters).map(([name, b]) => [name, { min: b.minValue, max: b.maxValue }]));
+  return {
+    risk: d.risk,
+    stage: d.stage,
+    tier_index: d.tier,
+    quarantine_only: d.quarantineOnly,
+    approval_required: d.approvalRequired,
+    ...(Object.keys(allowed).length > 0 ? { allowed_parameters: allowed } : {}),
+  };
+}
+
+/**
+ * The GNN controller of a run, created at the plugin's `start` (weights, ONNX graph, session
+ * and warm-up take seconds) and used directly once ready. Calls before `ready()` wait for it.
+ */
+export class DeferredGnnController implements Controller {
+  private instance: GnnController | undefined;
+  private readonly created: Promise<GnnController>;
+
+  constructor(create: () => Promise<GnnController>) {
+    this.created = create().then((c) => (this.instance = c));
+    this.created.catch(() => undefined);
+  }
+
+  /** Resolves once the policy is loaded and warmed up; rejects with its load error. */
+  async ready(): Promise<GnnController> {
+    return this.created;
+  }
+
+  private get controller(): Promise<GnnController> {
+    return this.instance !== undefined ? Promise.resolve(this.instance) : this.created;
+  }
+
+  async evaluateStep(packet: SystemStatePacket, options?: EvaluateOptions): Promise<AdaptationCommand> {
+    return (this.instance ?? (await this.created)).evaluateStep(packet, options);
+  }
+
+  async evaluateEpoch(packet: SystemStatePacket, options?: EvaluateOptions): Promise<AdaptationCommand> {
+    return (this.instance ?? (await this.created)).evaluateEpoch(packet, options);
+  }
+
+  async ingestPolicyUpdate(_update: PolicyUpdate): Promise<PolicyUpdateResult> {
+    return (await this.controller).ingestPolicyUpdate();
+  }
+
+  async flush(): Promise<boolean> {
+    return (await this.controller).flush();
+  }
+
+  /** Disposes the controller if it was created. */
+  async dispose(): Promise<void> {
+    const c = await this.created.catch(() => undefined);
+    await c?.dispose();
+  }
+}
+
+/** Options of the plugin the GNN glue reads: Tamiyo's settings and `tamiyo.gnn`. */
+export type GnnPluginOptions = TamiyoConfig & { readonly gnn: GnnOptions };
+
+/** Creates the run's GNN controller from the plugin options and the run's ports (the caller disposes it). */
+export function createGnnController(ctx: SetupContext<GnnPluginOptions>, r: Resolver): DeferredGnnController {
+  const { options } = ctx;
+  const gnn = options.gnn;
+  const catalog = r.tryResolve(Tokens.BlueprintCatalog);
+  const blueprints = gnn.blueprints.length > 0 ? gnn.blueprints : (catalog?.list().map((d) => d.blueprintId) ?? []);
+  const registryDir = options.policy.registryDir ?? join(ctx.run.dir, 'tamiyo');
+  const devices = deviceOrder(gnn.devices, options.policy.device);
+  const backend = new OnnxPolicyBackend({
+    devices,
+    threads: gnn.threads,
+    worker: gnn.worker,
+    warmUpFeeds: packGraph(warmUpGraph()),
+    onFallback: (e) => ctx.logger.info(`tamiyo: GNN policy ${e.phase === 'load' ? 'could not load' : 'failed to run'} on ${e.from}${e.to === null ? '' : `; using ${e.to}`}`, { reason: e.reason }),
+  });
+  const controller = new DeferredGnnController(async () =>
+    GnnController.create({
+      weights: gnn.weightsPath !== undefined ? await loadPolicyWeights(gnn.weightsPath) : initPolicyWeights(gnn.seed ?? ctx.run.seed),
+      backend,
+      signer: r.resolve(Tokens.CommandSigner),
+      blueprints,
+      stepTimeoutMs: options.stepTimeoutMs,
+      metadata: (id) => {
+        const d = catalog?.get(id);
+        return d === undefined ? undefined : descriptorMetadata(d);
+      },
+      maxLayers: gnn.maxLayers,
+      maxActivations: gnn.maxActivations,
+      maxParameters: gnn.maxParameters,
+      persistence: { registryDir, normaliserPath: options.policy.normaliserPath ?? join(registryDir, 'gnn_norms.json') },
+      clock: ctx.clock,
+      telemetry: r.resolve(Tokens.Telemetry),
+      logger: ctx.logger,
+    }),
+  );
+  return controller;
+}

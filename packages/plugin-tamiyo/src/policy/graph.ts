@@ -1,0 +1,271 @@
+import {
+  GraphBuilder,
+  attr,
+  concat,
+  gather,
+  layerNorm,
+  reshape,
+  segmentSoftmax,
+  segmentSum,
+  slice,
+  tensor,
+  unsqueeze,
+  type Graph,
+  type ParameterSet,
+  type Tensor,
+} from '@esper/onnx';
+import { EDGE_ATTR_DIM, FEATURE_DIMS, NODE_TYPES, RELATIONS, type NodeType } from '../graph/schema.js';
+import { PolicyWeightsError } from './errors.js';
+import { ARCHITECTURE_VERSION, REFERENCE_DIMS, gatInputWidth, policyWeightSpecs, type PolicyDims } from './architecture.js';
+import { POLICY_LAYOUT, type GatLayout } from './layout.js';
+
+/** Names of the policy graph's outputs (tamiyo §7). */
+export const POLICY_OUTPUTS = [
+  'policy_logits',
+  'policy_params',
+  'param_delta',
+  'blending_logits',
+  'schedule_params',
+  'risk_logits',
+  'value',
+  'breaker_logits',
+  'seed_scores',
+  'blueprint_scores',
+  'graph_embedding',
+] as const;
+
+/** One of {@link POLICY_OUTPUTS}. */
+export type PolicyOutputName = (typeof POLICY_OUTPUTS)[number];
+
+/** Graph inputs of one GAT layer (`gat0_*`, `gat1_*`), all produced by `packGraph`. */
+export const GAT_INPUTS = ['qsrc', 'qdst', 'rel', 'attr', 'seg', 'segs', 'msg', 'scale', 'dst'] as const;
+
+/** Reads a weight, checking its shape. */
+function weight(params: ParameterSet, name: string, dims: readonly number[]): Float32Array {
+  if (!params.has(name)) throw new PolicyWeightsError(`the policy weights lack "${name}"`);
+  const t = params.get(name);
+  if (t.dims.length !== dims.length || t.dims.some((d, i) => d !== dims[i])) {
+    throw new PolicyWeightsError(`weight "${name}" has shape [${t.dims.join(', ')}], expected [${dims.join(', ')}]`);
+  }
+  return t.data;
+}
+
+/** Adds `scale · Wᵀ` (W is `[out, in]`) into `dst` `[in, cols]` at column `col`. */
+function addTransposed(dst: Float32Array, cols: number, col: number, w: Float32Array, out: number, inW: number, scale = 1): void {
+  for (let o = 0; o < out; o++) {
+    const row = o * inW;
+    for (let i = 0; i < inW; i++) dst[i * cols + col + o]! += scale * (w[row + i] as number);
+  }
+}
+
+/**
+ * Attention vector folded into its projection: `A[d, h] = Σ_c W[h·C + c, d] · att[h, c]`
+ * (`W` `[H·C, in]`, `att` `[1, H, C]`), written into `dst` `[in, cols]` at column `col`.
+ */
+function addAttention(dst: Float32Array, cols: number, col: number, w: Float32Array, att: Float32Array, heads: number, C: number, inW: number): void {
+  for (let h = 0; h < heads; h++) {
+    for (let c = 0; c < C; c++) {
+      const a = att[h * C + c] as number;
+      const row = (h * C + c) * inW;
+      for (let d = 0; d < inW; d++) dst[d * cols + col + h]! += a * (w[row + d] as number);
+    }
+  }
+}
+
+/**
+ * Builds the policy's ONNX inference graph from its weights (tamiyo §7, decision 0055): type
+ * encoders → 2 GraphSAGE layers → 2 GAT layers → heads, in evaluation mode (no dropout), the
+ * same function as the reference's PyTorch Geometric model with the weights folded for
+ * inference:
+ *
+ * - each node type's embeddings are multiplied once per layer by every weight that reads them
+ *   (concatenated), and a packed edge table (`packGraph`) gathers the rows each relation needs;
+ * - SAGE's per-relation root weights and biases are averaged per destination type ahead of time
+ *   (the cross-relation mean is linear);
+ * - GAT's attention vectors are folded into their projections (`W_dstᵀ·a_dst` is `[in, heads]`),
+ *   so the destination projection is never computed; messages are the source projection;
+ * - aggregation is `segmentSum`/`segmentSoftmax` over the packed edges, so a relation with no
+ *   edges contributes exactly its bias (and SAGE's root term), as in PyG;
+ * - the second GAT layer computes only the relations into global, seed and blueprint nodes,
+ *   and the first skips those into activation nodes: nothing else reaches an output.
+ *
+ * @throws {@link PolicyWeightsError} (`ESPER_TAMIYO_POLICY_WEIGHTS`) when a weight is missing or misshapen.
+ */
+export function buildPolicyGraph(params: ParameterSet, dims: PolicyDims = REFERENCE_DIMS): Graph {
+  for (const spec of policyWeightSpecs(dims)) weight(params, spec.name, spec.dims);
+  const H = dims.sageHidden;
+  const C = dims.gatHidden;
+  const heads = dims.heads;
+  const layout = POLICY_LAYOUT;
+  const g = new GraphBuilder('tamiyo_policy');
+  g.meta('esper.tamiyo.architecture', ARCHITECTURE_VERSION);
+  const f32 = (name: string, shape: (number | string)[]) => g.input(name, 'float32', shape);
+  const i64 = (name: string, shape: (number | string)[]) => g.input(name, 'int64', shape);
+  const constant = (name: string, dimsOf: number[], data: Float32Array) => g.param(name, tensor('float32', dimsOf, data));
+
+  const x = Object.fromEntries(NODE_TYPES.map((t) => [t, f32(`x_${t}`, [`n_${t}`, FEATURE_DIMS[t]])])) as Record<NodeType, Tensor>;
+  const nodeType = i64('node_type', ['nodes']);
+  const counts = i64('counts', [NODE_TYPES.length]);
+  const sageRows = i64('sage_rows', ['sage_m']);
+  const sageDst = i64('sage_dst', ['sage_m']);
+  const sageW = f32('sage_w', ['sage_m', 1]);
+  const seedRows = i64('seed_rows', ['n_seed']);
+  const blueprintRow = i64('blueprint_row', [1]);
+
+  // ---- encoders: Linear → GELU → LayerNorm, per type
+  let h = Object.fromEntries(
+    NODE_TYPES.map((t) => {
+      const f = FEATURE_DIMS[t];
+      const w = new Float32Array(f * H);
+      addTransposed(w, H, 0, weight(params, `encoders.${t}.linear.weight`, [H, f]), H, f);
+      const lin = x[t].matmul(constant(`fold/encoder/${t}/w`, [f, H], w)).add(constant(`fold/encoder/${t}/b`, [H], weight(params, `encoders.${t}.linear.bias`, [H])));
+      const gamma = constant(`fold/encoder/${t}/gamma`, [H], weight(params, `encoders.${t}.norm.weight`, [H]));
+      const beta = constant(`fold/encoder/${t}/beta`, [H], weight(params, `encoders.${t}.norm.bias`, [H]));
+      return [t, layerNorm(lin.gelu(), gamma, beta, { epsilon: 1e-5 })];
+    }),
+  ) as Record<NodeType, Tensor>;
+  let all = concat(NODE_TYPES.map((t) => h[t]), 0);
+
+  const split = (full: Tensor, width: number): Record<NodeType, Tensor> => {
+    const parts = g.op('Split', [full, counts], { axis: attr.int(0) }, NODE_TYPES.map((t) => ({ dtype: 'float32' as const, shape: [`n_${t}`, width] })), { nameHint: 'SplitTypes' });
+    return Object.fromEntries(NODE_TYPES.map((t, i) => [t, parts[i]!])) as Record<NodeType, Tensor>;
+  };
+
+  // ---- two GraphSAGE layers
+  for (let k = 0; k < 2; k++) {
+    const tables: Tensor[] = [];
+    const bias = new Float32Array(NODE_TYPES.length * H);
+    NODE_TYPES.forEach((t, ti) => {
+      const srcRels = layout.sage.srcRelations[t];
+      const cols = (srcRels.length + 1) * H;
+      const w = new Float32Array(H * cols);
+      srcRels.forEach((r, b) => addTransposed(w, cols, b * H, weight(params, `_sage_layers.${k}.convs.${RELATIONS[r]!.key}.lin_l.weight`, [H, H]), H, H));
+      const into = layout.relationsInto[t];
+      RELATIONS.forEach((rel, r) => {
+        if (rel.dst !== t) return;
+        const p = `_sage_layers.${k}.convs.${rel.key}`;
+        addTransposed(w, cols, srcRels.length * H, weight(params, `${p}.lin_r.weight`, [H, H]), H, H, 1 / into);
+        const b = weight(params, `${p}.lin_l.bias`, [H]);
+        for (let i = 0; i < H; i++) bias[ti * H + i]! += (b[i] as number) / into;
+        void r;
+      });
+      tables.push(reshape(h[t].matmul(constant(`fold/sage${k}/${t}/w`, [H, cols], w)), [-1, H]));
+    });
+    const table = concat(tables, 0);
+    const messages = gather(table, sageRows, 0).mul(sageW);
+    const out = segmentSum(messages, sageDst, all).add(gather(constant(`fold/sage${k}/bias`, [NODE_TYPES.length, H], bias), nodeType, 0));
+    all = out.gelu().add(all);
+    h = split(all, H);
+  }
+
+  // ---- two GAT layers
+  for (let k = 0; k < 2; k++) {
+    const inW = gatInputWidth(dims, k);
+    const gl: GatLayout = layout.gat[k]!;
+    const input = (name: (typeof GAT_INPUTS)[number], shape: (number | string)[], type: 'f' | 'i') => (type === 'f' ? f32 : i64)(`gat${k}_${name}`, shape);
+    const qsrc = input('qsrc', [`e${k}`], 'i');
+    const qdst = input('qdst', [`e${k}`], 'i');
+    const rel = input('rel', [`e${k}`], 'i');
+    const attr = input('attr', [`e${k}`, EDGE_ATTR_DIM], 'f');
+    const seg = input('seg', [`e${k}`], 'i');
+    const segs = input('segs', [`k${k}`], 'f');
+    const msgRows = input('msg', [`e${k}`, heads], 'i');
+    const scale = input('scale', [`e${k}`, 1], 'f');
+    const dst = input('dst', [`e${k}`], 'i');
+
+    const qTables: Tensor[] = [];
+    const mTables: Tensor[] = [];
+    const bias = new Float32Array(NODE_TYPES.length * C);
+    NODE_TYPES.forEach((t, ti) => {
+      const srcRels = gl.srcRelations[t];
+      const dstRels = gl.dstRelations[t];
+      const p = (r: number) => `_gat_layers.${k}.convs.${RELATIONS[r]!.key}`;
+      if (srcRels.length + dstRels.length > 0) {
+        const cols = (srcRels.length + dstRels.length) * heads;
+        const a = new Float32Array(inW * cols);
+        srcRels.forEach((r, b) => addAttention(a, cols, b * heads, weight(params, `${p(r)}.lin_src.weight`, [heads * C, inW]), weight(params, `${p(r)}.att_src`, [1, heads, C]), heads, C, inW));
+        dstRels.forEach((r, b) =>
+          addAttention(a, cols, (srcRels.length + b) * heads, weight(params, `${p(r)}.lin_dst.weight`, [heads * C, inW]), weight(params, `${p(r)}.att_dst`, [1, heads, C]), heads, C, inW),
+        );
+        qTables.push(reshape(h[t].matmul(constant(`fold/gat${k}/${t}/att`, [inW, cols], a)), [-1, heads]));
+      }
+      if (srcRels.length > 0) {
+        const cols = srcRels.length * heads * C;
+        const w = new Float32Array(inW * cols);
+        srcRels.forEach((r, b) => addTransposed(w, cols, b * heads * C, weight(params, `${p(r)}.lin_src.weight`, [heads * C, inW]), heads * C, inW));
+        mTables.push(reshape(h[t].matmul(constant(`fold/gat${k}/${t}/msg`, [inW, cols], w)), [-1, C]));
+      }
+      for (const r of dstRels) {
+        const b = weight(params, `${p(r)}.bias`, [C]);
+        for (let i = 0; i < C; i++) bias[ti * C + i]! += (b[i] as number) / layout.relationsInto[t];
+      }
+    });
+    const edgeAtt = new Float32Array(gl.relations.length * EDGE_ATTR_DIM * heads);
+    gl.relations.forEach((r, q) => {
+      const p = `_gat_layers.${k}.convs.${RELATIONS[r]!.key}`;
+      const w = weight(params, `${p}.lin_edge.weight`, [heads * C, EDGE_ATTR_DIM]);
+      const att = weight(params, `${p}.att_edge`, [1, heads, C]);
+      const block = new Float32Array(EDGE_ATTR_DIM * heads);
+      addAttention(block, heads, 0, w, att, heads, C, EDGE_ATTR_DIM);
+      edgeAtt.set(block, q * EDGE_ATTR_DIM * heads);
+    });
+
+    const q = concat(qTables, 0);
+    const edgeTerm = gather(constant(`fold/gat${k}/edge_att`, [gl.relations.length, EDGE_ATTR_DIM, heads], edgeAtt), rel, 0)
+      .mul(unsqueeze(attr, [2]))
+      .sum([1], { keepDims: false });
+    const score = gather(q, qsrc, 0).add(gather(q, qdst, 0)).add(edgeTerm).leakyRelu(0.2);
+    const alpha = segmentSoftmax(score, seg, segs).mul(scale);
+    const m = concat(mTables, 0);
+    const weighted = gather(m, msgRows, 0).mul(unsqueeze(alpha, [2])).sum([1], { keepDims: false });
+    const out = segmentSum(weighted, dst, all).add(gather(constant(`fold/gat${k}/bias`, [NODE_TYPES.length, C], bias), nodeType, 0));
+    all = k === 0 ? out.gelu() : out.gelu().add(all);
+    if (k === 0) h = split(all, C);
+  }
+
+  // ---- readout and heads
+  const G = C;
+  const emb = slice(all, { starts: [0], ends: [1], axes: [0] });
+  const hh = dims.headHidden;
+  const outs = [dims.policyClasses, dims.blendingMethods, dims.riskClasses, 1, 2];
+  const linearHeads = ['policy_head', 'blending_head', 'risk_head', 'value_head', 'breaker_head'];
+  const total = outs.reduce((a, b) => a + b, 0) + 2 * hh;
+  const wh = new Float32Array(G * total);
+  const bh = new Float32Array(total);
+  let col = 0;
+  const place = (name: string, out: number) => {
+    addTransposed(wh, total, col, weight(params, `${name}.weight`, [out, G]), out, G);
+    bh.set(weight(params, `${name}.bias`, [out]), col);
+    col += out;
+  };
+  linearHeads.forEach((name, i) => place(name, outs[i]!));
+  place('param_head.0', hh);
+  place('schedule_head.0', hh);
+  const heads1 = emb.matmul(constant('fold/heads/w', [G, total], wh)).add(constant('fold/heads/b', [total], bh));
+  const cut = (from: number, to: number) => slice(heads1, { starts: [from], ends: [to], axes: [1] });
+  const second = (name: string, hidden: Tensor, out: number) => {
+    const w = new Float32Array(hh * out);
+    addTransposed(w, out, 0, weight(params, `${name}.weight`, [out, hh]), out, hh);
+    return hidden.gelu().matmul(constant(`fold/${name}/w`, [hh, out], w)).add(constant(`fold/${name}/b`, [out], weight(params, `${name}.bias`, [out]))).tanh();
+  };
+  let at = 0;
+  const named: Partial<Record<PolicyOutputName, Tensor>> = {};
+  (['policy_logits', 'blending_logits', 'risk_logits', 'value', 'breaker_logits'] as const).forEach((name, i) => {
+    named[name] = cut(at, at + outs[i]!);
+    at += outs[i]!;
+  });
+  const policyParams = second('param_head.2', cut(at, at + hh), dims.paramVector);
+  const schedule = second('schedule_head.2', cut(at + hh, at + 2 * hh), dims.scheduleOutputs);
+  const score1 = (name: string, rows: Tensor) => {
+    const w = weight(params, `${name}.weight`, [1, G]);
+    return reshape(gather(all, rows, 0).matmul(constant(`fold/${name}/w`, [G, 1], Float32Array.from(w))).add(constant(`fold/${name}/b`, [1], weight(params, `${name}.bias`, [1]))), [-1]);
+  };
+  named.policy_params = policyParams;
+  named.param_delta = slice(policyParams, { starts: [0], ends: [1], axes: [1] });
+  named.schedule_params = schedule;
+  named.seed_scores = score1('seed_head', seedRows);
+  named.blueprint_scores = score1('blueprint_head', blueprintRow);
+  named.graph_embedding = emb;
+  for (const name of POLICY_OUTPUTS) g.output(named[name]!, name);
+  return g.build();
+}
