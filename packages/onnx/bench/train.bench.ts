@@ -5,7 +5,9 @@
 // (K for the multi-step figures, default 16), --only mlp|cnn, --no-saturated (skip the
 // one-batch subnormal figures), --skip-step (MLP: time only stepMany, not one step per run),
 // --serve (MLP stepMany for a driver such as paired_vs_torch.py: after warming up, each line
-// "N" on stdin runs N stepMany runs and answers "ms <ms/step>"; end of input ends it).
+// "N" on stdin runs N stepMany runs and answers "ms <ms/step>"; end of input ends it),
+// --compare-guard (MLP: stepMany with the non-finite guard off and on, interleaved in one process
+// against one MatMul ceiling; --rounds N pairs, default 12).
 // Steps cycle through 64 random batches with random labels, so the loss stays near ln 10 as in
 // real training; a second MLP figure trains one batch until its loss is ~0, where gradients
 // turn subnormal (slow on x86), with and without flushDenormals.
@@ -30,6 +32,7 @@ const onlyArg = process.argv.indexOf('--only');
 const only = onlyArg > 0 ? process.argv[onlyArg + 1] : undefined;
 const skipStep = process.argv.includes('--skip-step');
 const serve = process.argv.includes('--serve');
+const compareGuard = process.argv.includes('--compare-guard');
 const sessionOptions = { backends, flushDenormals: flush, ...(threads === undefined ? {} : { intraOpThreads: threads }) };
 const rt = new OnnxRuntime({ defaults: sessionOptions, onFallback: (e) => console.log(`  fallback ${e.from} → ${e.to}: ${e.reason}`) });
 const prng = new Prng(1);
@@ -122,6 +125,59 @@ async function serveStepMany(trainer: Trainer, batches: Record<string, TensorDat
   }
 }
 
+/** The MatMul ceiling of the benchmark MLP's training step at batch `B`: 3 forward, 3 weight-gradient and 2 input-gradient matmuls. */
+function mlpMatmulShapes(B: number): [number, number, number][] {
+  const dims = MLP_DIMS;
+  const shapes: [number, number, number][] = [];
+  for (let i = 0; i < 3; i++) shapes.push([B, dims[i]!, dims[i + 1]!], [dims[i]!, B, dims[i + 1]!]);
+  for (let i = 1; i < 3; i++) shapes.push([B, dims[i + 1]!, dims[i]!]);
+  return shapes;
+}
+
+/**
+ * stepMany with the non-finite guard off and on, in the same process, alternating one run of
+ * each per round (order ABBA) so both see the same moment of the machine's load; the ceiling is
+ * measured before and after. Prints each side's median ms/step and ratio to the ceiling.
+ */
+async function compareNonFiniteGuard(): Promise<void> {
+  const B = 256;
+  const k = stepsPerRun;
+  const rounds = arg('--rounds', 12) as number;
+  const params = mlpParameters(1);
+  const forward = mlpForward(params).build();
+  const batches = randomBatches(64, [784], B);
+  const chunks = stackedChunks(batches, k);
+  const sides = [
+    { name: 'guard off', trainer: await Trainer.create(rt, buildTrainingGraph(forward, { loss: 'loss', optimizer: { kind: 'adam' }, nonFiniteGuard: false }), params), ms: [] as number[] },
+    { name: 'guard on ', trainer: await Trainer.create(rt, buildTrainingGraph(forward, { loss: 'loss', optimizer: { kind: 'adam' } }), params), ms: [] as number[] },
+  ];
+  const shapes = mlpMatmulShapes(B);
+  const ceil0 = await matmulCeiling(shapes);
+  let next = 0;
+  for (const side of sides) for (let i = 0; i < 2; i++) await side.trainer.stepMany(chunks[i % chunks.length]!, 1e-3);
+  for (let r = 0; r < rounds; r++) {
+    const order = r % 2 === 0 ? [0, 1, 1, 0] : [1, 0, 0, 1];
+    for (const which of order) {
+      const side = sides[which]!;
+      const t0 = performance.now();
+      const res = await side.trainer.stepMany(chunks[next++ % chunks.length]!, 1e-3);
+      side.ms.push((performance.now() - t0) / k);
+      if (res.some((x) => x.nonFinite)) throw new Error('compare-guard: a benchmark step was not finite');
+    }
+  }
+  const ceil1 = await matmulCeiling(shapes);
+  const ceilMs = (ceil0.ms + ceil1.ms) / 2;
+  const median = (v: number[]) => [...v].sort((a, b) => a - b)[v.length >> 1]!;
+  console.log(`MLP 784-512-512-10, batch ${B}, Adam, stepMany K = ${k}, ${rounds} rounds of ABBA pairs; MatMul ceiling ${ceil0.ms.toFixed(2)} / ${ceil1.ms.toFixed(2)} ms (before / after)`);
+  for (const side of sides) {
+    const m = median(side.ms);
+    console.log(`  ${side.name}: median ${m.toFixed(2)} ms/step (min ${Math.min(...side.ms).toFixed(2)}, max ${Math.max(...side.ms).toFixed(2)}), ${((100 * ceilMs) / m).toFixed(0)}% of the MatMul ceiling`);
+  }
+  const ratios = sides[0]!.ms.map((off, i) => sides[1]!.ms[i]! / off).sort((a, b) => a - b);
+  console.log(`  guard on ÷ off, per pair: median ${ratios[ratios.length >> 1]!.toFixed(3)} (${ratios[0]!.toFixed(3)}–${ratios.at(-1)!.toFixed(3)})`);
+  for (const side of sides) await side.trainer.dispose();
+}
+
 async function mlp(): Promise<void> {
   const B = 256;
   const dims = MLP_DIMS;
@@ -200,6 +256,7 @@ async function cnn(): Promise<void> {
 }
 
 console.log(`backends ${backends.join(',')}, intra-op threads: ${threads ?? 'ORT default'}, ${steps} timed steps after 3 warm-up steps`);
-if (only === undefined || only === 'mlp') await mlp();
-if (only === undefined || only === 'cnn') await cnn();
+if (compareGuard) await compareNonFiniteGuard();
+else if (only === undefined || only === 'mlp') await mlp();
+if (!compareGuard && (only === undefined || only === 'cnn')) await cnn();
 await rt.dispose();
