@@ -54,7 +54,7 @@ describe('examples/quickstart', () => {
   });
 
   it.each([
-    ['an unknown controller', `{ ...base, tamiyo: { ...base.tamiyo, controller: 'gnn' } }`, 'tamiyo.controller: expected one of "heuristic", got "gnn"', '[ESPER_CONFIG_INVALID]'],
+    ['an unknown controller', `{ ...base, tamiyo: { ...base.tamiyo, controller: 'learned' } }`, 'tamiyo.controller: expected one of "heuristic", "gnn", got "learned"', '[ESPER_CONFIG_INVALID]'],
     [
       'an unknown blueprint',
       `{ ...base, tamiyo: { heuristic: { ...base.tamiyo?.heuristic, blueprintRotation: ['conv9'] } } }`,

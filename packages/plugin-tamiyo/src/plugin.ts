@@ -6,9 +6,11 @@ import { HeuristicController } from './heuristic/controller.js';
 import { heuristicOptionsSchema } from './heuristic/options.js';
 import { openFieldReports } from './field-reports/plugin-glue.js';
 import type { FieldReportLifecycle } from './field-reports/lifecycle.js';
+import { gnnOptionsSchema } from './gnn/options.js';
+import { createGnnController, type DeferredGnnController } from './gnn/plugin-glue.js';
 
-/** Controllers `tamiyo.controller` may name. The GNN policy will be the next one. */
-export const TAMIYO_CONTROLLERS = ['heuristic'] as const;
+/** Controllers `tamiyo.controller` may name. */
+export const TAMIYO_CONTROLLERS = ['heuristic', 'gnn'] as const;
 
 /** One of {@link TAMIYO_CONTROLLERS}. */
 export type TamiyoControllerName = (typeof TAMIYO_CONTROLLERS)[number];
@@ -18,8 +20,9 @@ export const tamiyoPluginSchema = tamiyoConfigSchema.extend({
   controller: z
     .enum(TAMIYO_CONTROLLERS)
     .default('heuristic')
-    .meta({ description: 'Which controller decides: "heuristic" (rule-based, tamiyo-heuristic.md).' }),
+    .meta({ description: 'Which controller decides: "heuristic" (rule-based, tamiyo-heuristic.md) or "gnn" (the hetero-GNN policy on ONNX Runtime, decision 0055).' }),
   heuristic: heuristicOptionsSchema.meta({ description: 'Thresholds of the heuristic controller (decision 0052).' }),
+  gnn: gnnOptionsSchema.meta({ description: 'The GNN controller: weights, devices, blueprints (decision 0055).' }),
 });
 
 /** Validated options of {@link tamiyo}. */
@@ -50,16 +53,22 @@ export function tamiyo(options: Partial<TamiyoPluginInput> = {}) {
     factoryOptions: options,
     provides: [Tokens.Controller],
     optionalRequires: [Tokens.BlueprintCatalog, Tokens.Oona],
+    // Loading the GNN policy (weights, ONNX session, warm-up) takes seconds on a busy machine.
+    hookTimeoutsMs: { start: 120_000 },
     setup(ctx) {
       // Field reports (P9): opened at start (replaying the log), published at each epoch end.
       let fieldReports: FieldReportLifecycle | undefined;
       ctx.onDispose(() => fieldReports?.close());
-      ctx.provide(Tokens.Controller, (r) => createController(ctx, r, fieldReports));
+      // The GNN controller loads its policy (weights, ONNX session, warm-up) at start.
+      let gnn: DeferredGnnController | undefined;
+      ctx.onDispose(() => gnn?.dispose());
+      ctx.provide(Tokens.Controller, (r) => createController(ctx, r, fieldReports, (c) => (gnn = c)));
       return {
         async start(hc) {
           fieldReports = await openFieldReports(ctx, hc);
           // Builds the controller now, so its blueprint check fails the boot instead of the first epoch.
           hc.resolve(Tokens.Controller);
+          await gnn?.ready();
         },
         async onEpochEnd(_payload, hc) {
           if (fieldReports !== undefined) await hc.resolve(Tokens.Controller).flush();
@@ -72,9 +81,19 @@ export function tamiyo(options: Partial<TamiyoPluginInput> = {}) {
   });
 }
 
-function createController(ctx: SetupContext<TamiyoPluginOptions>, r: Resolver, fieldReports: FieldReportLifecycle | undefined): Controller {
+function createController(
+  ctx: SetupContext<TamiyoPluginOptions>,
+  r: Resolver,
+  fieldReports: FieldReportLifecycle | undefined,
+  onGnn: (controller: DeferredGnnController) => void,
+): Controller {
   const { options } = ctx;
   switch (options.controller) {
+    case 'gnn': {
+      const controller = createGnnController(ctx, r);
+      onGnn(controller);
+      return controller;
+    }
     case 'heuristic': {
       const catalog = r.tryResolve(Tokens.BlueprintCatalog);
       const blueprintRotation = resolveBlueprintRotation(options.heuristic.blueprintRotation, catalog);

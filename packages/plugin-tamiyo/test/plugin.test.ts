@@ -75,7 +75,7 @@ describe('tamiyo() plugin', () => {
   });
 
   test('an unknown controller name is a config error that lists the valid names', async () => {
-    const error = await startTestRun({ plugins: [tamiyo()], config: { tamiyo: { controller: 'gnn' } } }).then(
+    const error = await startTestRun({ plugins: [tamiyo()], config: { tamiyo: { controller: 'learned' } } }).then(
       () => undefined,
       (e: unknown) => e,
     );
@@ -83,7 +83,7 @@ describe('tamiyo() plugin', () => {
     const issues = (error as ConfigValidationError).issues;
     expect(issues).toHaveLength(1);
     expect(issues[0]).toMatchObject({ path: 'tamiyo.controller' });
-    expect(issues[0]!.message).toBe('expected one of "heuristic", got "gnn"');
+    expect(issues[0]!.message).toBe('expected one of "heuristic", "gnn", got "learned"');
   });
 
   test('unknown heuristic options are config errors with their path', async () => {

@@ -80,8 +80,8 @@ export function referenceForward(p: ParameterSet, graph: PolicyGraph, dims: Poli
       for (let i = 0; i < e.count; i++) {
         const s = x[r.src][e.src[i]!]!;
         const d = mean[e.dst[i]!]!;
-        for (let c = 0; c < H; c++) d[c] += s[c] as number;
-        deg[e.dst[i]!]++;
+        for (let c = 0; c < H; c++) d[c]! += s[c] as number;
+        deg[e.dst[i]!]!++;
       }
       mean.forEach((row, i) => row.forEach((v, c) => (row[c] = deg[i]! > 0 ? v / deg[i]! : 0)));
       const pfx = `_sage_layers.${k}.convs.${r.key}`;
@@ -132,7 +132,7 @@ export function referenceForward(p: ParameterSet, graph: PolicyGraph, dims: Poli
           const den = ex.reduce((a, b) => a + b, 0) + 1e-16;
           inc.forEach((i, n) => {
             const a = ex[n]! / den;
-            for (let c = 0; c < C; c++) out[node]![c] += (a * (xs[e.src[i]!]![h * C + c] as number)) / heads;
+            for (let c = 0; c < C; c++) out[node]![c]! += (a * (xs[e.src[i]!]![h * C + c] as number)) / heads;
           });
         }
       }
