@@ -286,3 +286,14 @@ describe('tamiyo({ controller: "gnn" })', () => {
     expect(readdirSync(registryDir).sort()).toEqual(expect.arrayContaining(['gnn_norms.json', 'seed_registry.json', 'blueprint_registry.json']));
   });
 });
+
+describe('graft parameters and the blueprint', () => {
+  test('parameters the blueprint does not allow go to annotations (Kasmina G0 refuses them)', () => {
+    const p = packet([DORMANT]);
+    const graph = new PolicyGraphBuilder().build(p, 'residual-mlp');
+    const outputs = { policy_logits: Float32Array.from({ length: 32 }, (_, i) => (i === 0 ? 1 : 0)), policy_params: [0.1, 0, 0, 0], seed_scores: [1], schedule_params: [0, 0], blending_logits: [1, 0, 0] };
+    const { command } = decodeDecision(outputs, { packet: p, graph, policyVersion: 'v', allowedParameters: ['hidden'] });
+    expect(command.payload.case === 'seedOperation' && command.payload.value.parameters).toEqual({});
+    expect(command.annotations).toMatchObject({ policy_alpha: '0.2000', policy_blending_method_index: '0', blending_method: 'linear' });
+  });
+});

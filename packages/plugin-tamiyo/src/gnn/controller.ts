@@ -169,8 +169,10 @@ export class GnnController implements Controller {
     signal?.throwIfAborted();
     const started = this.clock.monotonicMs();
     const blueprintId = this.currentBlueprint;
-    const graph = this.builder.build(packet, blueprintId, this.init.metadata?.(blueprintId) ?? {});
-    const ctx = { packet, graph, policyVersion: ARCHITECTURE_VERSION };
+    const metadata = this.init.metadata?.(blueprintId);
+    const graph = this.builder.build(packet, blueprintId, metadata ?? {});
+    const allowed = metadata?.allowed_parameters === undefined ? undefined : Object.keys(metadata.allowed_parameters);
+    const ctx = { packet, graph, policyVersion: ARCHITECTURE_VERSION, allowedParameters: metadata === undefined ? undefined : (allowed ?? []) };
     let outcome: Outcome;
     if (graph.counts.seed === 0) {
       outcome = { kind: 'decided', decision: neutralDecision(ctx, 'no_seed_candidates'), inferenceMs: 0 };

@@ -53,7 +53,14 @@ export interface DecodeContext {
   /** `policy_version` annotation (the architecture version or the loaded policy's version). */
   readonly policyVersion: string;
   /** Blending methods in order (default `linear`, `cosine`, `warmup_hold`). */
-  readonly blendingMethods?: readonly string[];
+  readonly blendingMethods?: readonly string[] | undefined;
+  /**
+   * Seed-operation parameters the blueprint accepts (its descriptor's `allowed_parameters`).
+   * When given, the graft's `alpha`, `blending_method_index` and schedule go into
+   * `seed_operation.parameters` only if listed, and into annotations otherwise (Kasmina's
+   * G0 gate refuses unknown parameters). Unset: all four as parameters, as the reference.
+   */
+  readonly allowedParameters?: readonly string[] | undefined;
 }
 
 const f6 = (v: number) => v.toFixed(6);
@@ -219,9 +226,20 @@ export function decodeDecision(outputs: PolicyOutputs, ctx: DecodeContext): Poli
   const base = { version: 1, issuedBy: TAMIYO_ISSUER, annotations } as const;
   let command: AdaptationCommand;
   switch (action) {
-    case POLICY_ACTIONS.seed:
+    case POLICY_ACTIONS.seed: {
       annotations.decision = 'germinate';
       annotations.reason = 'policy';
+      const graft: Record<string, number> = {
+        alpha: Math.max(0, 0.1 + paramDelta),
+        blending_method_index: blendingIndex,
+        blending_schedule_start: start,
+        blending_schedule_end: end,
+      };
+      const parameters: Record<string, number> = {};
+      for (const [key, value] of Object.entries(graft)) {
+        if (ctx.allowedParameters === undefined || ctx.allowedParameters.includes(key)) parameters[key] = value;
+        else if (key === 'alpha' || key === 'blending_method_index') annotations[`policy_${key}`] = key === 'alpha' ? f4(value) : String(value);
+      }
       command = create(AdaptationCommandSchema, {
         ...base,
         commandType: CommandType.COMMAND_SEED,
@@ -231,16 +249,12 @@ export function decodeDecision(outputs: PolicyOutputs, ctx: DecodeContext): Poli
           value: create(CommandSeedOperationSchema, {
             operation: SeedOperation.SEED_OP_GERMINATE,
             blueprintId: graph.blueprintId,
-            parameters: {
-              alpha: Math.max(0, 0.1 + paramDelta),
-              blending_method_index: blendingIndex,
-              blending_schedule_start: start,
-              blending_schedule_end: end,
-            },
+            parameters,
           }),
         },
       });
       break;
+    }
     case POLICY_ACTIONS.optimizer:
       annotations.decision = 'optimizer';
       annotations.reason = 'policy';

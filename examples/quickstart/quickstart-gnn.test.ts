@@ -1,0 +1,47 @@
+// The quickstart with Tamiyo's GNN controller selected (`tamiyo.controller: 'gnn'`), shortened
+// to 3 epochs: the run completes, every epoch boundary gets a signed command from the policy, and
+// the untrained policy's graft (action 0 with a free slot) is applied by Kasmina. Growth under
+// an untrained policy is not asserted beyond that.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runCli, type CommandLogLine, type RunSummary } from 'esper';
+import { describe, expect, it } from 'vitest';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+describe('examples/quickstart with the GNN controller', () => {
+  it('esper run, shortened to 3 epochs, completes with the policy deciding at every epoch', { timeout: 180_000 }, async () => {
+    const file = join(here, `.gnn-${randomBytes(4).toString('hex')}.config.ts`);
+    writeFileSync(file, `import base from './esper.config.js';\nexport default { ...base, tamiyo: { ...base.tamiyo, controller: 'gnn' } };\n`);
+    const out = mkdtempSync(join(tmpdir(), 'esper-quickstart-gnn-'));
+    let stdout = '';
+    let stderr = '';
+    let code: number;
+    try {
+      code = await runCli(['run', file, '--epochs', '3', '--out', out], { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), env: {}, cwd: here });
+    } finally {
+      rmSync(file, { force: true });
+    }
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    const [runId] = readdirSync(out);
+    const dir = join(out, runId!);
+    const summary = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as RunSummary;
+    expect(summary.outcome).toBe('completed');
+    expect(summary.epochs).toHaveLength(3);
+
+    const commands = readFileSync(join(dir, 'commands.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as CommandLogLine);
+    expect(commands).toHaveLength(3);
+    for (const c of commands) expect((c.command as { annotations: Record<string, string> }).annotations.controller).toBe('gnn');
+    // Untrained weights choose a graft whenever a slot is free: the first one is applied.
+    expect(commands[0], JSON.stringify(commands[0])).toMatchObject({ outcome: 'applied', operation: 'SEED_OP_GERMINATE' });
+    expect(['hidden1', 'hidden2']).toContain(commands[0]!.target);
+    expect(commands[0]!.blueprint_id).toMatch(/^residual-mlp/);
+    // The policy's normaliser and registries persist in the run directory.
+    expect(readdirSync(join(dir, 'tamiyo'))).toEqual(expect.arrayContaining(['gnn_norms.json', 'seed_registry.json']));
+    expect(stdout).not.toBe('');
+  });
+});
