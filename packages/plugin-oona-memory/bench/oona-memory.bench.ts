@@ -71,7 +71,7 @@ async function throughput(n: number, publisher: Publisher, signed: boolean): Pro
   } else {
     // Up to 1 024 publish() calls in flight, as an application firing publishes would have.
     for (let i = 0; i < n; i += 1_024) {
-      const batch: Array<Promise<boolean>> = [];
+      const batch: Array<Promise<unknown>> = [];
       for (let j = i; j < Math.min(n, i + 1_024); j++) batch.push(pub.publish(BusMessageType.SYSTEM_STATE, payload));
       await Promise.all(batch);
     }

@@ -6,6 +6,7 @@ import {
   OonaConfigError,
   OonaIdTooSmallError,
   OonaNoGroupError,
+  OonaOutcomeUnknownError,
   OonaReadCancelledError,
   OonaUnreachableError,
   type AppendOptions,
@@ -33,8 +34,9 @@ export interface RedisBackendOptions {
   readonly connectTimeoutMs?: number;
   /** How long {@link RedisStreamBackend.connect} may take before it fails with OonaUnreachableError (ms). */
   readonly startTimeoutMs?: number;
-  /** First reconnect delay; doubles per attempt up to `reconnectMaxMs`. */
+  /** First reconnect delay (ms, default 50); doubles per attempt up to `reconnectMaxMs`. */
   readonly reconnectBaseMs?: number;
+  /** Longest reconnect delay (ms, default 500): a server that is back is found within it. */
   readonly reconnectMaxMs?: number;
   /** PEM file with the CA for `rediss://` servers with private certificates. */
   readonly tlsCaFile?: string;
@@ -140,10 +142,10 @@ class AppendReplies implements ReplySink {
     if (this.next === this.to) this.backend.appendsAnswered();
   }
 
-  fail(error: Error): void {
+  fail(error: Error, sent: boolean): void {
     while (this.next < this.to) {
       const p = this.batch[this.next++]!;
-      p.settle(this.backend.appendError(p, error));
+      p.settle(this.backend.appendError(p, error, sent));
     }
     this.backend.appendsAnswered();
   }
@@ -216,7 +218,7 @@ function pem(inline: string | undefined, file: string | undefined, what: string)
  */
 export function redisClientOptions(options: RedisBackendOptions): RedisClientOptions {
   const base = options.reconnectBaseMs ?? 50;
-  const max = options.reconnectMaxMs ?? 2_000;
+  const max = options.reconnectMaxMs ?? 500;
   const tls = options.url.startsWith('rediss://');
   if (!tls && tlsConfigured(options)) {
     throw new OonaConfigError('TLS certificates or keys are set but the Redis URL is not rediss:// (TLS is off). Use a rediss:// URL.');
@@ -284,6 +286,9 @@ export class RedisStreamBackend implements StreamBackend {
   private queuedAppends: QueuedAppend[] = [];
   private readonly flushQueued = (): void => this.flushAppends();
   private readonly appendBatchMax: number;
+  private readonly restoredListeners = new Set<() => void>();
+  /** Roles (`main`, `append`) whose connection was lost and is not ready again yet. */
+  private readonly down = new Set<string>();
 
   constructor(private readonly options: RedisBackendOptions) {
     this.displayUrl = maskRedisUrl(options.url);
@@ -292,6 +297,7 @@ export class RedisStreamBackend implements StreamBackend {
     this.main = this.makeClient('main');
     // A lost append connection reconnects in the background; appends fail at once meanwhile.
     this.writer = this.makeConnection('append', () => {
+      this.down.add('append');
       if (!this.closed) this.reconnectWriter().catch(() => undefined);
     });
     this.appendBatchMax = Math.max(1, Math.floor(options.appendBatchMax ?? 128));
@@ -299,7 +305,10 @@ export class RedisStreamBackend implements StreamBackend {
 
   private makeClient(role: string): Client {
     const client = createClient(this.clientOptions);
-    client.on('error', (error: unknown) => this.connectionError(role, error));
+    client.on('error', (error: unknown) => {
+      if (this.connected) this.down.add(role);
+      this.connectionError(role, error);
+    });
     client.on('ready', () => this.connectionReady(role));
     return client;
   }
@@ -314,6 +323,25 @@ export class RedisStreamBackend implements StreamBackend {
   private connectionReady(role: string): void {
     if (this.lastError !== undefined) this.options.logger?.info('oona redis connection ready', { url: this.displayUrl, role });
     this.lastError = undefined;
+    // The command or append connection is ready again after it was lost: the server is back.
+    if (this.down.delete(role) && this.connected && !this.closed) {
+      for (const listener of [...this.restoredListeners]) {
+        try {
+          listener();
+        } catch {
+          // A failing listener must not break the connection.
+        }
+      }
+    }
+  }
+
+  /**
+   * Calls `listener` whenever the command or the append connection is ready again after it was
+   * lost — the server is back. Returns a function that removes it.
+   */
+  onConnectionRestored(listener: () => void): () => void {
+    this.restoredListeners.add(listener);
+    return () => this.restoredListeners.delete(listener);
   }
 
   /** A connection of the plugin's own (blocking reads, appends), on the command connection's URL, TLS settings and backoff. */
@@ -529,7 +557,7 @@ export class RedisStreamBackend implements StreamBackend {
       try {
         bytesOut = this.encoder.encode(queued, start, end);
       } catch (error) {
-        replies.fail(error as Error);
+        replies.fail(error as Error, false);
         start = end;
         continue;
       }
@@ -538,8 +566,19 @@ export class RedisStreamBackend implements StreamBackend {
     }
   }
 
-  /** The error an append resolves with (`XADD` error replies keep their text; a lost connection is an OonaBackendError). */
-  appendError(p: AppendItem, error: Error): Error {
+  /**
+   * The error an append resolves with: `XADD` error replies keep their text; a connection that
+   * failed before the XADD was written is an OonaBackendError (not stored: the client retries
+   * it); one lost after it was written, before its reply, an OonaOutcomeUnknownError (the
+   * server may have stored it).
+   */
+  appendError(p: AppendItem, error: Error, sent = false): Error {
+    if (sent) {
+      return new OonaOutcomeUnknownError(
+        `Redis XADD to "${p.stream}" on ${this.displayUrl}: the connection was lost after the command was sent and before its reply (${this.scrub(message(error))}); the entry may or may not be stored.`,
+        { cause: error },
+      );
+    }
     return this.translate(error, ['XADD', p.stream, p.id ?? '*']);
   }
 
@@ -676,6 +715,13 @@ export class RedisStreamBackend implements StreamBackend {
         });
       });
     });
+  }
+
+  /** `XREADGROUP GROUP g c COUNT n STREAMS stream <after>`: this consumer's pending entries after `after`. */
+  async readPending(stream: string, group: string, consumer: string, after: string, count: number): Promise<readonly StreamEntry[]> {
+    return this.parseRead(
+      await this.command(['XREADGROUP', 'GROUP', group, consumer, 'COUNT', String(Math.max(1, count)), 'STREAMS', stream, after], true),
+    );
   }
 
   async autoClaim(stream: string, group: string, consumer: string, minIdleMs: number, cursor: string, count: number): Promise<AutoClaimResult> {

@@ -17,7 +17,7 @@ export const oonaRedisSchema = z.strictObject({
     description: 'Start fails with `ESPER_OONA_UNREACHABLE` after this long.',
   }),
   reconnectBaseMs: z.number().int().positive().default(50).meta({ description: 'First reconnect delay, doubling per attempt.' }),
-  reconnectMaxMs: z.number().int().positive().default(2_000).meta({ description: 'Longest reconnect delay.' }),
+  reconnectMaxMs: z.number().int().positive().default(500).meta({ description: 'Longest reconnect delay: a server that is back is found within it (publishing resumes then).' }),
   tlsCaFile: z.string().min(1).optional().meta({
     env: 'OONA_REDIS_TLS_CA_FILE',
     description: 'CA certificate file (PEM) for `rediss://` servers with a private CA.',

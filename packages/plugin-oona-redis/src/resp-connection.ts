@@ -54,11 +54,13 @@ function encode(args: readonly string[]): string {
 /**
  * Receives the replies of commands written together, in order: `reply` once per reply (an error
  * reply is `-…`; `buf[start, end)` is only valid during the call, except that views on it may be
- * kept), then nothing more — or `fail` once for every reply that will not come.
+ * kept), then nothing more — or `fail` once for every reply that will not come. `sent` says
+ * whether the commands were written to the connection before it failed: then the server may
+ * have run them (their outcome is unknown); otherwise they never left this process.
  */
 export interface ReplySink {
   reply(buf: Buffer, start: number, end: number): void;
-  fail(error: Error): void;
+  fail(error: Error, sent: boolean): void;
 }
 
 interface Waiter {
@@ -195,7 +197,7 @@ export class RespConnection {
   sendEncoded(bytes: Uint8Array, replies: number, sink: ReplySink): void {
     const socket = this.socket;
     if (!this.isReady || socket === undefined) {
-      sink.fail(new ConnectionClosedError());
+      sink.fail(new ConnectionClosedError(), false);
       return;
     }
     this.waiters.push({ sink, left: replies });
@@ -230,7 +232,7 @@ export class RespConnection {
               }
             }
           },
-          fail: reject,
+          fail: (error) => reject(error),
         },
       });
       socket.write(encode(args));
@@ -315,7 +317,8 @@ export class RespConnection {
     this.length = 0;
     this.scanner.reset();
     const waiters = this.waiters.splice(0);
-    for (const waiter of waiters) waiter.sink.fail(error);
+    // Written before the connection failed: the server may have run them.
+    for (const waiter of waiters) waiter.sink.fail(error, true);
     if (wasReady && !this.destroyed) this.options.onDrop?.();
   }
 

@@ -97,7 +97,9 @@ function checkMessage(desc: DescMessage, reader: BinaryReader, end: number, dept
               reader.skip(ewt, eno);
             }
           } else {
-            reader.skip(ewt, eno, limit - depth);
+            // protobuf-es would read the entry's next bytes as a key or value (it does not skip
+            // unknown fields inside map entries), so such an entry cannot be decoded faithfully.
+            throw new Error(`field ${desc.typeName}.${field.name} has a map entry with unknown field ${eno}`);
           }
         }
         if (reader.pos !== entryEnd) throw new RangeError('map entry overruns its length');
@@ -151,11 +153,12 @@ function reasonOf(e: unknown): string {
  * {@link LeylineDecodeError} (code `ESPER_LEYLINE_DECODE`, message naming the type and byte
  * length, `cause` = the underlying error) — never any other error, never a half-decoded message.
  *
- * Rejects: truncated or overlong data, bad tags and length prefixes, known fields with the
- * wrong wire type (unless `checkWireTypes: false`), invalid UTF-8 in string fields and map
- * keys (protobuf-es validates proto3 strings), nesting beyond `recursionLimit`. Accepts, as
- * protoc does: unknown fields (kept, so re-encoding preserves them) and unknown enum numbers
- * (Leyline enums are open).
+ * Rejects: input that is not a `Uint8Array`, truncated or overlong data, bad tags and length
+ * prefixes, known fields with the wrong wire type and map entries with fields other than key
+ * and value (unless `checkWireTypes: false`; protobuf-es misreads such entries), invalid UTF-8
+ * in string fields and map keys (protobuf-es validates proto3 strings), nesting beyond
+ * `recursionLimit`. Accepts, as protoc does: unknown fields of every wire type, groups included
+ * (kept, so re-encoding preserves them), and unknown enum numbers (Leyline enums are open).
  */
 export function decodeMessage<Desc extends DescMessage>(schema: Desc, bytes: Uint8Array, options: DecodeOptions = {}): MessageShape<Desc> {
   const length = bytes instanceof Uint8Array ? bytes.byteLength : 0;

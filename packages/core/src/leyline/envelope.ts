@@ -20,7 +20,7 @@ import {
 } from '../../gen/leyline_pb.js';
 import { decodeMessage, type DecodeOptions } from './decode.js';
 import { enumName } from './enums.js';
-import { LeylineEnvelopeTypeError } from './errors.js';
+import { LeylineDecodeError, LeylineEnvelopeTypeError } from './errors.js';
 
 /**
  * The payload schema of each `BusMessageType` (reference §1.4): the one table that wrapping,
@@ -135,15 +135,52 @@ export function encodeEnvelope<T extends BusPayloadType>(type: T, message: BusPa
   return toBinary(BusEnvelopeSchema, wrapEnvelope(type, message, attributes));
 }
 
+/** What a value is, for messages about input of the wrong type. */
+function kindOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value !== 'object') return typeof value;
+  return (value as object).constructor?.name ?? 'object';
+}
+
+/** Why `value` is not a decoded `BusEnvelope`, or undefined when it is one. */
+function envelopeProblem(value: object): string | undefined {
+  const e = value as Partial<Record<keyof BusEnvelope, unknown>>;
+  if (e.$typeName !== BusEnvelopeSchema.typeName) return `an object that is not a ${BusEnvelopeSchema.typeName} ($typeName ${String(e.$typeName)})`;
+  if (typeof e.messageType !== 'number' || !Number.isInteger(e.messageType)) return 'a BusEnvelope whose messageType is not an integer';
+  if (!(e.payload instanceof Uint8Array)) return `a BusEnvelope whose payload is ${kindOf(e.payload)}, not a Uint8Array`;
+  const attributes = e.attributes;
+  if (attributes === null || typeof attributes !== 'object') return 'a BusEnvelope whose attributes are not an object';
+  for (const key in attributes) {
+    if (typeof (attributes as Record<string, unknown>)[key] !== 'string') return `a BusEnvelope whose attribute "${key}" is not a string`;
+  }
+  return undefined;
+}
+
+/**
+ * The envelope of `input`: bytes are decoded, a decoded `BusEnvelope` is checked and kept.
+ *
+ * @throws LeylineDecodeError for anything else (null, numbers, plain objects, ArrayBuffers…),
+ *   or bytes that do not decode.
+ */
 function toEnvelope(input: Uint8Array | BusEnvelope, options: DecodeOptions | undefined): BusEnvelope {
-  return input instanceof Uint8Array ? decodeMessage(BusEnvelopeSchema, input, options) : input;
+  if (input instanceof Uint8Array) return decodeMessage(BusEnvelopeSchema, input, options);
+  const problem =
+    input === null || typeof input !== 'object'
+      ? `${kindOf(input)} is not envelope bytes (a Uint8Array) or a BusEnvelope`
+      : envelopeProblem(input);
+  if (problem !== undefined) {
+    const hint = input instanceof ArrayBuffer ? ' (wrap an ArrayBuffer in a Uint8Array)' : '';
+    throw new LeylineDecodeError(BusEnvelopeSchema.typeName, 0, `expected envelope bytes or a BusEnvelope, got ${problem}${hint}`);
+  }
+  return input;
 }
 
 /**
  * Decodes an envelope (bytes or an already decoded `BusEnvelope`) and its payload by the
  * declared `message_type`. Switch on `messageType` to narrow `message`.
  *
- * @throws LeylineDecodeError when the envelope or the payload bytes do not decode.
+ * @throws LeylineDecodeError when the envelope or the payload bytes do not decode, or `input`
+ *   is neither bytes nor a `BusEnvelope` (null, a number, a plain object, an ArrayBuffer).
  * @throws LeylineEnvelopeTypeError when the declared type has no payload schema
  *   (UNSPECIFIED, or a number this build does not know).
  */
@@ -164,7 +201,8 @@ export function unwrapEnvelope(input: Uint8Array | BusEnvelope, options?: Decode
  * Decodes an envelope that must be of type `type` and returns its payload.
  *
  * @throws LeylineEnvelopeTypeError when the envelope declares another type.
- * @throws LeylineDecodeError when the envelope or the payload bytes do not decode.
+ * @throws LeylineDecodeError when the envelope or the payload bytes do not decode, or `input`
+ *   is neither bytes nor a `BusEnvelope`.
  */
 export function unwrapAs<T extends BusPayloadType>(type: T, input: Uint8Array | BusEnvelope, options?: DecodeOptions): BusPayload<T> {
   const envelope = toEnvelope(input, options);

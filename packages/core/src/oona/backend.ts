@@ -5,8 +5,14 @@
  * implements it with Redis Stream commands, {@link MemoryStreamBackend} in process.
  *
  * Errors: a missing group is {@link OonaNoGroupError}, a duplicate group
- * {@link OonaBusyGroupError}; everything else a backend cannot do is an
- * {@link OonaBackendError} (or any thrown error), which the client counts as a failure.
+ * {@link OonaBusyGroupError}; an append that was sent but whose reply was lost with the
+ * connection is an {@link OonaOutcomeUnknownError} (it may be stored: the client reports the
+ * publish as `'unknown'` and does not send it again); everything else a backend cannot do is an
+ * {@link OonaBackendError} (or any thrown error), which the client counts as a failure and, for
+ * appends, retries.
+ *
+ * Ids are `<ms>-<seq>` strings of two unsigned 64-bit integers; compare them with
+ * `compareStreamIds` (never as numbers).
  */
 
 /** Fields of one entry. Oona writes `payload` (envelope bytes) and, when signing, `signature`. */
@@ -110,6 +116,14 @@ export interface StreamBackend {
   createGroup(stream: string, group: string): Promise<void>;
   /** `XREADGROUP GROUP g c COUNT n [BLOCK ms] STREAMS stream >`. Throws OonaNoGroupError. */
   readGroup(stream: string, group: string, consumer: string, options: ReadGroupOptions): Promise<readonly StreamEntry[]>;
+  /**
+   * Optional: `XREADGROUP GROUP g c COUNT n STREAMS stream <after>` — the entries delivered to
+   * this consumer and not yet acknowledged, with ids greater than `after`, in id order (entries
+   * trimmed since come back with no fields). The client reads them after a read or an
+   * acknowledgement failed, so that entries whose delivery reply was lost with a connection are
+   * handled now rather than after `retryIdleMs`. Throws OonaNoGroupError.
+   */
+  readPending?(stream: string, group: string, consumer: string, after: string, count: number): Promise<readonly StreamEntry[]>;
   /** `XACK`; unknown ids are ignored. Resolves how many were acknowledged. */
   ack(stream: string, group: string, ids: readonly string[]): Promise<number>;
   /** `XAUTOCLAIM stream group consumer minIdleMs cursor COUNT n`, with delivery counts. */
@@ -127,6 +141,13 @@ export interface StreamBackend {
   range(stream: string, start: string, end: string, count: number, reverse?: boolean): Promise<readonly StreamEntry[]>;
   /** `DEL stream` (tests and cleanup). */
   deleteStream(stream: string): Promise<void>;
+  /**
+   * Optional: calls `listener` whenever a connection of this backend is up again after it was
+   * lost (not for the first connect). The client then moves its open breakers to half-open at
+   * once and retries its buffered publishes, instead of waiting out the breaker timeout.
+   * Returns a function that removes the listener.
+   */
+  onConnectionRestored?(listener: () => void): () => void;
   /** Releases connections and cancels blocking reads. Idempotent. */
   close(): Promise<void>;
 }

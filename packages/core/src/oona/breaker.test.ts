@@ -71,4 +71,23 @@ describe('CircuitBreaker', () => {
     expect(breaker.state).toBe(OPEN);
     expect(breaker.allow()).toBe(true);
   });
+
+  it('restored(): an OPEN breaker half-opens at once (the next call is the trial); other states do not change', () => {
+    const { clock, breaker } = make();
+    breaker.restored();
+    expect(breaker.state).toBe(CLOSED);
+    for (let i = 0; i < 3; i++) breaker.recordFailure();
+    expect(breaker.allow()).toBe(false);
+    clock.advance(10);
+    breaker.restored();
+    expect(breaker.snapshot()).toMatchObject({ state: HALF_OPEN, failureCount: 0, openUntilMs: 0 });
+    expect(breaker.allow()).toBe(true);
+    breaker.restored();
+    expect(breaker.state).toBe(HALF_OPEN);
+    // A failed trial counts toward re-opening as in any half-open period; a success closes.
+    breaker.recordFailure();
+    expect(breaker.state).toBe(HALF_OPEN);
+    breaker.recordSuccess();
+    expect(breaker.state).toBe(CLOSED);
+  });
 });

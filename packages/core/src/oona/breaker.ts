@@ -19,7 +19,7 @@ export interface BreakerSnapshot {
   readonly openUntilMs: number;
 }
 
-type BreakerEvent = 'allow' | 'failure' | 'success';
+type BreakerEvent = 'allow' | 'failure' | 'success' | 'restored';
 
 interface BreakerData {
   state: CircuitBreakerState;
@@ -39,6 +39,7 @@ const TRANSITIONS: Record<
 > = {
   [CircuitBreakerState.CIRCUIT_STATE_CLOSED]: {
     allow: (d) => [d, true],
+    restored: (d) => [d, true],
     failure: (d, now, o) =>
       d.failures + 1 >= o.failureThreshold
         ? [{ state: CircuitBreakerState.CIRCUIT_STATE_OPEN, failures: d.failures + 1, successes: 0, openUntilMs: now() + o.timeoutMs }, false]
@@ -54,6 +55,8 @@ const TRANSITIONS: Record<
     // A failure reported while open (a call that was already in flight) extends the open period.
     failure: (d, now, o) => [{ ...d, failures: d.failures + 1, successes: 0, openUntilMs: now() + o.timeoutMs }, false],
     success: (d) => [d, true],
+    // The backend reports its connection back: trial calls may go at once, without waiting out the timeout.
+    restored: () => [{ state: CircuitBreakerState.CIRCUIT_STATE_HALF_OPEN, failures: 0, successes: 0, openUntilMs: 0 }, true],
   },
   [CircuitBreakerState.CIRCUIT_STATE_HALF_OPEN]: {
     allow: (d) => [d, true],
@@ -65,19 +68,22 @@ const TRANSITIONS: Record<
       d.successes + 1 >= o.successThreshold
         ? [{ state: CircuitBreakerState.CIRCUIT_STATE_CLOSED, failures: 0, successes: 0, openUntilMs: 0 }, true]
         : [{ ...d, successes: d.successes + 1 }, true],
+    restored: (d) => [d, true],
   },
   [CircuitBreakerState.CIRCUIT_STATE_UNKNOWN]: {
     allow: (d) => [d, true],
     failure: (d) => [d, false],
     success: (d) => [d, true],
+    restored: (d) => [d, true],
   },
 };
 
 /**
  * A circuit breaker with Leyline `CircuitBreakerState` states (CLOSED → OPEN after
  * `failureThreshold` consecutive failures; OPEN → HALF_OPEN on the first `allow()` after
- * `timeoutMs`; HALF_OPEN → CLOSED after `successThreshold` successes). Time comes from the
- * injected monotonic clock.
+ * `timeoutMs`, or at once when the backend reports its connection restored
+ * ({@link CircuitBreaker.restored}); HALF_OPEN → CLOSED after `successThreshold` successes).
+ * Time comes from the injected monotonic clock.
  */
 export class CircuitBreaker {
   private data: BreakerData = { state: CircuitBreakerState.CIRCUIT_STATE_CLOSED, failures: 0, successes: 0, openUntilMs: 0 };
@@ -115,6 +121,15 @@ export class CircuitBreaker {
     // As in allow(): a success in CLOSED with no failures counted changes nothing.
     if (this.data.state === CircuitBreakerState.CIRCUIT_STATE_CLOSED && this.data.failures === 0) return;
     this.apply('success');
+  }
+
+  /**
+   * The backend's connection is back: an OPEN breaker goes HALF_OPEN at once, so the next call
+   * is the trial instead of waiting out `timeoutMs` (a failed trial opens it again). Other
+   * states do not change.
+   */
+  restored(): void {
+    this.apply('restored');
   }
 
   /** Opens the breaker now for `timeoutMs`. */

@@ -21,6 +21,7 @@ import type {
   OonaSubscription,
   PublishBatchItem,
   PublishOptions,
+  PublishResult,
   SubscribeOptions,
   TypedConsumeOptions,
   TypedSubscribeOptions,
@@ -30,7 +31,7 @@ import { Consumer } from './client/consumer.js';
 import { ClientCore, type OonaClientOptions } from './client/core.js';
 import { Publisher } from './client/publisher.js';
 import { Subscriptions } from './client/subscriptions.js';
-import { trimStreams } from './client/trim.js';
+import { Housekeeper } from './client/trim.js';
 import { OonaBusyGroupError, OonaUnroutableError } from './errors.js';
 import { OONA_COUNTERS } from './metrics.js';
 import type { OonaSettings } from './settings.js';
@@ -57,6 +58,7 @@ export class OonaClient implements Oona {
   private readonly publisher: Publisher;
   private readonly consuming: Consumer;
   private readonly subscriptions: Subscriptions;
+  private readonly housekeeper: Housekeeper;
   private closing: Promise<void> | undefined;
 
   constructor(options: OonaClientOptions) {
@@ -64,6 +66,7 @@ export class OonaClient implements Oona {
     this.publisher = new Publisher(this.core, options.onUnsent);
     this.consuming = new Consumer(this.core);
     this.subscriptions = new Subscriptions(this.core, this.consuming);
+    this.housekeeper = new Housekeeper(this.core);
     this.streams = this.core.streams;
     this.group = this.core.group;
     this.consumer = this.core.consumer;
@@ -89,21 +92,21 @@ export class OonaClient implements Oona {
 
   // ---------------------------------------------------------------- publish
 
-  publish(messageType: BusMessageType, payload: Uint8Array, options?: PublishOptions): Promise<boolean> {
+  publish(messageType: BusMessageType, payload: Uint8Array, options?: PublishOptions): Promise<PublishResult> {
     return this.publisher.publish(messageType, payload, options);
   }
 
-  publishBatch(items: readonly PublishBatchItem[]): Promise<boolean[]> {
+  publishBatch(items: readonly PublishBatchItem[]): Promise<PublishResult[]> {
     return this.publisher.publishBatch(items);
   }
 
-  publishMessage<Desc extends DescMessage>(schema: Desc, message: MessageShape<Desc>, options?: PublishOptions): Promise<boolean> {
+  publishMessage<Desc extends DescMessage>(schema: Desc, message: MessageShape<Desc>, options?: PublishOptions): Promise<PublishResult> {
     const type = busMessageTypeOf(schema);
     if (type === undefined) throw OonaUnroutableError.forSchema(schema.typeName);
     return this.publish(type, toBinary(schema, message), options);
   }
 
-  publishEmergencySignal(signal: EmergencySignal, options?: { source?: string }): Promise<boolean> {
+  publishEmergencySignal(signal: EmergencySignal, options?: { source?: string }): Promise<PublishResult> {
     return this.publisher.publishEmergencySignal(signal, options);
   }
 
@@ -180,7 +183,7 @@ export class OonaClient implements Oona {
     return out;
   }
 
-  async emitMetricsTelemetry(source = 'oona', level: TelemetryLevel = TelemetryLevel.INFO): Promise<boolean> {
+  async emitMetricsTelemetry(source = 'oona', level: TelemetryLevel = TelemetryLevel.INFO): Promise<PublishResult> {
     const snapshot = await this.metricsSnapshot();
     const packet = create(TelemetryPacketSchema, {
       packetId: `oona-${randomUUID()}`,
@@ -214,7 +217,7 @@ export class OonaClient implements Oona {
     } catch (error) {
       return Promise.reject(error as Error);
     }
-    return trimStreams(this.core);
+    return this.housekeeper.run();
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -230,6 +233,7 @@ export class OonaClient implements Oona {
       await this.consuming.flushRetries();
       // Buffered publishes get their verdict (drain gives up at once once closing).
       await this.publisher.retries.drained();
+      this.core.stopListening();
       await this.core.backend.close();
     })();
     return this.closing;

@@ -43,6 +43,30 @@ export class OonaIdTooSmallError extends EsperError<'ESPER_OONA_ID_TOO_SMALL'> {
   }
 }
 
+/**
+ * A string that is not a stream entry id: ids are `<ms>-<seq>`, two unsigned 64-bit integers
+ * (each at most 18446744073709551615).
+ */
+export class OonaStreamIdError extends EsperError<'ESPER_OONA_STREAM_ID'> {
+  constructor(readonly id: string) {
+    super(
+      'ESPER_OONA_STREAM_ID',
+      `"${id.length > 64 ? `${id.slice(0, 64)}…` : id}" is not a stream id: an id is <ms>-<seq>, two unsigned 64-bit integers (as Redis writes them).`,
+    );
+  }
+}
+
+/**
+ * A backend call whose outcome is unknown: it was sent, and the connection was lost before the
+ * reply came. An append may or may not have been stored; the client reports such a publish as
+ * `'unknown'` and does not send it again.
+ */
+export class OonaOutcomeUnknownError extends EsperError<'ESPER_OONA_OUTCOME_UNKNOWN'> {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ESPER_OONA_OUTCOME_UNKNOWN', message, options);
+  }
+}
+
 /** The backend could not be reached when the client started. The URL in the message has credentials masked. */
 export class OonaUnreachableError extends EsperError<'ESPER_OONA_UNREACHABLE'> {
   constructor(message: string, options?: { cause?: unknown }) {

@@ -1,8 +1,8 @@
 import { appendEntries, submitAppend, type AppendRequest, type StreamBackend } from './backend.js';
-import { OonaBackendError } from './errors.js';
+import { OonaBackendError, OonaOutcomeUnknownError } from './errors.js';
 
 /** Backend operations that {@link FaultInjectingBackend} can fail. */
-export type FaultOp = Exclude<keyof StreamBackend, 'close' | 'submitAppend'>;
+export type FaultOp = Exclude<keyof StreamBackend, 'close' | 'submitAppend' | 'onConnectionRestored'>;
 
 /**
  * Wraps any {@link StreamBackend} so tests can make operations fail ("the next append throws",
@@ -12,8 +12,24 @@ export type FaultOp = Exclude<keyof StreamBackend, 'close' | 'submitAppend'>;
 export class FaultInjectingBackend implements StreamBackend {
   private readonly failNextCount = new Map<FaultOp, number>();
   private readonly failing = new Set<FaultOp>();
+  private readonly restoredListeners = new Set<() => void>();
+  /** Appends still to be stored with their reply lost. */
+  private lostReplies = 0;
 
-  constructor(readonly inner: StreamBackend) {}
+  constructor(readonly inner: StreamBackend) {
+    inner.onConnectionRestored?.(() => this.restoreConnection());
+  }
+
+  /** Reports a restored connection to the listeners, as a backend whose connection came back does. */
+  restoreConnection(): void {
+    for (const listener of [...this.restoredListeners]) listener();
+  }
+
+  onConnectionRestored(listener: () => void): () => void {
+    this.restoredListeners.add(listener);
+    return () => this.restoredListeners.delete(listener);
+  }
+
 
   /** The next `times` calls of `op` throw an OonaBackendError. */
   failNext(op: FaultOp, times = 1): void {
@@ -25,10 +41,31 @@ export class FaultInjectingBackend implements StreamBackend {
     this.failing.add(op);
   }
 
+  /**
+   * The next `times` appends (single, submitted or batch entries) are stored by the inner
+   * backend but report an {@link OonaOutcomeUnknownError}, as when the connection is lost after
+   * the command was sent and before its reply.
+   */
+  loseReplyNext(times = 1): void {
+    this.lostReplies += times;
+  }
+
   /** Clears every injected fault. */
   heal(): void {
     this.failNextCount.clear();
     this.failing.clear();
+    this.lostReplies = 0;
+  }
+
+  /** Whether this append's reply is lost (using up one {@link loseReplyNext}). */
+  private takeLostReply(): boolean {
+    if (this.lostReplies === 0) return false;
+    this.lostReplies--;
+    return true;
+  }
+
+  private lost(): OonaOutcomeUnknownError {
+    return new OonaOutcomeUnknownError('injected fault: the reply to this append was lost');
   }
 
   /** Whether a call of `op` fails now (using up one `failNext`). */
@@ -46,7 +83,13 @@ export class FaultInjectingBackend implements StreamBackend {
     return run();
   }
 
-  append: StreamBackend['append'] = (...a) => this.guard('append', () => this.inner.append(...a));
+  append: StreamBackend['append'] = (...a) =>
+    this.guard('append', async () => {
+      const lost = this.takeLostReply();
+      const id = await this.inner.append(...a);
+      if (lost) throw this.lost();
+      return id;
+    });
   /**
    * Takes the `append` faults (an injected one settles the request with an OonaBackendError,
    * after this returns); otherwise hands the request to the inner backend (its own
@@ -55,6 +98,10 @@ export class FaultInjectingBackend implements StreamBackend {
   submitAppend: NonNullable<StreamBackend['submitAppend']> = (request: AppendRequest) => {
     if (this.takeFault('append')) {
       queueMicrotask(() => request.settle(new OonaBackendError('injected fault: append')));
+      return;
+    }
+    if (this.takeLostReply()) {
+      submitAppend(this.inner, { stream: request.stream, fields: request.fields, settle: (error) => request.settle(error ?? this.lost()) });
       return;
     }
     submitAppend(this.inner, request);
@@ -73,12 +120,13 @@ export class FaultInjectingBackend implements StreamBackend {
         else pass.push(i);
       }
       if (pass.length > 0) {
+        const lost = pass.map(() => this.takeLostReply());
         const ids = await appendEntries(
           this.inner,
           stream,
           pass.map((i) => entries[i]!),
         );
-        pass.forEach((i, k) => (out[i] = ids[k]!));
+        pass.forEach((i, k) => (out[i] = lost[k] && typeof ids[k] === 'string' ? this.lost() : ids[k]!));
       }
       return out;
     });
@@ -89,6 +137,9 @@ export class FaultInjectingBackend implements StreamBackend {
   createGroup: StreamBackend['createGroup'] = (...a) => this.guard('createGroup', () => this.inner.createGroup(...a));
   readGroup: StreamBackend['readGroup'] = (...a) => this.guard('readGroup', () => this.inner.readGroup(...a));
   ack: StreamBackend['ack'] = (...a) => this.guard('ack', () => this.inner.ack(...a));
+  /** The inner backend's `readPending` (none without it: then this resolves no entries). */
+  readPending: NonNullable<StreamBackend['readPending']> = (...a) =>
+    this.guard('readPending', () => (this.inner.readPending === undefined ? Promise.resolve([]) : this.inner.readPending(...a)));
   autoClaim: StreamBackend['autoClaim'] = (...a) => this.guard('autoClaim', () => this.inner.autoClaim(...a));
   trimMinId: StreamBackend['trimMinId'] = (...a) => this.guard('trimMinId', () => this.inner.trimMinId(...a));
   range: StreamBackend['range'] = (...a) => this.guard('range', () => this.inner.range(...a));

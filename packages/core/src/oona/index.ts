@@ -32,13 +32,26 @@ export {
   OonaConfigError,
   OonaIdTooSmallError,
   OonaNoGroupError,
+  OonaOutcomeUnknownError,
   OonaReadCancelledError,
+  OonaStreamIdError,
   OonaUnreachableError,
   OonaUnroutableError,
 } from './errors.js';
 export { FaultInjectingBackend, type FaultOp } from './faults.js';
 export { startHousekeeping } from './housekeeping.js';
-export { compareStreamIds, minStreamId, nextStreamId, parseStreamId, ZERO_ID, type StreamId } from './ids.js';
+export {
+  compareStreamIds,
+  MAX_STREAM_ID,
+  MAX_STREAM_ID_PART,
+  maxStreamId,
+  minStreamId,
+  nextStreamId,
+  parseStreamId,
+  streamIdAt,
+  ZERO_ID,
+  type StreamId,
+} from './ids.js';
 export { OONA_COUNTERS, OONA_GAUGES, OONA_SOURCE_COUNTERS, type OonaCounter } from './metrics.js';
 export {
   breakerSettingsSchema,

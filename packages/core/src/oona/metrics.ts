@@ -27,6 +27,8 @@ export const OONA_COUNTERS = [
   'publish_errors',
   /** Publishes given up after the retry buffer was full or their retry deadline passed. */
   'publish_unsent',
+  /** Publishes whose append was sent and lost its reply with the connection (resolved 'unknown': maybe stored, not retried). */
+  'publish_unknown',
   /** Backend errors on consume (read, claim, ack). */
   'consume_errors',
   /** Handler runs that threw or rejected. */
@@ -51,6 +53,8 @@ export const OONA_COUNTERS = [
   'emergency_rate_dropped',
   /** Housekeeping runs where an unconsumed entry kept a stream above its TTL/length bound. */
   'trim_blocked',
+  /** Consumed entries whose id time is more than a minute ahead of this client's clock (a future-dated or huge id; age trimming does not trust it). */
+  'future_ids',
 ] as const;
 
 /** One counter name. */

@@ -34,4 +34,14 @@ describe('Oona settings are parsed once (issue 12, finding 6)', () => {
     expect(settings).not.toHaveProperty('resolveOonaSettings');
     expect(ids).not.toHaveProperty('formatStreamId');
   });
+
+  it('the publish defaults fit together (decision 0055): breaker trials well inside the retry window, room for it at 1 600 msg/s', () => {
+    const s = settings.oonaSettingsSchema.parse({});
+    expect(s.publishRetryTimeoutMs).toBe(10_000);
+    expect(s.publishBreaker.timeoutMs * 4).toBeLessThanOrEqual(s.publishRetryTimeoutMs);
+    expect(s.publishRetryBufferSize / (s.publishRetryTimeoutMs / 1_000)).toBeGreaterThanOrEqual(1_600);
+    // A partial breaker setting keeps the other defaults of its own breaker.
+    expect(settings.oonaSettingsSchema.parse({ publishBreaker: { failureThreshold: 5 } }).publishBreaker.timeoutMs).toBe(2_000);
+    expect(s.consumeBreaker.timeoutMs).toBe(30_000);
+  });
 });

@@ -4,12 +4,31 @@ import { z } from 'zod';
 const positiveInt = z.number().int().positive();
 const optionalCount = positiveInt.nullable().default(null);
 
-/** Breaker parameters (reference §1.9 defaults: 3 failures, 1 success, 30 s open). */
-export const breakerSettingsSchema = z.strictObject({
-  failureThreshold: positiveInt.default(3).meta({ description: 'Consecutive failures that open the breaker.' }),
-  successThreshold: positiveInt.default(1).meta({ description: 'Successes in half-open that close it again.' }),
-  timeoutMs: z.number().int().nonnegative().default(30_000).meta({ description: 'How long the breaker stays open.' }),
-});
+/** Breaker parameters with the given open time (3 failures open it, 1 success in half-open closes it). */
+function breakerSettings(timeoutMs: number, timeoutText: string) {
+  return z.strictObject({
+    failureThreshold: positiveInt.default(3).meta({ description: 'Consecutive failures that open the breaker.' }),
+    successThreshold: positiveInt.default(1).meta({ description: 'Successes in half-open that close it again.' }),
+    timeoutMs: z.number().int().nonnegative().default(timeoutMs).meta({ description: timeoutText }),
+  });
+}
+
+/** Breaker parameters (reference §1.9 defaults: 3 failures, 1 success, 30 s open); the consume breaker's. */
+export const breakerSettingsSchema = breakerSettings(
+  30_000,
+  'How long the breaker stays open before a trial call (a restored backend connection half-opens it at once).',
+);
+
+/**
+ * The publish breaker's parameters: as {@link breakerSettingsSchema} but open for 2 s, well
+ * inside the publish retry window (`publishRetryTimeoutMs`), so that buffered publishes see
+ * trial calls before they expire even when the backend reports no restored connection
+ * (decision 0055).
+ */
+const publishBreakerSettingsSchema = breakerSettings(
+  2_000,
+  'How long the publish breaker stays open before a trial publish; keep it well under `publishRetryTimeoutMs` (a restored backend connection half-opens it at once).',
+);
 
 /**
  * Settings shared by every Oona plugin: the stream catalogue (reference §1.2), group and
@@ -107,13 +126,16 @@ export const oonaSettingsShape = {
     env: 'OONA_EMERGENCY_MAX_PER_MIN',
     description: 'Emergency token buckets: size and refill per minute; 0 disables.',
   }),
-  publishBreaker: breakerSettingsSchema.prefault({}),
+  publishBreaker: publishBreakerSettingsSchema.prefault({}),
   consumeBreaker: breakerSettingsSchema.prefault({}),
-  publishRetryBufferSize: z.number().int().nonnegative().default(1_024).meta({
-    description: 'Publishes that may wait for a retry after a backend error; 0 fails them at once.',
+  // The three publish-side defaults fit together (decision 0055): a 10 s retry window, a
+  // breaker that tries again every 2 s inside it, and room for 16 384 publishes — an outage of
+  // up to ~9.5 s at up to ~1 600 publishes/s per client, with nothing reported unsent.
+  publishRetryBufferSize: z.number().int().nonnegative().default(16_384).meta({
+    description: 'Publishes that may wait for a retry after a backend error (covers `publishRetryTimeoutMs` at this many ÷ timeout publishes per second); 0 fails them at once.',
   }),
-  publishRetryTimeoutMs: z.number().int().nonnegative().default(5_000).meta({
-    description: 'How long a buffered publish keeps retrying before it is reported unsent.',
+  publishRetryTimeoutMs: z.number().int().nonnegative().default(10_000).meta({
+    description: 'How long a buffered publish keeps retrying before it is reported unsent: the longest backend outage publishing rides out.',
   }),
   housekeepingIntervalMs: z.number().int().nonnegative().default(60_000).meta({
     description: 'Housekeeping period while the plugin runs; 0 disables the timer.',

@@ -9,8 +9,11 @@ const FIRST_BLOCK_BYTES = 16 * 1024;
 const MAX_BLOCK_BYTES = 64 * 1024;
 
 interface Chunk {
-  readonly ms: Float64Array;
-  readonly seq: Float64Array;
+  /** Each id part as two unsigned 32-bit halves: ids are pairs of 64-bit integers. */
+  readonly msHi: Uint32Array;
+  readonly msLo: Uint32Array;
+  readonly seqHi: Uint32Array;
+  readonly seqLo: Uint32Array;
   /** Index into `blocks` and byte offset there of each entry's record. */
   readonly block: Uint32Array;
   readonly offset: Uint32Array;
@@ -22,13 +25,15 @@ interface Chunk {
 }
 
 /** Bytes of a chunk's id and record arrays, allocated as one buffer (one allocation, not five). */
-const CHUNK_INDEX_BYTES = CHUNK * (8 + 8 + 4 + 4 + 2);
+const CHUNK_INDEX_BYTES = CHUNK * (4 * 4 + 4 + 4 + 2);
 
 function newChunk(): Chunk {
   const buffer = new ArrayBuffer(CHUNK_INDEX_BYTES);
   return {
-    ms: new Float64Array(buffer, 0, CHUNK),
-    seq: new Float64Array(buffer, CHUNK * 8, CHUNK),
+    msHi: new Uint32Array(buffer, 0, CHUNK),
+    msLo: new Uint32Array(buffer, CHUNK * 4, CHUNK),
+    seqHi: new Uint32Array(buffer, CHUNK * 8, CHUNK),
+    seqLo: new Uint32Array(buffer, CHUNK * 12, CHUNK),
     block: new Uint32Array(buffer, CHUNK * 16, CHUNK),
     offset: new Uint32Array(buffer, CHUNK * 20, CHUNK),
     shape: new Uint16Array(buffer, CHUNK * 24, CHUNK),
@@ -37,9 +42,28 @@ function newChunk(): Chunk {
   };
 }
 
+const TWO_32 = 4_294_967_296;
+/** Above this high half a part no longer fits a double exactly (2^53 = 2^21 · 2^32). */
+const SAFE_HI = 1 << 21;
+
+/** The decimal text of the unsigned 64-bit integer `hi · 2^32 + lo`. */
+export function partText(hi: number, lo: number): string {
+  if (hi === 0) return String(lo);
+  if (hi < SAFE_HI) return String(hi * TWO_32 + lo);
+  return String((BigInt(hi) << 32n) | BigInt(lo));
+}
+
+/** Compares two ids given as 32-bit halves (ms high, ms low, seq high, seq low). */
+export function compareHalves(a0: number, a1: number, a2: number, a3: number, b0: number, b1: number, b2: number, b3: number): number {
+  if (a0 !== b0) return a0 - b0;
+  if (a1 !== b1) return a1 - b1;
+  if (a2 !== b2) return a2 - b2;
+  return a3 - b3;
+}
+
 /**
- * The entries of one in-memory stream, ordered by id: entry `i` has id `${ms(i)}-${seq(i)}`
- * and its fields. A stream keeps every entry until it is trimmed, so anything kept per entry as
+ * The entries of one in-memory stream, ordered by id: entry `i` has id `<ms>-<seq>` (each part
+ * an unsigned 64-bit integer, stored as two 32-bit halves) and its fields. A stream keeps every entry until it is trimmed, so anything kept per entry as
  * a JavaScript object (the entry, its id string, its fields object and byte arrays) is promoted
  * and traced by the garbage collector, which cost more than the rest of the publish→handler
  * path. Here nothing per entry is an object: ids live in typed arrays, field bytes are copied
@@ -66,8 +90,8 @@ export class EntryLog {
     return this.size;
   }
 
-  /** Appends an entry (copying its field bytes); the caller keeps ids increasing. */
-  push(ms: number, seq: number, fields: EntryFields): void {
+  /** Appends an entry (copying its field bytes); the caller keeps ids increasing. Id parts are given as 32-bit halves. */
+  push(msHi: number, msLo: number, seqHi: number, seqLo: number, fields: EntryFields): void {
     const shape = this.shapeOf(fields);
     const names = this.shapes[shape]!;
     let bytes = 0;
@@ -87,8 +111,10 @@ export class EntryLog {
       chunk.used = 0;
     }
     const k = j & MASK;
-    chunk.ms[k] = ms;
-    chunk.seq[k] = seq;
+    chunk.msHi[k] = msHi;
+    chunk.msLo[k] = msLo;
+    chunk.seqHi[k] = seqHi;
+    chunk.seqLo[k] = seqLo;
     chunk.block[k] = blockIndex;
     chunk.offset[k] = chunk.used;
     chunk.shape[k] = shape;
@@ -132,20 +158,19 @@ export class EntryLog {
     return shape;
   }
 
-  ms(i: number): number {
+  /** Id part of entry `i`: 0 ms high half, 1 ms low half, 2 seq high half, 3 seq low half. */
+  half(i: number, which: 0 | 1 | 2 | 3): number {
     const j = this.head + i;
-    return this.chunks[j >>> CHUNK_BITS]!.ms[j & MASK]!;
-  }
-
-  seq(i: number): number {
-    const j = this.head + i;
-    return this.chunks[j >>> CHUNK_BITS]!.seq[j & MASK]!;
+    const chunk = this.chunks[j >>> CHUNK_BITS]!;
+    const k = j & MASK;
+    return which === 0 ? chunk.msHi[k]! : which === 1 ? chunk.msLo[k]! : which === 2 ? chunk.seqHi[k]! : chunk.seqLo[k]!;
   }
 
   id(i: number): string {
     const j = this.head + i;
     const chunk = this.chunks[j >>> CHUNK_BITS]!;
-    return `${chunk.ms[j & MASK]!}-${chunk.seq[j & MASK]!}`;
+    const k = j & MASK;
+    return `${partText(chunk.msHi[k]!, chunk.msLo[k]!)}-${partText(chunk.seqHi[k]!, chunk.seqLo[k]!)}`;
   }
 
   /** A new fields object for entry `i`, its values views on the stored bytes. */
@@ -177,34 +202,40 @@ export class EntryLog {
     return out;
   }
 
-  /** Index of the first entry with id > (ms, seq). */
-  upperBound(ms: number, seq: number): number {
-    return this.firstAfter(ms, seq, true);
+  /** Index of the first entry with id > the given one (id parts as 32-bit halves). */
+  upperBound(msHi: number, msLo: number, seqHi: number, seqLo: number): number {
+    return this.firstAfter(msHi, msLo, seqHi, seqLo, true);
   }
 
-  /** Index of the first entry with id ≥ (ms, seq). */
-  lowerBound(ms: number, seq: number): number {
-    return this.firstAfter(ms, seq, false);
+  /** Index of the first entry with id ≥ the given one. */
+  lowerBound(msHi: number, msLo: number, seqHi: number, seqLo: number): number {
+    return this.firstAfter(msHi, msLo, seqHi, seqLo, false);
   }
 
-  /** Binary search: the first entry past (ms, seq), counting an equal id as before it when `inclusive`. */
-  private firstAfter(ms: number, seq: number, inclusive: boolean): number {
+  /** Binary search: the first entry past the id, counting an equal id as before it when `inclusive`. */
+  private firstAfter(msHi: number, msLo: number, seqHi: number, seqLo: number, inclusive: boolean): number {
     let lo = 0;
     let hi = this.size;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      const m = this.ms(mid);
-      const s = this.seq(mid);
-      if (m < ms || (m === ms && (s < seq || (inclusive && s === seq)))) lo = mid + 1;
+      const j = this.head + mid;
+      const chunk = this.chunks[j >>> CHUNK_BITS]!;
+      const k = j & MASK;
+      const c = compareHalves(chunk.msHi[k]!, chunk.msLo[k]!, chunk.seqHi[k]!, chunk.seqLo[k]!, msHi, msLo, seqHi, seqLo);
+      if (c < 0 || (inclusive && c === 0)) lo = mid + 1;
       else hi = mid;
     }
     return lo;
   }
 
   /** Index of the entry with exactly this id, or -1. */
-  indexOf(ms: number, seq: number): number {
-    const i = this.lowerBound(ms, seq);
-    return i < this.size && this.ms(i) === ms && this.seq(i) === seq ? i : -1;
+  indexOf(msHi: number, msLo: number, seqHi: number, seqLo: number): number {
+    const i = this.lowerBound(msHi, msLo, seqHi, seqLo);
+    if (i >= this.size) return -1;
+    const j = this.head + i;
+    const chunk = this.chunks[j >>> CHUNK_BITS]!;
+    const k = j & MASK;
+    return compareHalves(chunk.msHi[k]!, chunk.msLo[k]!, chunk.seqHi[k]!, chunk.seqLo[k]!, msHi, msLo, seqHi, seqLo) === 0 ? i : -1;
   }
 
   /**

@@ -1,10 +1,12 @@
 import { SystemClock, type Clock } from '@esper/core';
 import {
+  OonaBackendError,
   OonaBusyGroupError,
   OonaClosedError,
   OonaIdTooSmallError,
   OonaNoGroupError,
   OonaReadCancelledError,
+  MAX_STREAM_ID_PART,
   parseStreamId,
   ZERO_ID,
   type AppendOptions,
@@ -17,7 +19,7 @@ import {
   type StreamBackend,
   type StreamEntry,
 } from '@esper/core/oona';
-import { EntryLog } from './entry-log.js';
+import { compareHalves, EntryLog, partText } from './entry-log.js';
 
 /**
  * Delivery state of one pending id. Records are never mutated: one read shares a single
@@ -30,35 +32,62 @@ interface PendingEntry {
   readonly lastDeliveryMs: number;
 }
 
-interface MemGroup {
-  lastMs: number;
-  lastSeq: number;
+/**
+ * A stream id as four unsigned 32-bit halves: ids are pairs of 64-bit integers (an explicit
+ * `XADD` may write `18446744073709551000-0`, and later auto ids inherit its millisecond part).
+ */
+interface Halves {
+  msHi: number;
+  msLo: number;
+  seqHi: number;
+  seqLo: number;
+}
+
+const TWO_32 = 4_294_967_296;
+const MAX_HALF = 0xffff_ffff;
+const SAFE_HI = 1 << 21;
+
+function halvesOf(id: string): Halves {
+  const { ms, seq } = parseStreamId(id);
+  return { msHi: Number(ms >> 32n), msLo: Number(ms & 0xffff_ffffn), seqHi: Number(seq >> 32n), seqLo: Number(seq & 0xffff_ffffn) };
+}
+
+function textOf(h: Halves): string {
+  return `${partText(h.msHi, h.msLo)}-${partText(h.seqHi, h.seqLo)}`;
+}
+
+function cmp(a: Halves, b: Halves): number {
+  return compareHalves(a.msHi, a.msLo, a.seqHi, a.seqLo, b.msHi, b.msLo, b.seqHi, b.seqLo);
+}
+
+/** The millisecond part as a number when it is below 2^53 (exact), else Infinity. */
+function msNumber(h: Halves): number {
+  return h.msHi < SAFE_HI ? h.msHi * TWO_32 + h.msLo : Infinity;
+}
+
+interface MemGroup extends Halves {
   readonly pel: Map<string, PendingEntry>;
 }
 
-interface MemStream {
+interface MemStream extends Halves {
   readonly entries: EntryLog;
-  lastMs: number;
-  lastSeq: number;
-  /** `${lastMs}-`, kept so that auto ids in one millisecond cost one string concatenation. */
+  /** The last id's millisecond part as a number (auto ids compare the clock with it); Infinity past 2^53. */
+  lastMsNumber: number;
+  /** `<last ms>-`, kept so that auto ids in one millisecond cost one string concatenation. */
   idPrefix: string;
   readonly groups: Map<string, MemGroup>;
   waiters: Set<() => void>;
 }
 
-function cmp(ams: number, aseq: number, bms: number, bseq: number): number {
-  return ams === bms ? aseq - bseq : ams - bms;
-}
-
-function boundId(id: string, low: boolean): { ms: number; seq: number } {
-  if (id === '-') return { ms: 0, seq: 0 };
-  if (id === '+') return { ms: Number.MAX_SAFE_INTEGER, seq: Number.MAX_SAFE_INTEGER };
-  const dash = id.indexOf('-');
-  if (dash < 0) {
-    const ms = Number(id);
-    return low ? { ms, seq: 0 } : { ms, seq: Number.MAX_SAFE_INTEGER };
+function boundId(id: string, low: boolean): Halves {
+  if (id === '-') return { msHi: 0, msLo: 0, seqHi: 0, seqLo: 0 };
+  if (id === '+') return { msHi: MAX_HALF, msLo: MAX_HALF, seqHi: MAX_HALF, seqLo: MAX_HALF };
+  const h = halvesOf(id);
+  if (id.indexOf('-') < 0 && !low) {
+    h.seqHi = MAX_HALF;
+    h.seqLo = MAX_HALF;
   }
-  return parseStreamId(id);
+  return h;
 }
 
 /**
@@ -106,7 +135,7 @@ export class MemoryBroker {
   stream(name: string, create: boolean): MemStream | undefined {
     let s = this.streams.get(name);
     if (s === undefined && create) {
-      s = { entries: new EntryLog(), lastMs: 0, lastSeq: 0, idPrefix: '0-', groups: new Map(), waiters: new Set() };
+      s = { entries: new EntryLog(), msHi: 0, msLo: 0, seqHi: 0, seqLo: 0, lastMsNumber: 0, idPrefix: '0-', groups: new Map(), waiters: new Set() };
       this.streams.set(name, s);
     }
     return s;
@@ -133,40 +162,72 @@ export class MemoryBroker {
     return id;
   }
 
-  /** @internal Appends every entry (auto ids, in order) and wakes blocked readers once. */
-  appendMany(stream: string, entries: readonly EntryFields[]): string[] {
+  /** @internal Appends every entry (auto ids, in order) and wakes blocked readers once; per entry its id or the Error that kept it out. */
+  appendMany(stream: string, entries: readonly EntryFields[]): Array<string | Error> {
     const s = this.stream(stream, true)!;
-    const ids = new Array<string>(entries.length);
+    const ids = new Array<string | Error>(entries.length);
     // One clock reading for the batch: its entries share a millisecond, ids stay increasing.
     const now = Math.floor(this.clock.nowMs());
-    for (let i = 0; i < entries.length; i++) ids[i] = this.push(s, entries[i]!, now);
+    for (let i = 0; i < entries.length; i++) {
+      try {
+        ids[i] = this.push(s, entries[i]!, now);
+      } catch (error) {
+        ids[i] = error as Error;
+      }
+    }
     if (entries.length > 0) this.wake(s);
     return ids;
   }
 
+  /**
+   * An auto id, as Redis makes it: the clock's millisecond when it is past the last id's, else
+   * the last id's millisecond with the next sequence number (so a future-dated or huge id makes
+   * every later id inherit its millisecond part).
+   */
   private push(s: MemStream, fields: EntryFields, now = Math.floor(this.clock.nowMs())): string {
-    if (now > s.lastMs) {
-      s.lastMs = now;
-      s.lastSeq = 0;
+    if (now > s.lastMsNumber) {
+      s.msHi = Math.floor(now / TWO_32);
+      s.msLo = now >>> 0;
+      s.seqHi = 0;
+      s.seqLo = 0;
+      s.lastMsNumber = now;
       s.idPrefix = `${now}-`;
+    } else if (s.seqLo !== MAX_HALF) {
+      s.seqLo += 1;
+    } else if (s.seqHi !== MAX_HALF) {
+      s.seqHi += 1;
+      s.seqLo = 0;
     } else {
-      s.lastSeq += 1;
+      if (s.msHi === MAX_HALF && s.msLo === MAX_HALF) {
+        throw new OonaBackendError('The stream has exhausted the last possible id (18446744073709551615-18446744073709551615): delete or recreate it.');
+      }
+      if (s.msLo === MAX_HALF) {
+        s.msHi += 1;
+        s.msLo = 0;
+      } else s.msLo += 1;
+      s.seqHi = 0;
+      s.seqLo = 0;
+      s.lastMsNumber = msNumber(s);
+      s.idPrefix = `${partText(s.msHi, s.msLo)}-`;
     }
     // The log copies the field bytes into its own blocks (see EntryLog): no object per entry outlives the call.
-    s.entries.push(s.lastMs, s.lastSeq, fields);
-    return s.idPrefix + s.lastSeq;
+    s.entries.push(s.msHi, s.msLo, s.seqHi, s.seqLo, fields);
+    return s.idPrefix + (s.seqHi === 0 ? s.seqLo : partText(s.seqHi, s.seqLo));
   }
 
   private pushWithId(s: MemStream, stream: string, id: string, fields: EntryFields): string {
-    const { ms, seq } = parseStreamId(id);
-    if (cmp(ms, seq, s.lastMs, s.lastSeq) <= 0) {
-      throw new OonaIdTooSmallError(stream, id, `${s.lastMs}-${s.lastSeq}`);
+    const h = halvesOf(id);
+    if (cmp(h, s) <= 0) {
+      throw new OonaIdTooSmallError(stream, id, textOf(s));
     }
-    s.lastMs = ms;
-    s.lastSeq = seq;
-    s.idPrefix = `${ms}-`;
-    s.entries.push(ms, seq, fields);
-    return s.idPrefix + seq;
+    s.msHi = h.msHi;
+    s.msLo = h.msLo;
+    s.seqHi = h.seqHi;
+    s.seqLo = h.seqLo;
+    s.lastMsNumber = msNumber(h);
+    s.idPrefix = `${partText(h.msHi, h.msLo)}-`;
+    s.entries.push(h.msHi, h.msLo, h.seqHi, h.seqLo, fields);
+    return textOf(h);
   }
 
   /** Wakes every read blocked on `s` (each re-registers if it still finds nothing). */
@@ -181,14 +242,16 @@ export class MemoryBroker {
   readNew(stream: string, group: string, consumer: string, count: number): StreamEntry[] {
     const { s, g } = this.group(stream, group);
     const log = s.entries;
-    const start = log.upperBound(g.lastMs, g.lastSeq);
+    const start = log.upperBound(g.msHi, g.msLo, g.seqHi, g.seqLo);
     const end = Math.min(log.length, start + Math.max(1, count));
     if (start >= end) return [];
     const delivery: PendingEntry = { consumer, deliveries: 1, lastDeliveryMs: this.clock.nowMs() };
     const out = log.entries(start, end);
     for (let i = 0; i < out.length; i++) g.pel.set(out[i]!.id, delivery);
-    g.lastMs = log.ms(end - 1);
-    g.lastSeq = log.seq(end - 1);
+    g.msHi = log.half(end - 1, 0);
+    g.msLo = log.half(end - 1, 1);
+    g.seqHi = log.half(end - 1, 2);
+    g.seqLo = log.half(end - 1, 3);
     return out;
   }
 }
@@ -276,8 +339,8 @@ export class MemoryStreamBackend implements StreamBackend {
       out.push({
         name,
         pending: g.pel.size,
-        lastDeliveredId: `${g.lastMs}-${g.lastSeq}`,
-        lag: s.entries.length - s.entries.upperBound(g.lastMs, g.lastSeq),
+        lastDeliveredId: textOf(g),
+        lag: s.entries.length - s.entries.upperBound(g.msHi, g.msLo, g.seqHi, g.seqLo),
       });
     }
     return Promise.resolve(out);
@@ -287,11 +350,11 @@ export class MemoryStreamBackend implements StreamBackend {
     this.check();
     const { g } = this.broker.group(stream, group);
     let min: string | undefined;
-    let minMs = Infinity;
-    let minSeq = Infinity;
+    let minMs = MAX_STREAM_ID_PART + 1n;
+    let minSeq = 0n;
     for (const id of g.pel.keys()) {
       const p = parseStreamId(id);
-      if (cmp(p.ms, p.seq, minMs, minSeq) < 0) {
+      if (p.ms < minMs || (p.ms === minMs && p.seq < minSeq)) {
         minMs = p.ms;
         minSeq = p.seq;
         min = id;
@@ -304,7 +367,7 @@ export class MemoryStreamBackend implements StreamBackend {
     this.check();
     const s = this.broker.stream(stream, true)!;
     if (s.groups.has(group)) throw new OonaBusyGroupError(stream, group);
-    s.groups.set(group, { lastMs: s.lastMs, lastSeq: s.lastSeq, pel: new Map() });
+    s.groups.set(group, { msHi: s.msHi, msLo: s.msLo, seqHi: s.seqHi, seqLo: s.seqLo, pel: new Map() });
     return Promise.resolve();
   }
 
@@ -360,6 +423,30 @@ export class MemoryStreamBackend implements StreamBackend {
     }
   }
 
+  /**
+   * This consumer's pending entries with ids after `after`, in id order, up to `count` (as
+   * `XREADGROUP … STREAMS stream <after>`: delivery counts and times do not change; a trimmed
+   * entry comes back with no fields).
+   */
+  async readPending(stream: string, group: string, consumer: string, after: string, count: number): Promise<readonly StreamEntry[]> {
+    this.check();
+    const { s, g } = this.broker.group(stream, group);
+    const a = halvesOf(after);
+    const mine: Array<{ id: string; h: Halves }> = [];
+    for (const [id, pe] of g.pel) {
+      if (pe.consumer !== consumer) continue;
+      const h = halvesOf(id);
+      if (cmp(h, a) > 0) mine.push({ id, h });
+    }
+    mine.sort((x, y) => cmp(x.h, y.h));
+    return Promise.resolve(
+      mine.slice(0, Math.max(1, count)).map(({ id, h }) => {
+        const idx = s.entries.indexOf(h.msHi, h.msLo, h.seqHi, h.seqLo);
+        return idx < 0 ? { id, fields: {} } : s.entries.entry(idx);
+      }),
+    );
+  }
+
   async autoClaim(
     stream: string,
     group: string,
@@ -370,11 +457,11 @@ export class MemoryStreamBackend implements StreamBackend {
   ): Promise<AutoClaimResult> {
     this.check();
     const { s, g } = this.broker.group(stream, group);
-    const c = parseStreamId(cursor);
+    const c = halvesOf(cursor);
     const ids = [...g.pel.keys()]
-      .map((id) => ({ id, ...parseStreamId(id) }))
-      .filter((p) => cmp(p.ms, p.seq, c.ms, c.seq) >= 0)
-      .sort((a, b) => cmp(a.ms, a.seq, b.ms, b.seq));
+      .map((id) => ({ id, h: halvesOf(id) }))
+      .filter((p) => cmp(p.h, c) >= 0)
+      .sort((a, b) => cmp(a.h, b.h));
     const now = this.broker.clock.nowMs();
     const entries: ClaimedEntry[] = [];
     const deletedIds: string[] = [];
@@ -388,7 +475,7 @@ export class MemoryStreamBackend implements StreamBackend {
       scanned++;
       const pe = g.pel.get(p.id)!;
       if (now - pe.lastDeliveryMs < minIdleMs) continue;
-      const idx = s.entries.indexOf(p.ms, p.seq);
+      const idx = s.entries.indexOf(p.h.msHi, p.h.msLo, p.h.seqHi, p.h.seqLo);
       if (idx < 0) {
         g.pel.delete(p.id);
         deletedIds.push(p.id);
@@ -405,8 +492,8 @@ export class MemoryStreamBackend implements StreamBackend {
     this.check();
     const s = this.broker.stream(stream, false);
     if (s === undefined) return Promise.resolve(0);
-    const { ms, seq } = parseStreamId(minId);
-    const n = s.entries.lowerBound(ms, seq);
+    const m = halvesOf(minId);
+    const n = s.entries.lowerBound(m.msHi, m.msLo, m.seqHi, m.seqLo);
     s.entries.removeFirst(n);
     return Promise.resolve(n);
   }
@@ -419,8 +506,8 @@ export class MemoryStreamBackend implements StreamBackend {
     const [lo, hi] = reverse ? [end, start] : [start, end];
     const l = boundId(lo, true);
     const h = boundId(hi, false);
-    const from = s.entries.lowerBound(l.ms, l.seq);
-    const to = Math.max(from, s.entries.upperBound(h.ms, h.seq));
+    const from = s.entries.lowerBound(l.msHi, l.msLo, l.seqHi, l.seqLo);
+    const to = Math.max(from, s.entries.upperBound(h.msHi, h.msLo, h.seqHi, h.seqLo));
     const n = Math.max(0, Math.min(count, to - from));
     if (!reverse) return Promise.resolve(s.entries.entries(from, from + n));
     const out: StreamEntry[] = [];

@@ -161,6 +161,19 @@ export interface OonaHealth {
   readonly closed: boolean;
 }
 
+/**
+ * How a publish ended: `true` — appended (acknowledged by the backend); `false` — not
+ * appended (dropped by backpressure, rate-limited, refused by the open breaker, or given up by
+ * the retry buffer: see `unsent()`); `'unknown'` — sent, and the connection was lost before the
+ * backend's reply, so the entry may or may not be stored (it is not sent again).
+ *
+ * A caller that re-sends what was not published re-sends on `false` only: re-sending on
+ * `'unknown'` may store the message twice. Where a lost message costs more than a duplicate,
+ * re-send on `'unknown'` too and make consumers drop duplicates (an id in the attributes).
+ * Note that `'unknown'` is truthy: test `=== true` for "appended".
+ */
+export type PublishResult = boolean | 'unknown';
+
 /** A publish that could not be delivered (retry buffer full or retry deadline passed). */
 export interface UnsentPublish {
   readonly messageType: BusMessageType;
@@ -194,27 +207,28 @@ export interface Oona {
   /**
    * Publishes serialized Leyline bytes of `messageType`. Resolves true when the entry was
    * appended; false when it was dropped (backpressure), rate-limited, refused by the open
-   * breaker, or could not be written within the retry buffer's deadline (see `unsent()`).
-   * Throws only for programming errors (unknown type, closed client).
+   * breaker, or could not be written within the retry buffer's deadline (see `unsent()`);
+   * `'unknown'` when it was sent and the connection was lost before the reply (see
+   * {@link PublishResult}). Throws only for programming errors (unknown type, closed client).
    */
-  publish(messageType: BusMessageType, payload: Uint8Array, options?: PublishOptions): Promise<boolean>;
+  publish(messageType: BusMessageType, payload: Uint8Array, options?: PublishOptions): Promise<PublishResult>;
   /**
    * Publishes several messages as `publish` would publish each of them in order — same routing
    * by type and priority, signatures, backpressure, emergency limits, breaker, retry buffer and
    * metrics — but appends the entries bound for one stream in one backend call, reads each
    * backlog it needs once per batch and counts the batch's own entries into it. Resolves one
-   * boolean per item (as `publish`). Entries of one stream keep the batch's order unless some
+   * {@link PublishResult} per item (as `publish`). Entries of one stream keep the batch's order unless some
    * of them had to wait in the retry buffer. Rejects, appending nothing, when an item's type
    * cannot be published or the client is closed.
    */
-  publishBatch(items: readonly PublishBatchItem[]): Promise<boolean[]>;
-  /** Serializes `message` and publishes it under the `BusMessageType` its schema maps to. */
-  publishMessage<Desc extends DescMessage>(schema: Desc, message: MessageShape<Desc>, options?: PublishOptions): Promise<boolean>;
+  publishBatch(items: readonly PublishBatchItem[]): Promise<PublishResult[]>;
+  /** Serializes `message` and publishes it under the `BusMessageType` its schema maps to (resolves as `publish`). */
+  publishMessage<Desc extends DescMessage>(schema: Desc, message: MessageShape<Desc>, options?: PublishOptions): Promise<PublishResult>;
   /**
    * Publishes an `EmergencySignal` to the emergency stream (attributes origin, reason, level)
    * under the signal token bucket; counts per `source` (default: the signal's origin).
    */
-  publishEmergencySignal(signal: EmergencySignal, options?: { readonly source?: string }): Promise<boolean>;
+  publishEmergencySignal(signal: EmergencySignal, options?: { readonly source?: string }): Promise<PublishResult>;
   /**
    * Reads and handles one batch: first entries claimed from consumers idle for `retryIdleMs`
    * (redelivered), then new entries. Resolves the number of entries handed to the handler.
@@ -253,7 +267,7 @@ export interface Oona {
   /** Counters and gauges (see docs/oona.md for the key set). */
   metricsSnapshot(): Promise<Readonly<Record<string, number>>>;
   /** Publishes the snapshot as a TelemetryPacket (`oona.<key>` metrics) on the telemetry stream. */
-  emitMetricsTelemetry(source?: string, level?: TelemetryLevel): Promise<boolean>;
+  emitMetricsTelemetry(source?: string, level?: TelemetryLevel): Promise<PublishResult>;
   /** Breaker states and conservative mode. */
   health(): OonaHealth;
   /** Publishes given up so far (most recent last, bounded). */

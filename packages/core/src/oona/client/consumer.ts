@@ -20,13 +20,15 @@ import { MESSAGE_ROUTES } from '../catalogue.js';
 import { OonaNoGroupError, OonaReadCancelledError, OonaUnroutableError } from '../errors.js';
 import { readEnvelopeInto, writeEnvelope, type EnvelopeTarget } from '../envelope-codec.js';
 import { followSignals } from '../follow-signals.js';
-import { compareStreamIds } from '../ids.js';
+import { compareStreamIds, streamIdAfter, ZERO_ID } from '../ids.js';
 import { KernelGuard } from '../kernel-guard.js';
 import { describe, type ClientCore } from './core.js';
 
 const EMPTY = new Uint8Array(0);
 const NO_ATTRIBUTES: Readonly<Record<string, string>> = Object.freeze({});
 const NONE: readonly never[] = Object.freeze([]);
+/** An entry id this far ahead of the client's clock counts as future-dated (`future_ids`): clocks may disagree by less. */
+const FUTURE_ID_TOLERANCE_MS = 60_000;
 const decoder = new TextDecoder();
 const isThenable = (value: unknown): value is PromiseLike<unknown> =>
   value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as { then?: unknown }).then === 'function';
@@ -97,6 +99,12 @@ export class Consumer {
   private readonly guard: KernelGuard;
   private readonly scheduledRetries = new Map<NodeJS.Timeout, () => Promise<void>>();
   private readonly lastClaimMs = new Map<string, number>();
+  /**
+   * Streams whose own pending entries are read again before new ones, with the cursor of that
+   * read: after a read or an acknowledgement failed, entries the server delivered to this
+   * consumer (or that it handled) may never have reached it, or stay unacknowledged.
+   */
+  private readonly recovering = new Map<string, string>();
 
   constructor(private readonly core: ClientCore) {
     this.guard = new KernelGuard(() => core.clock.nowMs(), core.settings.kernelFreshnessWindowMs, core.settings.kernelNonceCacheSize);
@@ -174,43 +182,41 @@ export class Consumer {
       return { handled: 0, denied: true };
     }
     let claimed: ReadonlyArray<StreamEntry & { deliveries: number }> = NONE;
-    if (this.core.settings.retryIdleMs > 0 && this.claimDue(stream)) {
-      try {
-        claimed = await this.claimStale(stream, count);
-      } catch (error) {
-        if (error instanceof OonaNoGroupError) throw error;
-        this.core.metrics.inc('consume_errors');
-        this.core.consumeBreaker.recordFailure();
-        this.core.logger?.warn('oona claim failed', { stream, error: describe(error) });
-      }
-    }
+    if (this.core.settings.retryIdleMs > 0 && this.claimDue(stream)) claimed = await this.claimStale(stream, count);
+    let own: readonly StreamEntry[] = NONE;
+    if (claimed.length < count && this.recovering.has(stream)) own = await this.readOwnPending(stream, count - claimed.length);
     let fresh: readonly StreamEntry[] = NONE;
-    if (claimed.length < count) {
+    if (claimed.length + own.length < count) {
       // subscribe() passes a signal that already follows close(); a consume with its own signal follows both for this read.
       const followed =
         options.signal === undefined || options.closeAware === true ? undefined : followSignals([this.core.closeController.signal, options.signal]);
       const signal = followed?.signal ?? options.signal ?? this.core.closeController.signal;
       try {
         fresh = await this.core.backend.readGroup(stream, this.core.group, this.core.consumer, {
-          count: count - claimed.length,
-          ...(claimed.length === 0 && options.blockMs !== undefined ? { blockMs: options.blockMs } : {}),
+          count: count - claimed.length - own.length,
+          ...(claimed.length === 0 && own.length === 0 && options.blockMs !== undefined ? { blockMs: options.blockMs } : {}),
           signal,
         });
       } catch (error) {
         if (error instanceof OonaReadCancelledError || signal.aborted) {
-          if (claimed.length === 0) return { handled: 0, denied: false };
+          if (claimed.length === 0 && own.length === 0) return { handled: 0, denied: false };
         } else {
           if (!(error instanceof OonaNoGroupError)) {
             this.core.metrics.inc('consume_errors');
             this.core.consumeBreaker.recordFailure();
+            // The server may have delivered entries whose reply was lost: read them back first next time.
+            this.recover(stream);
           }
-          if (claimed.length === 0) throw error;
+          if (claimed.length === 0 && own.length === 0) throw error;
         }
       } finally {
         followed?.unlink();
       }
     }
     this.core.consumeBreaker.recordSuccess();
+    this.countFuture(claimed);
+    this.countFuture(own);
+    this.countFuture(fresh);
     const acks: string[] = [];
     let handled = 0;
     let acked: Promise<void> | undefined;
@@ -220,6 +226,12 @@ export class Consumer {
       for (let i = 0; i < claimed.length; i++) {
         const entry = claimed[i]!;
         const ran = this.process(stream, entry, entry.deliveries, handler, options, acks);
+        if (typeof ran === 'boolean' ? ran : await ran) handled++;
+        this.core.metrics.inc('redelivered_total');
+      }
+      for (let i = 0; i < own.length; i++) {
+        // Delivered to this consumer before (its reply or acknowledgement lost): a redelivery, not another abandoned attempt.
+        const ran = this.process(stream, own[i]!, 1, handler, options, acks);
         if (typeof ran === 'boolean' ? ran : await ran) handled++;
         this.core.metrics.inc('redelivered_total');
       }
@@ -241,9 +253,10 @@ export class Consumer {
     try {
       await this.core.backend.ack(stream, this.core.group, acks);
     } catch (error) {
-      // Unacknowledged entries stay pending and are redelivered after retryIdleMs.
+      // Unacknowledged entries stay pending: read back by this consumer's next round (or claimed after retryIdleMs).
       this.core.metrics.inc('consume_errors');
       this.core.consumeBreaker.recordFailure();
+      this.recover(stream);
       this.core.logger?.warn('oona ack failed', { stream, count: acks.length, error: describe(error) });
     }
   }
@@ -264,24 +277,72 @@ export class Consumer {
     return true;
   }
 
-  /** Claims entries idle for `retryIdleMs` from any consumer of the group (bounded scan). */
+  /**
+   * Claims entries idle for `retryIdleMs` from any consumer of the group (bounded scan). A
+   * failing step ends the scan and counts as a consume error; what earlier steps claimed is
+   * still returned (it is this consumer's now: dropping it would leave it to the next claim).
+   */
   private async claimStale(stream: string, count: number): Promise<Array<StreamEntry & { deliveries: number }>> {
     const out: Array<StreamEntry & { deliveries: number }> = [];
-    let cursor = '0-0';
-    for (let step = 0; step < 16 && out.length < count; step++) {
-      const result = await this.core.backend.autoClaim(
-        stream,
-        this.core.group,
-        this.core.consumer,
-        this.core.settings.retryIdleMs,
-        cursor,
-        Math.min(this.core.settings.retryBatchSize, count - out.length),
-      );
-      out.push(...result.entries);
-      if (result.next === '0-0' || compareStreamIds(result.next, cursor) <= 0) break;
-      cursor = result.next;
+    let cursor = ZERO_ID;
+    try {
+      for (let step = 0; step < 16 && out.length < count; step++) {
+        const result = await this.core.backend.autoClaim(
+          stream,
+          this.core.group,
+          this.core.consumer,
+          this.core.settings.retryIdleMs,
+          cursor,
+          Math.min(this.core.settings.retryBatchSize, count - out.length),
+        );
+        out.push(...result.entries);
+        // Cursors are 64-bit id pairs, compared exactly (an id past 2^53 ms is as valid as any).
+        if (result.next === ZERO_ID || compareStreamIds(result.next, cursor) <= 0) break;
+        cursor = result.next;
+      }
+    } catch (error) {
+      if (error instanceof OonaNoGroupError) throw error;
+      this.core.metrics.inc('consume_errors');
+      this.core.consumeBreaker.recordFailure();
+      this.core.logger?.warn('oona claim failed', { stream, claimed: out.length, error: describe(error) });
     }
     return out;
+  }
+
+  /** Marks `stream` for a read of this consumer's own pending entries (from the start) before new ones. */
+  private recover(stream: string): void {
+    if (this.core.backend.readPending !== undefined && !this.recovering.has(stream)) this.recovering.set(stream, ZERO_ID);
+  }
+
+  /**
+   * Reads up to `count` of this consumer's own pending entries after the recovery cursor; the
+   * recovery ends when fewer come back. A failure keeps the cursor for the next round.
+   */
+  private async readOwnPending(stream: string, count: number): Promise<readonly StreamEntry[]> {
+    const after = this.recovering.get(stream)!;
+    let entries: readonly StreamEntry[];
+    try {
+      entries = await this.core.backend.readPending!(stream, this.core.group, this.core.consumer, after, count);
+    } catch (error) {
+      if (error instanceof OonaNoGroupError) throw error;
+      this.core.metrics.inc('consume_errors');
+      this.core.consumeBreaker.recordFailure();
+      this.core.logger?.warn('oona pending read failed', { stream, error: describe(error) });
+      return NONE;
+    }
+    if (entries.length < count) this.recovering.delete(stream);
+    else this.recovering.set(stream, entries[entries.length - 1]!.id);
+    return entries;
+  }
+
+  /** Counts entries whose id time is ahead of the clock (`future_ids`); one check per batch when none is (ids increase). */
+  private countFuture(entries: readonly StreamEntry[]): void {
+    if (entries.length === 0) return;
+    const limit = this.core.clock.nowMs() + FUTURE_ID_TOLERANCE_MS;
+    if (!streamIdAfter(entries[entries.length - 1]!.id, limit)) return;
+    let n = 0;
+    for (let i = 0; i < entries.length; i++) if (streamIdAfter(entries[i]!.id, limit)) n++;
+    this.core.metrics.inc('future_ids', n);
   }
 
   /**

@@ -58,6 +58,10 @@ export class ClientCore {
   readonly activeConsumes = new Set<Promise<unknown>>();
   /** Latency gauges sample one operation in eight (publishes and handler runs together; they report the last sample). */
   private opCount = 0;
+  /** Parts that act when the backend reports a restored connection (the retry buffer, subscription loops). */
+  private readonly restoredListeners = new Set<() => void>();
+  /** Stops listening to the backend's restored connections (close()). */
+  readonly stopListening: () => void;
 
   constructor(options: OonaClientOptions) {
     this.backend = options.backend;
@@ -72,6 +76,41 @@ export class ClientCore {
     const mono = (): number => this.clock.monotonicMs();
     this.publishBreaker = new CircuitBreaker(mono, this.settings.publishBreaker);
     this.consumeBreaker = new CircuitBreaker(mono, this.settings.consumeBreaker);
+    this.stopListening = this.backend.onConnectionRestored?.(() => this.connectionRestored()) ?? (() => undefined);
+  }
+
+  /**
+   * The backend's connection is back: open breakers half-open at once (the next call is the
+   * trial), and the retry buffer and sleeping subscription loops try again now.
+   */
+  connectionRestored(): void {
+    if (this.closed) return;
+    this.publishBreaker.restored();
+    this.consumeBreaker.restored();
+    this.logger?.info('oona backend connection restored: breakers half-open, buffered publishes retried');
+    for (const listener of [...this.restoredListeners]) listener();
+  }
+
+  /** Resolves after `ms`, at once when `signal` aborts, or when the backend reports a restored connection. */
+  nap(ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      if (signal?.aborted === true) return resolve();
+      const timer = setTimeout(done, ms);
+      const off = this.onRestored(done);
+      function done(): void {
+        clearTimeout(timer);
+        off();
+        signal?.removeEventListener('abort', done);
+        resolve();
+      }
+      signal?.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  /** Calls `listener` on every restored backend connection; returns a function that removes it. */
+  onRestored(listener: () => void): () => void {
+    this.restoredListeners.add(listener);
+    return () => this.restoredListeners.delete(listener);
   }
 
   /** Whether this operation's latency is measured (one in eight). */

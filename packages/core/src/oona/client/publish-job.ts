@@ -1,8 +1,18 @@
+import type { PublishResult } from '../../kernel/ports/oona.js';
 import type { BusMessageType } from '../../leyline/index.js';
 import type { AppendRequest, EntryFields } from '../backend.js';
 
-/** How one publish attempt ended; `publish()` resolves whether it was 'ok'. */
-export type PublishOutcome = 'ok' | 'dropped' | 'rate-limited' | 'breaker-open' | 'error' | 'unsent';
+/**
+ * How one publish attempt ended. `publish()` resolves `true` for 'ok', `'unknown'` for
+ * 'unknown' (sent, and the connection was lost before the reply: maybe stored), `false` for
+ * the rest (not stored).
+ */
+export type PublishOutcome = 'ok' | 'dropped' | 'rate-limited' | 'breaker-open' | 'error' | 'unsent' | 'unknown';
+
+/** What `publish()` resolves for an outcome. */
+export function publishResult(outcome: PublishOutcome): PublishResult {
+  return outcome === 'ok' ? true : outcome === 'unknown' ? 'unknown' : false;
+}
 
 /** Where a job's append reports. */
 export interface AppendSettler {
@@ -28,10 +38,10 @@ export class PublishJob implements AppendRequest {
   retry = false;
   /** `performance.now()` when the timed attempt started; < 0 when not timed. */
   started = -1;
-  /** The caller: `publish()` resolves a boolean, other callers the outcome. */
-  callerResolve: ((value: PublishOutcome | boolean) => void) | undefined = undefined;
+  /** The caller: `publish()` resolves a {@link PublishResult}, other callers the outcome. */
+  callerResolve: ((value: PublishOutcome | PublishResult) => void) | undefined = undefined;
   callerReject: ((error: Error) => void) | undefined = undefined;
-  callerWantsBoolean = false;
+  callerWantsResult = false;
   /** One retry-buffer attempt (drain) in progress: its outcome goes here, not to the caller. */
   attemptResolve: ((outcome: PublishOutcome) => void) | undefined = undefined;
   attemptReject: ((error: Error) => void) | undefined = undefined;

@@ -6,14 +6,14 @@ import {
   MessagePriority,
   type EmergencySignal,
 } from '../../leyline/index.js';
-import type { PublishBatchItem, PublishOptions, UnsentPublish } from '../../kernel/ports/oona.js';
+import type { PublishBatchItem, PublishOptions, PublishResult, UnsentPublish } from '../../kernel/ports/oona.js';
 import { appendEntries, submitAppend, type EntryFields } from '../backend.js';
 import { MESSAGE_ROUTES } from '../catalogue.js';
-import { OonaClosedError, OonaUnroutableError } from '../errors.js';
+import { OonaClosedError, OonaOutcomeUnknownError, OonaUnroutableError } from '../errors.js';
 import { writeEnvelope } from '../envelope-codec.js';
 import { TokenBucket } from '../token-bucket.js';
 import { describe, type ClientCore } from './core.js';
-import { capture, captured, PublishJob, type AppendSettler, type PublishOutcome } from './publish-job.js';
+import { capture, captured, publishResult, PublishJob, type AppendSettler, type PublishOutcome } from './publish-job.js';
 import { RetryBuffer } from './retry-buffer.js';
 
 /** What routing reads: backlogs and conservative mode. */
@@ -68,7 +68,6 @@ class BatchRouting implements RoutingView {
 }
 
 const NO_OPTIONS: PublishOptions = Object.freeze({});
-const isOk = (outcome: PublishOutcome): boolean => outcome === 'ok';
 
 /**
  * The publish side of one client: routing (by type, priority and backlog), backpressure,
@@ -105,7 +104,7 @@ export class Publisher {
     };
   }
 
-  async publishEmergencySignal(signal: EmergencySignal, options: { source?: string } = {}): Promise<boolean> {
+  async publishEmergencySignal(signal: EmergencySignal, options: { source?: string } = {}): Promise<PublishResult> {
     const outcome = await this.submit(BusMessageType.EMERGENCY_SIGNAL, toBinary(EmergencySignalSchema, signal), {
       emergency: true,
       attributes: { origin: signal.origin, reason: signal.reason, level: String(signal.level) },
@@ -115,10 +114,10 @@ export class Publisher {
       outcome === 'ok' ? 'emergency_published' : outcome === 'rate-limited' ? 'emergency_rate_dropped' : 'emergency_failed',
       source,
     );
-    return outcome === 'ok';
+    return publishResult(outcome);
   }
 
-  publish(messageType: BusMessageType, payload: Uint8Array, options: PublishOptions = NO_OPTIONS): Promise<boolean> {
+  publish(messageType: BusMessageType, payload: Uint8Array, options: PublishOptions = NO_OPTIONS): Promise<PublishResult> {
     let job: PublishJob;
     try {
       job = this.makeJob(messageType, payload, options);
@@ -126,16 +125,16 @@ export class Publisher {
       return Promise.reject(error as Error);
     }
     // While older publishes wait for a retry, newer ones queue behind them to keep order.
-    if (this.retries.waiting > 0) return this.retries.enqueue(job).then(isOk);
-    return this.startForCaller<boolean>(job, true);
+    if (this.retries.waiting > 0) return this.retries.enqueue(job).then(publishResult);
+    return this.startForCaller<PublishResult>(job, true);
   }
 
-  async publishBatch(items: readonly PublishBatchItem[]): Promise<boolean[]> {
+  async publishBatch(items: readonly PublishBatchItem[]): Promise<PublishResult[]> {
     this.core.assertOpen();
     // Every item is checked before anything is appended: a bad one rejects the whole batch.
     const jobs = items.map((item) => this.makeJob(item.messageType, item.payload, item.options ?? NO_OPTIONS));
     const outcomes = await this.submitBatch(jobs);
-    return outcomes.map(isOk);
+    return outcomes.map(publishResult);
   }
 
   private submit(messageType: BusMessageType, payload: Uint8Array, options: PublishOptions): Promise<PublishOutcome> {
@@ -145,12 +144,12 @@ export class Publisher {
     return this.startForCaller<PublishOutcome>(job, false);
   }
 
-  /** Starts `job` for its caller: the promise resolves its outcome, or with `wantsBoolean` whether that was 'ok'. */
-  private startForCaller<T extends PublishOutcome | boolean>(job: PublishJob, wantsBoolean: boolean): Promise<T> {
+  /** Starts `job` for its caller: the promise resolves its outcome, or with `wantsResult` the {@link PublishResult} of it. */
+  private startForCaller<T extends PublishOutcome | PublishResult>(job: PublishJob, wantsResult: boolean): Promise<T> {
     const promise = new Promise<T>(capture);
-    job.callerResolve = captured.resolve as (value: PublishOutcome | boolean) => void;
+    job.callerResolve = captured.resolve as (value: PublishOutcome | PublishResult) => void;
     job.callerReject = captured.reject;
-    job.callerWantsBoolean = wantsBoolean;
+    job.callerWantsResult = wantsResult;
     this.start(job, true);
     return promise;
   }
@@ -228,7 +227,8 @@ export class Publisher {
   private appended(job: PublishJob, error: Error | undefined): void {
     job.settler = undefined;
     if (error !== undefined) {
-      this.failed(job, error, job.stream);
+      if (error instanceof OonaOutcomeUnknownError) this.finishAfterFailure(job, () => this.outcomeUnknown(error, job.stream));
+      else this.failed(job, error, job.stream);
       return;
     }
     if (job.started >= 0) this.core.metrics.set('publish_latency_ms', performance.now() - job.started);
@@ -271,7 +271,7 @@ export class Publisher {
     }
     const resolve = job.callerResolve;
     job.clearCaller();
-    resolve?.(job.callerWantsBoolean ? outcome === 'ok' : outcome);
+    resolve?.(job.callerWantsResult ? publishResult(outcome) : outcome);
   }
 
   /** Rejects the attempt in progress, or else the caller, with `error` (as {@link finish} resolves them). */
@@ -369,6 +369,9 @@ export class Publisher {
       if (typeof id === 'string') {
         this.published(jobs[i]!);
         outcomes[i] = 'ok';
+      } else if (id instanceof OonaOutcomeUnknownError) {
+        outcomes[i] = this.outcomeUnknown(id, stream, false);
+        if (failures++ === 0) firstError = id;
       } else {
         const error = id ?? new Error('the backend returned no id for this entry');
         // Counted and logged once per call, below.
@@ -476,6 +479,17 @@ export class Publisher {
       this.core.logger?.warn('oona publish failed', { stream, error: describe(error) });
     }
     return 'error';
+  }
+
+  /**
+   * Accounting of a publish whose append was sent and lost its reply with the connection: it
+   * may be stored, so it is not retried (a retry could store it twice). Counted as
+   * `publish_unknown` and as a backend error (`publish_errors`, the breaker when `call`).
+   */
+  private outcomeUnknown(error: OonaOutcomeUnknownError, stream: string, call = true): PublishOutcome {
+    this.publishFailed(error, stream, call);
+    this.core.metrics.inc('publish_unknown');
+    return 'unknown';
   }
 
   /** With `retry` and a retry buffer, a failed or denied job waits there; other outcomes stand. */

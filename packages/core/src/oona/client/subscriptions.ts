@@ -1,7 +1,7 @@
 import type { BusSchema, OonaHandler, OonaMessageHandler, OonaSubscription, SubscribeOptions, TypedSubscribeOptions } from '../../kernel/ports/oona.js';
 import { followSignals } from '../follow-signals.js';
 import type { AnyHandler, Consumer, RoundOptions, RoundResult } from './consumer.js';
-import { describe, sleep, type ClientCore } from './core.js';
+import { describe, type ClientCore } from './core.js';
 
 /**
  * The subscriptions of one client: continuous consumer loops over {@link Consumer} rounds,
@@ -65,13 +65,14 @@ export class Subscriptions {
             backoffMs = 50;
             if (result.denied) {
               const waitMs = Math.max(1, Math.min(1_000, this.core.consumeBreaker.openUntilMs - this.core.clock.monotonicMs()));
-              await sleep(waitMs, signal);
+              // A restored backend connection half-opens the breaker: read again at once.
+              await this.core.nap(waitMs, signal);
             }
           } catch (error) {
             if (signal.aborted) break;
             if (options.onError) options.onError(error);
             else this.core.logger?.warn('oona consumer loop error', { stream, error: describe(error) });
-            await sleep(backoffMs, signal);
+            await this.core.nap(backoffMs, signal);
             backoffMs = Math.min(backoffMs * 2, 2_000);
           }
         }
