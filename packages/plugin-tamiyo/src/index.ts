@@ -114,3 +114,50 @@ export {
   type PolicyUpdateIngestorInit,
   type PolicyUpdateSettings,
 } from './policy-updates/ingest.js';
+// The GNN controller (issue 17, decision 0058).
+export { FEATURE_DIMS, EDGE_ATTR_DIM, NODE_TYPES, RELATIONS, RELATIONS_INTO, type NodeType, type Relation } from './graph/schema.js';
+export {
+  PolicyGraphBuilder,
+  averageCoverage,
+  coverageTypes,
+  type ActivationDescriptor,
+  type BlueprintMetadata,
+  type Coverage,
+  type GraphMetadata,
+  type LayerDescriptor,
+  type ParameterDescriptor,
+  type PolicyGraph,
+  type PolicyGraphBuilderOptions,
+  type RelationEdges,
+} from './graph/builder.js';
+export { FeatureNormaliser, NORMALISER_PRIORS, type NormaliserState, type NormalisedFeature } from './graph/normaliser.js';
+export { BLENDING_METHODS, Registry, createRegistries, type GraphRegistries } from './graph/registry.js';
+export {
+  ARCHITECTURE_VERSION,
+  REFERENCE_DIMS,
+  initPolicyWeights,
+  policyParameterCount,
+  policyWeightSpecs,
+  type PolicyDims,
+  type PolicyWeightSpec,
+} from './policy/architecture.js';
+export { POLICY_OUTPUTS, buildPolicyGraph, type PolicyOutputName } from './policy/graph.js';
+export { packGraph, warmUpGraph, type PolicyFeeds } from './policy/pack.js';
+export { POLICY_ACTIONS, decodeDecision, neutralDecision, type DecodeContext, type LastAction, type PolicyDecision, type PolicyOutputs } from './policy/decode.js';
+export { checkPolicyWeights, loadPolicyWeights, savePolicyWeights } from './policy/weights.js';
+export { PolicyBackendError, PolicyWeightsError } from './policy/errors.js';
+export {
+  OnnxPolicyBackend,
+  OnnxPolicySession,
+  POLICY_DEVICES,
+  onnxRunnerFactory,
+  type OnnxPolicyBackendOptions,
+  type PolicyDevice,
+  type PolicyFallbackEvent,
+  type PolicyRunner,
+  type PolicyRunnerFactory,
+} from './backends/onnx-backend.js';
+export { GNN_UPDATES_PENDING_REASON, GnnController, timeoutCommand, type GnnControllerInit, type GnnPersistence } from './gnn/controller.js';
+export { gnnOptionsSchema, deviceOrder, type GnnOptions, type GnnOptionsInput } from './gnn/options.js';
+export { DeferredGnnController, descriptorMetadata } from './gnn/plugin-glue.js';
+export { GNN_DECISION_EVENT, INFERENCE_ERROR_EVENT, TIMEOUT_INFERENCE_EVENT, gnnDecisionTelemetry, type GnnTelemetryInput } from './gnn/telemetry.js';

@@ -20,9 +20,9 @@ export const tamiyoPluginSchema = tamiyoConfigSchema.extend({
   controller: z
     .enum(TAMIYO_CONTROLLERS)
     .default('heuristic')
-    .meta({ description: 'Which controller decides: "heuristic" (rule-based, tamiyo-heuristic.md) or "gnn" (the hetero-GNN policy on ONNX Runtime, decision 0055).' }),
+    .meta({ description: 'Which controller decides: "heuristic" (rule-based, tamiyo-heuristic.md) or "gnn" (the hetero-GNN policy on ONNX Runtime, decision 0058).' }),
   heuristic: heuristicOptionsSchema.meta({ description: 'Thresholds of the heuristic controller (decision 0052).' }),
-  gnn: gnnOptionsSchema.meta({ description: 'The GNN controller: weights, devices, blueprints (decision 0055).' }),
+  gnn: gnnOptionsSchema.meta({ description: 'The GNN controller: weights, devices, blueprints (decision 0058).' }),
 });
 
 /** Validated options of {@link tamiyo}. */

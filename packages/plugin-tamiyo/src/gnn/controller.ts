@@ -81,7 +81,7 @@ type Outcome =
   | { readonly kind: 'timeout'; readonly inferenceMs: number };
 
 /**
- * Tamiyo's learned controller (issue 17, decision 0055): each decision builds the typed graph
+ * Tamiyo's learned controller (issue 17, decision 0058): each decision builds the typed graph
  * of the packet (P4), runs the hetero-GNN policy on ONNX Runtime (worker thread, device
  * fallback), decodes its outputs into an `AdaptationCommand` and signs it.
  *

@@ -4,7 +4,7 @@ import { POLICY_DEVICES } from '../backends/onnx-backend.js';
 const REFERENCE = 'tamiyo §2.4, §5, §7';
 
 /**
- * Options of the GNN controller (`tamiyo.gnn` config section; decision 0055). The policy's
+ * Options of the GNN controller (`tamiyo.gnn` config section; decision 0058). The policy's
  * device comes from `tamiyo.policy.device` unless `devices` lists a fallback order; its step
  * budget is `tamiyo.stepTimeoutMs` (`TAMIYO_STEP_TIMEOUT_MS`).
  */

@@ -121,7 +121,7 @@ const VOCAB = 1024;
 const SEED_STAGE_BLENDING = 4;
 const EMPTY_META: BlueprintMetadata = Object.freeze({});
 
-// Training-metric keys of the reference, and what Tolaria calls the same value (decision 0055).
+// Training-metric keys of the reference, and what Tolaria calls the same value (decision 0058).
 const GLOBAL_METRICS: readonly (readonly [slot: number, coverage: string, keys: readonly string[]])[] = [
   [N.loss, 'global.loss', ['loss', 'train_loss']],
   [N.validation_loss, 'global.validation_loss', ['validation_loss', 'val_loss']],
@@ -176,7 +176,7 @@ function edgesFrom(flat: readonly number[]): RelationEdges {
  * persisted by the owner, off the decision path.
  *
  * Blueprint identity is the candidate blueprint passed in, never the packet id (reference §17
- * item 5; decision 0055).
+ * item 5; decision 0058).
  */
 export class PolicyGraphBuilder {
   readonly maxLayers: number;

@@ -42,7 +42,7 @@ export const ARCHITECTURE_VERSION = 'tamiyo_gnn_v1';
 /** Single-layer heads on the graph embedding `g`, in the order the folded graph concatenates them. */
 export const LINEAR_HEADS = ['policy_head', 'blending_head', 'risk_head', 'value_head', 'breaker_head'] as const;
 
-/** How a weight starts (PyTorch / PyTorch Geometric defaults of each module; decision 0055). */
+/** How a weight starts (PyTorch / PyTorch Geometric defaults of each module; decision 0058). */
 type InitRule = { readonly kind: 'uniform'; readonly bound: number } | { readonly kind: 'zeros' } | { readonly kind: 'ones' } | { readonly kind: 'policyBias' };
 
 /** One weight of the policy: PyTorch name, PyTorch layout (Linear weights are `[out, in]`), start. */
@@ -66,7 +66,7 @@ export function gatInputWidth(dims: PolicyDims, layer: number): number {
  * `encoders.<type>.linear|norm`, `_sage_layers.<k>.convs.<src___rel___dst>.lin_l|lin_r`,
  * `_gat_layers.<k>.convs.<…>.lin_src|lin_dst|lin_edge|att_src|att_dst|att_edge|bias` (PyG ≥ 2.5
  * naming, as the reference's checkpoints), and the heads. A parity fixture exports a PyTorch
- * model's `state_dict()` under these names (decision 0055).
+ * model's `state_dict()` under these names (decision 0058).
  */
 export function policyWeightSpecs(dims: PolicyDims = REFERENCE_DIMS): PolicyWeightSpec[] {
   const specs: PolicyWeightSpec[] = [];

@@ -155,7 +155,7 @@ function addCoverage(annotations: Record<string, string>, graph: PolicyGraph): v
  * Decodes the policy's outputs into a command (tamiyo §5.4–§5.7): action = argmax of the
  * policy logits; param delta, blending method, schedule (mapped to fractions in [0, 1], start ≤
  * end), value, risk (index and winning probability); the target seed by the model's seed scores
- * and the blueprint node. Port adaptations (decision 0055): a seed graft (action 0) only
+ * and the blueprint node. Port adaptations (decision 0058): a seed graft (action 0) only
  * targets a DORMANT seed (a free slot; the executor refuses others), and a PAUSE is the
  * growth loop's WAIT (empty target, `decision=wait`, `reason=policy`).
  */

@@ -73,7 +73,7 @@ function addAttention(dst: Float32Array, cols: number, col: number, w: Float32Ar
 }
 
 /**
- * Builds the policy's ONNX inference graph from its weights (tamiyo §7, decision 0055): type
+ * Builds the policy's ONNX inference graph from its weights (tamiyo §7, decision 0058): type
  * encoders → 2 GraphSAGE layers → 2 GAT layers → heads, in evaluation mode (no dropout), the
  * same function as the reference's PyTorch Geometric model with the weights folded for
  * inference:

@@ -2,7 +2,7 @@ import { NODE_TYPES, NODE_TYPE_INDEX, RELATIONS, RELATIONS_INTO, type NodeType }
 import { liveGatRelations } from './architecture.js';
 
 /**
- * Where each relation's weights sit in the folded inference graph (decision 0055). The graph
+ * Where each relation's weights sit in the folded inference graph (decision 0058). The graph
  * multiplies each node type's embeddings once per layer by all the weights that read them,
  * concatenated; this says which block of that product belongs to which relation. The packing
  * of a decision's edges ({@link packGraph}) and the graph builder both read it.

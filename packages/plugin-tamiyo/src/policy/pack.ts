@@ -12,7 +12,7 @@ const I64 = (data: BigInt64Array, dims: number[]) => tensor('int64', dims, data)
 const F32 = (data: Float32Array, dims: number[]) => tensor('float32', dims, data);
 
 /**
- * Packs a built graph into the policy graph's feeds (decision 0055): the six feature matrices,
+ * Packs a built graph into the policy graph's feeds (decision 0058): the six feature matrices,
  * the node-type column, and for the SAGE layers and each GAT layer the row indices, segment
  * ids and weights that let one gather and one segment reduction serve all 21 relations. Pure
  * typed-array arithmetic; a relation with no edges adds no rows.

@@ -1,0 +1,101 @@
+// Decision latency of Tamiyo's GNN controller at the reference's model size (13 953 971
+// parameters): graph build + packing + inference + decoding + signing, i.e. what
+// `evaluateStep` costs, for 1, 4 and 16 seeds, p50 and p99, next to the 5 ms step budget
+// (TAMIYO_STEP_TIMEOUT_MS). Also the inference alone and the builder + packing alone.
+//
+// Run: pnpm bench decision [-- --runs 300 --threads 1 --no-worker --trainer]
+//   --threads N   ONNX Runtime intra-op threads of the policy (default 1)
+//   --no-worker   run inference on the main thread instead of the worker (no abandonable deadline)
+//   --trainer     run Tolaria's epoch benchmark (MNIST MLP training) in a child process meanwhile
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { create } from '@bufbuild/protobuf';
+import { LeylineSigner, SystemClock } from '@esper/core';
+import { SeedStateSchema, SystemStatePacketSchema, type SystemStatePacket } from '@esper/core/leyline';
+import { OnnxPolicyBackend, GnnController, PolicyGraphBuilder, hmacCommandSigning, initPolicyWeights, packGraph, policyParameterCount, warmUpGraph } from '../src/index.js';
+
+const arg = (name: string, fallback: string): string => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? (process.argv[i + 1] ?? fallback) : fallback;
+};
+const runs = Number(arg('runs', '300'));
+const threads = Number(arg('threads', '1'));
+const worker = !process.argv.includes('--no-worker');
+const withTrainer = process.argv.includes('--trainer');
+const BUDGET_MS = 5;
+
+function packet(seeds: number, step: number): SystemStatePacket {
+  return create(SystemStatePacketSchema, {
+    version: 1,
+    currentEpoch: 3 + (step % 5),
+    globalStep: BigInt(1000 + step),
+    validationLoss: 0.3 + 0.01 * (step % 7),
+    trainingLoss: 0.35,
+    trainingRunId: 'bench',
+    packetId: `bench-step-${step}`,
+    trainingMetrics: { val_loss: 0.3, train_loss: 0.35, grad_norm: 1.2, samples_per_s: 40_000, epochs_total: 10 },
+    seedStates: Array.from({ length: seeds }, (_, i) =>
+      create(SeedStateSchema, { seedId: `slot${i}`, stage: 1 + ((i + step) % 6), layerDepth: 1 + (i % 3), learningRate: 1e-3, gradientNorm: 0.5, ageEpochs: i }),
+    ),
+  });
+}
+
+const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
+const fmt = (v: number) => v.toFixed(2).padStart(7);
+
+async function main(): Promise<void> {
+  let trainer: ReturnType<typeof spawn> | undefined;
+  if (withTrainer) {
+    const root = join(import.meta.dirname, '..', '..', '..');
+    trainer = spawn(process.execPath, ['--conditions=@esper/source', '--import', 'tsx', 'packages/plugin-tolaria/bench/epoch.bench.ts', '--epochs', '50', '--k', '25', '--threads', '1'], { cwd: root, stdio: 'ignore' });
+    await new Promise((r) => setTimeout(r, 8000)); // let it load MNIST and start training
+  }
+  const t0 = performance.now();
+  const weights = initPolicyWeights(42);
+  const backend = new OnnxPolicyBackend({ devices: ['cpu'], threads, worker, warmUpFeeds: packGraph(warmUpGraph()) });
+  const controller = await GnnController.create({
+    weights,
+    backend,
+    signer: hmacCommandSigning(new LeylineSigner('bench-secret'), new SystemClock()),
+    blueprints: ['BP001'],
+    stepTimeoutMs: 0,
+  });
+  console.log(
+    `GNN policy: ${policyParameterCount().toLocaleString('en')} parameters, loaded in ${(performance.now() - t0).toFixed(0)} ms ` +
+      `(warm-up ${controller.session.warmUpMs.toFixed(1)} ms), ${threads} ORT thread(s), ${worker ? 'worker thread' : 'main thread'}${withTrainer ? ', Tolaria training beside it' : ''}`,
+  );
+  console.log(`budget ${BUDGET_MS} ms (TAMIYO_STEP_TIMEOUT_MS default); ${runs} decisions per row after 20 warm-up decisions\n`);
+  console.log('seeds | decision p50    p99 |  inference p50    p99 | build+pack p50    p99 | p99 ≤ budget');
+  for (const seeds of [1, 4, 16]) {
+    const decision: number[] = [];
+    const inference: number[] = [];
+    const build: number[] = [];
+    const builder = new PolicyGraphBuilder();
+    for (let i = 0; i < runs + 20; i++) {
+      const p = packet(seeds, i);
+      let s = performance.now();
+      await controller.evaluateStep(p);
+      const d = performance.now() - s;
+      s = performance.now();
+      const feeds = packGraph(builder.build(p, 'BP001'));
+      const b = performance.now() - s;
+      s = performance.now();
+      await controller.session.runFeeds(feeds);
+      const n = performance.now() - s;
+      if (i >= 20) {
+        decision.push(d);
+        build.push(b);
+        inference.push(n);
+      }
+    }
+    for (const a of [decision, inference, build]) a.sort((x, y) => x - y);
+    const p99 = quantile(decision, 0.99);
+    console.log(
+      `${String(seeds).padStart(5)} | ${fmt(quantile(decision, 0.5))} ${fmt(p99)} | ${fmt(quantile(inference, 0.5))} ${fmt(quantile(inference, 0.99))} | ${fmt(quantile(build, 0.5))} ${fmt(quantile(build, 0.99))} | ${p99 <= BUDGET_MS ? 'yes' : `no (${(p99 / BUDGET_MS).toFixed(1)}×)`}`,
+    );
+  }
+  await controller.dispose();
+  trainer?.kill();
+}
+
+await main();
