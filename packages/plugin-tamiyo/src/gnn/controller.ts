@@ -74,7 +74,8 @@ export function timeoutCommand(epoch: number): AdaptationCommand {
   });
 }
 
-class BudgetExceeded extends Error {}
+/** Rejection value of a run that passed the remaining step budget. */
+const BUDGET_EXCEEDED: unique symbol = Symbol('tamiyo.budget_exceeded');
 
 type Outcome =
   | { readonly kind: 'decided'; readonly decision: PolicyDecision; readonly inferenceMs: number; readonly error?: string }
@@ -200,13 +201,15 @@ export class GnnController implements Controller {
       outputs = await this.withBudget(this.session.runFeeds(feeds, remaining === undefined ? { ...(signal ? { signal } : {}) } : { deadlineMs: remaining, ...(signal ? { signal } : {}) }), remaining, signal);
     } catch (error) {
       const inferenceMs = this.clock.monotonicMs() - t0;
-      if (error instanceof BudgetExceeded || error instanceof OnnxDeadlineError) return { kind: 'timeout', inferenceMs };
+      if (error === BUDGET_EXCEEDED || error instanceof OnnxDeadlineError) return { kind: 'timeout', inferenceMs };
       if (signal?.aborted === true) throw signal.reason;
       const message = error instanceof Error ? error.message : String(error);
       this.init.logger?.warn('tamiyo: GNN inference failed; the decision is the neutral PAUSE', { error: message });
       return { kind: 'decided', decision: neutralDecision(ctx, 'inference_error'), inferenceMs, error: message.slice(0, 300) };
     }
     const inferenceMs = this.clock.monotonicMs() - t0;
+    // A result that arrives after the budget (timers fire at 1 ms granularity) is late too.
+    if (remaining !== undefined && inferenceMs > remaining) return { kind: 'timeout', inferenceMs };
     const plain: Record<string, Float32Array> = {};
     for (const [name, t] of Object.entries(outputs)) plain[name] = t.data as Float32Array;
     return { kind: 'decided', decision: decodeDecision(plain, ctx), inferenceMs };
@@ -216,7 +219,7 @@ export class GnnController implements Controller {
   private withBudget<T>(run: Promise<T>, remaining: number | undefined, signal: AbortSignal | undefined): Promise<T> {
     if (remaining === undefined && signal === undefined) return run;
     return new Promise<T>((resolve, reject) => {
-      const timer = remaining === undefined ? undefined : setTimeout(() => reject(new BudgetExceeded()), remaining);
+      const timer = remaining === undefined ? undefined : setTimeout(() => reject(BUDGET_EXCEEDED), remaining);
       const onAbort = () => reject(signal?.reason);
       signal?.addEventListener('abort', onAbort, { once: true });
       run.then(resolve, reject).finally(() => {
