@@ -170,7 +170,11 @@ export class EntryLog {
     const j = this.head + i;
     const chunk = this.chunks[j >>> CHUNK_BITS]!;
     const k = j & MASK;
-    return `${partText(chunk.msHi[k]!, chunk.msLo[k]!)}-${partText(chunk.seqHi[k]!, chunk.seqLo[k]!)}`;
+    const msHi = chunk.msHi[k]!;
+    const seqHi = chunk.seqHi[k]!;
+    // The common case (a clock-made id) formats two numbers, as before ids could be 64-bit.
+    if (msHi < SAFE_HI && seqHi === 0) return `${msHi * TWO_32 + chunk.msLo[k]!}-${chunk.seqLo[k]!}`;
+    return `${partText(msHi, chunk.msLo[k]!)}-${partText(seqHi, chunk.seqLo[k]!)}`;
   }
 
   /** A new fields object for entry `i`, its values views on the stored bytes. */

@@ -168,12 +168,12 @@ export class MemoryBroker {
     const ids = new Array<string | Error>(entries.length);
     // One clock reading for the batch: its entries share a millisecond, ids stay increasing.
     const now = Math.floor(this.clock.nowMs());
-    for (let i = 0; i < entries.length; i++) {
-      try {
-        ids[i] = this.push(s, entries[i]!, now);
-      } catch (error) {
-        ids[i] = error as Error;
-      }
+    let i = 0;
+    try {
+      for (; i < entries.length; i++) ids[i] = this.push(s, entries[i]!, now);
+    } catch (error) {
+      // Only an exhausted id space fails a push, and then every later one fails too.
+      for (; i < entries.length; i++) ids[i] = error as Error;
     }
     if (entries.length > 0) this.wake(s);
     return ids;
