@@ -110,8 +110,10 @@ describe('examples/quickstart', () => {
     expect(seed!.path.every((p) => p.epoch !== undefined)).toBe(true);
     expect(summary.parameters.final).toBeGreaterThan(summary.parameters.initial!);
 
-    // The run directory: resolved config, telemetry, commands, a checkpoint per epoch, summary.
-    expect(readdirSync(dir).sort()).toEqual(['checkpoints', 'commands.ndjson', 'config.json', 'run.log', 'summary.json', 'telemetry.jsonl']);
+    // The run directory: resolved config, telemetry, commands, a checkpoint per epoch, summary,
+    // and Tamiyo's field reports (one per decision, published through Oona at each epoch end).
+    expect(readdirSync(dir).sort()).toEqual(['checkpoints', 'commands.ndjson', 'config.json', 'run.log', 'summary.json', 'tamiyo', 'telemetry.jsonl']);
+    expect(readdirSync(join(dir, 'tamiyo'))).toEqual(expect.arrayContaining(['field_reports.log', 'field_reports.index.json']));
     expect(readdirSync(join(dir, 'checkpoints')).sort()).toEqual([0, 1, 2, 3, 4, 5, 6].map((n) => `epoch-${n}.ckpt`));
     const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { tolaria: { maxEpochs: number } };
     expect(config.tolaria.maxEpochs).toBe(7);

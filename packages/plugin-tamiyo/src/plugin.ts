@@ -65,6 +65,8 @@ export function tamiyo(options: Partial<TamiyoPluginInput> = {}) {
       ctx.provide(Tokens.Controller, (r) => createController(ctx, r, fieldReports, (c) => (gnn = c)));
       return {
         async start(hc) {
+          // An unknown blueprint fails the boot before anything is written to the run directory.
+          if (ctx.options.controller === 'heuristic') resolveBlueprintRotation(ctx.options.heuristic.blueprintRotation, hc.tryResolve(Tokens.BlueprintCatalog));
           fieldReports = await openFieldReports(ctx, hc);
           // Builds the controller now, so its blueprint check fails the boot instead of the first epoch.
           hc.resolve(Tokens.Controller);
