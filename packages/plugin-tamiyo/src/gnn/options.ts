@@ -22,7 +22,7 @@ export const gnnOptionsSchema = z
     }),
     devices: z.array(z.enum(POLICY_DEVICES)).min(1).optional().meta({
       reference: 'tamiyo §5.3, §14 P2',
-      unset: 'from `policy.device`: `cuda…` → cuda, cpu; `webgpu` → webgpu, cpu; `cpu` → cpu; unset → cuda, webgpu, cpu',
+      unset: 'from `policy.device`: `cuda…` → cuda, cpu; `webgpu` → webgpu, cpu; `cpu` → cpu; unset → cpu (a GPU is opt-in)',
       description: 'Inference devices in fallback order; a device that fails to load or run hands over to the next, keeping its result (CPU fallback fix).',
     }),
     threads: z.number().int().positive().default(1).meta({
@@ -48,10 +48,14 @@ export type GnnOptions = z.output<typeof gnnOptionsSchema>;
 /** What a user may write in `tamiyo.gnn`. */
 export type GnnOptionsInput = z.input<typeof gnnOptionsSchema>;
 
-/** The device fallback order of `tamiyo.gnn.devices`, or the one `tamiyo.policy.device` implies. */
+/**
+ * The device fallback order of `tamiyo.gnn.devices`, or the one `tamiyo.policy.device` implies.
+ * Unset means `cpu`: onnxruntime-node ships no CUDA provider libraries by default, and trying a
+ * missing provider prints an onnxruntime error on every start, so a GPU is opt-in.
+ */
 export function deviceOrder(devices: GnnOptions['devices'], policyDevice: string | undefined): (typeof POLICY_DEVICES)[number][] {
   if (devices !== undefined) return [...devices];
-  if (policyDevice === undefined) return ['cuda', 'webgpu', 'cpu'];
+  if (policyDevice === undefined) return ['cpu'];
   if (policyDevice.startsWith('cuda')) return ['cuda', 'cpu'];
   if (policyDevice.startsWith('webgpu')) return ['webgpu', 'cpu'];
   return ['cpu'];
