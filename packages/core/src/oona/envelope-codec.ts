@@ -159,6 +159,14 @@ function varint32(buf: Uint8Array, end: number): number {
 
 /** A tag: field number × 8 + wire type, refused as protobuf-es refuses it (overlong, field 0, wire type 6 or 7). */
 function tag(buf: Uint8Array, end: number): number {
+  // One-byte tags (fields 1–15, every field an envelope has): no varint loop.
+  if (pos < end) {
+    const b = buf[pos]!;
+    if (b < 0x80 && b >= 8 && (b & 7) < 6) {
+      pos++;
+      return b;
+    }
+  }
   const t = varint32(buf, end);
   if (varintBytes > 5 || (varintBytes === 5 && buf[pos - 1]! > 0x0f)) throw new EnvelopeDecodeError('tag overflows uint32');
   if (t >>> 3 === 0) throw new EnvelopeDecodeError('field number 0');
@@ -168,7 +176,8 @@ function tag(buf: Uint8Array, end: number): number {
 
 /** Length of a length-delimited field at `pos`; leaves `pos` at its first byte. */
 function lengthDelimited(buf: Uint8Array, end: number): number {
-  const len = varint32(buf, end);
+  const b = pos < end ? buf[pos]! : 0x80;
+  const len = b < 0x80 ? (pos++, b) : varint32(buf, end);
   if (pos + len > end) throw new EnvelopeDecodeError('truncated length-delimited field');
   return len;
 }
