@@ -118,10 +118,14 @@ export function formatSummary(summary: RunSummary, cwd: string): string {
   if (summary.freeSlots.length > 0) out.push(`  free slots: ${summary.freeSlots.join(', ')}\n`);
 
   const dir = displayPath(summary.dir, cwd);
-  const checkpoints = summary.files.filter((f) => f.startsWith(`checkpoints${sep}`) || f.startsWith('checkpoints/')).length;
-  const top = [...new Set(summary.files.map((f) => f.split(/[\\/]/)[0]!))];
+  // Top-level entries; a folder (checkpoints/, tamiyo/) is shown once with how many files it holds.
+  const top = new Map<string, number>();
+  for (const f of summary.files) {
+    const [head, ...rest] = f.split(/[\\/]/);
+    top.set(head!, (top.get(head!) ?? 0) + (rest.length > 0 ? 1 : 0));
+  }
   out.push(
-    `\nRun directory ${dir}${sep}\n  ${top.map((f) => (f === 'checkpoints' ? `checkpoints/ (${checkpoints})` : f)).join(', ')}\n`,
+    `\nRun directory ${dir}${sep}\n  ${[...top].map(([f, n]) => (n > 0 ? `${f}/ (${n})` : f)).join(', ')}\n`,
   );
   return out.join('');
 }
