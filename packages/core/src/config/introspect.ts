@@ -113,6 +113,28 @@ function isIntegerCheck(check: CheckDef): boolean {
   return check.check === 'number_format' && (check.format === 'safeint' || check.format === 'int32' || check.format === 'uint32');
 }
 
+/** One bound of a number schema: its value and whether the value itself is allowed. */
+export interface NumberBound {
+  readonly value: number;
+  readonly inclusive: boolean;
+}
+
+/**
+ * The lower and upper bounds set by a number schema's checks (`.min`, `.positive`, `.max`, ...);
+ * the last check of each side wins. Pass the unwrapped schema.
+ */
+export function numberBounds(schema: z.ZodType): { lower?: NumberBound; upper?: NumberBound } {
+  let lower: NumberBound | undefined;
+  let upper: NumberBound | undefined;
+  for (const c of defOf(schema).checks ?? []) {
+    const d = c._zod.def;
+    if (typeof d.value !== 'number') continue;
+    if (d.check === 'greater_than') lower = { value: d.value, inclusive: d.inclusive ?? false };
+    if (d.check === 'less_than') upper = { value: d.value, inclusive: d.inclusive ?? false };
+  }
+  return { ...(lower !== undefined ? { lower } : {}), ...(upper !== undefined ? { upper } : {}) };
+}
+
 /**
  * A short phrase for what a schema expects, for messages like
  * `tamiyo.stepTimeoutMs: expected a positive number, got "fast"`.
@@ -125,13 +147,7 @@ export function describeExpected(schema: z.ZodType | undefined): string | undefi
   switch (kind.kind) {
     case 'number': {
       const noun = kind.integer ? 'integer' : 'number';
-      let lower: { value: number; inclusive: boolean } | undefined;
-      let upper: { value: number; inclusive: boolean } | undefined;
-      for (const c of def.checks ?? []) {
-        const d = c._zod.def;
-        if (d.check === 'greater_than' && d.value !== undefined) lower = { value: d.value, inclusive: d.inclusive ?? false };
-        if (d.check === 'less_than' && d.value !== undefined) upper = { value: d.value, inclusive: d.inclusive ?? false };
-      }
+      const { lower, upper } = numberBounds(inner);
       if (lower?.value === 0 && upper === undefined) {
         return lower.inclusive ? `a non-negative ${noun}` : `a positive ${noun}`;
       }

@@ -1,6 +1,6 @@
 import { globalRegistry, type z } from 'zod';
 import { SettingMetaError } from './errors.js';
-import { valueKind } from './introspect.js';
+import { numberBounds, valueKind } from './introspect.js';
 
 /**
  * What a config schema's `.meta()` may say about one option, besides zod's own `description`
@@ -333,14 +333,7 @@ function typeLabel(schema: z.ZodType, nullable: boolean): string {
   switch (kind.kind) {
     case 'number': {
       const noun = kind.integer ? 'integer' : 'number';
-      let lower: { value: number; inclusive: boolean } | undefined;
-      let upper: { value: number; inclusive: boolean } | undefined;
-      for (const c of def.checks ?? []) {
-        const d = c._zod.def;
-        if (typeof d.value !== 'number') continue;
-        if (d.check === 'greater_than') lower = { value: d.value, inclusive: d.inclusive ?? false };
-        if (d.check === 'less_than') upper = { value: d.value, inclusive: d.inclusive ?? false };
-      }
+      const { lower, upper } = numberBounds(schema);
       if (lower !== undefined && upper !== undefined && lower.inclusive && upper.inclusive) label = `${noun} in [${lower.value}, ${upper.value}]`;
       else {
         const parts: string[] = [];
