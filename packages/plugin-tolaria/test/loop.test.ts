@@ -194,6 +194,16 @@ describe('the epoch loop', () => {
     expect(rec.log.find((e) => e.event === 'command:rejected')!.payload).toMatchObject({ reason: 'test_rejects' });
   });
 
+  it('tolaria.parameters counts a graft applied after the last epoch, before any rebuild', async () => {
+    const t = trainer(settings({ maxEpochs: 1 }), { executor: new TestExecutor(), controller: new ScriptedController(() => germinate('hidden1')) });
+    const [packet] = await collect(t.run());
+    await t.dispose();
+    const m = t.metricsSnapshot();
+    expect(m['tolaria.rebuilds_total']).toBe(0);
+    expect(packet!.trainingMetrics.parameters).toBe(m['tolaria.parameters_initial']);
+    expect(m['tolaria.parameters']).toBe(m['tolaria.parameters_initial']! + 2 * 32 * 4);
+  });
+
   it('a graft rebuilds the trainer and carries optimizer state: the host trains exactly as without the seed', async () => {
     // Run A grafts an adapter (α = 0, zero-initialised output) after epoch 0; run B never grafts.
     const withSeed = new TestExecutor();

@@ -6,7 +6,6 @@ import { TrainingFailedError } from '../errors.js';
 import type { ProgressReporter } from '../progress/reporter.js';
 import { CommandLog } from '../record/command-log.js';
 import { stageName } from '../record/names.js';
-import { finalParameterCount } from '../record/parameters.js';
 import { RunRecorder } from '../record/recorder.js';
 import { RunLog, type LogEcho } from '../record/run-log.js';
 import type { RunOutcome, RunSummary } from '../record/summary.js';
@@ -173,11 +172,7 @@ export async function runEsper(options: RunEsperOptions): Promise<RunResult> {
       undefined,
     );
     const initialParams = metrics['tolaria.parameters_initial'] ?? epochs[0]?.parameters;
-    const finalParams = finalParameterCount(
-      initialParams,
-      metrics['tolaria.parameters'] ?? epochs.at(-1)?.parameters,
-      safely(() => executor?.exportSeedStates() ?? [], []),
-    );
+    const finalParams = metrics['tolaria.parameters'] ?? epochs.at(-1)?.parameters;
     const blueprintOf = executorBlueprints(executor);
     const seeds = recorder.seedLives(blueprintOf);
 

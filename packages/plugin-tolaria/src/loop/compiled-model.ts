@@ -18,6 +18,11 @@ export interface CompileOptions {
   readonly session: SessionOptions;
 }
 
+/** Scalar parameters of a composition (what its compiled trainer will hold), without compiling it. */
+export function parameterCount(composed: ComposedModel): number {
+  return ParameterSet.fromGraph(composed.graph).numel;
+}
+
 /**
  * One topology version, compiled: the training graph of the composed model (gradient-norm groups
  * `host` and `seed/<id>`, clipping per group, Adam bias correction per parameter, so grafting a

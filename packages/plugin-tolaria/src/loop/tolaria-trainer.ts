@@ -10,7 +10,7 @@ import { OnnxRuntime, type OptimizerSpec, type TensorData } from '@esper/onnx';
 import { epochCheckpointPath, readCheckpoint, writeCheckpoint } from '../checkpoint/epoch-checkpoint.js';
 import { BatchPlan } from '../data/batches.js';
 import { TrainerUsageError } from '../errors.js';
-import { CompiledModel, HOST_GROUP, seedGroup } from './compiled-model.js';
+import { CompiledModel, HOST_GROUP, parameterCount, seedGroup } from './compiled-model.js';
 import { withDeadline } from './deadline.js';
 import { evaluate, type Evaluation } from './evaluate.js';
 import { learningRateAt, type LrSchedule } from './lr-schedule.js';
@@ -370,6 +370,11 @@ export class TolariaTrainer implements Trainer {
     } else {
       this.counters.commandsRejected++;
       this.deps.events?.emit('command:rejected', { command, reason: result.reason });
+    }
+    // A graft or cull recompiles only when the next epoch trains; the gauge counts the model now.
+    const executor = this.deps.executor;
+    if (this.model !== undefined && this.model.topologyVersion !== executor.topologyVersion) {
+      this.gauges.parameters = parameterCount(executor.compose());
     }
   }
 
