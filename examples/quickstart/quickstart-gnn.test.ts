@@ -5,31 +5,26 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { runCli, type CommandLogLine, type RunSummary } from 'esper';
+import { join } from 'node:path';
+import type { CommandLogLine } from 'esper';
 import { describe, expect, it } from 'vitest';
-
-const here = dirname(fileURLToPath(import.meta.url));
+import { here, readRun, runQuickstart, type CliResult } from './test-helpers.js';
 
 describe('examples/quickstart with the GNN controller', () => {
   it('esper run, shortened to 3 epochs, completes with the policy deciding at every epoch', { timeout: 180_000 }, async () => {
     const file = join(here, `.gnn-${randomBytes(4).toString('hex')}.config.ts`);
     writeFileSync(file, `import base from './esper.config.js';\nexport default { ...base, tamiyo: { ...base.tamiyo, controller: 'gnn' } };\n`);
     const out = mkdtempSync(join(tmpdir(), 'esper-quickstart-gnn-'));
-    let stdout = '';
-    let stderr = '';
-    let code: number;
+    let result: CliResult;
     try {
-      code = await runCli(['run', file, '--epochs', '3', '--out', out], { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), env: {}, cwd: here });
+      result = await runQuickstart(file, 3, out);
     } finally {
       rmSync(file, { force: true });
     }
+    const { code, stdout, stderr } = result;
     expect(stderr).toBe('');
     expect(code).toBe(0);
-    const [runId] = readdirSync(out);
-    const dir = join(out, runId!);
-    const summary = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as RunSummary;
+    const { dir, summary } = readRun(out);
     expect(summary.outcome).toBe('completed');
     expect(summary.epochs).toHaveLength(3);
 

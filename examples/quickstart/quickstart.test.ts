@@ -6,15 +6,14 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { create, fromBinary } from '@bufbuild/protobuf';
 import { createEsper, loadConfigFile, ManualClock, Tokens, type OonaMessage } from '@esper/core';
 import { BusMessageType, MessagePriority, TelemetryPacketSchema } from '@esper/core/leyline';
-import { runCli, type CommandLogLine, type RunSummary } from 'esper';
+import { runCli, type CommandLogLine } from 'esper';
 import { describe, expect, it } from 'vitest';
+import { here, readRun, runQuickstart } from './test-helpers.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
 const silent = { debug() {}, info() {}, warn() {}, error() {}, child: () => silent };
 const PLUGINS = '@esper/plugin-oona-memory, @esper/core/telemetry-file, @esper/plugin-kasmina, @esper/plugin-tamiyo, @esper/plugin-tolaria';
 
@@ -82,20 +81,11 @@ describe('examples/quickstart', () => {
 
   it('esper run, shortened to 7 epochs: ≥ 92 % validation accuracy, and the run directory and summary show the seed’s path', { timeout: 180_000 }, async () => {
     const out = mkdtempSync(join(tmpdir(), 'esper-quickstart-run-'));
-    let stdout = '';
-    let stderr = '';
-    const code = await runCli(['run', here, '--epochs', '7', '--out', out], {
-      stdout: (t) => (stdout += t),
-      stderr: (t) => (stderr += t),
-      env: {},
-      cwd: here,
-    });
+    const { code, stdout, stderr } = await runQuickstart(here, 7, out);
     expect(stderr).toBe('');
     expect(code).toBe(0);
 
-    const [runId] = readdirSync(out);
-    const dir = join(out, runId!);
-    const summary = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as RunSummary;
+    const { runId, dir, summary } = readRun(out);
     expect(summary.outcome).toBe('completed');
     expect(summary.epochs).toHaveLength(7);
     expect(summary.finalValAccuracy).toBeGreaterThanOrEqual(92);
