@@ -6,8 +6,6 @@
 // machine with PyTorch Geometric; test/gnn-parity.test.ts compares the ONNX policy with it.
 //
 //   pnpm exec tsx --conditions=@esper/source packages/plugin-tamiyo/scripts/export-parity-inputs.ts
-import { create } from '@bufbuild/protobuf';
-import { SeedStateSchema, SystemStatePacketSchema, type SystemStatePacket } from '@esper/core/leyline';
 import { Prng, parameterSeed } from '@esper/onnx';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -15,28 +13,13 @@ import { fileURLToPath } from 'node:url';
 import { PolicyGraphBuilder, type BlueprintMetadata, type PolicyGraph } from '../src/graph/builder.js';
 import { EDGE_ATTR_DIM, FEATURE_DIMS, NODE_TYPES, RELATIONS } from '../src/graph/schema.js';
 import { REFERENCE_DIMS, initPolicyWeights, policyWeightSpecs, type PolicyDims } from '../src/policy/architecture.js';
+import { policyStatePacket } from '../test/policy-packet.js';
 
 /** Same architecture, small widths (4 heads as the reference): about 1 MB of weights. */
 export const PARITY_DIMS: PolicyDims = { ...REFERENCE_DIMS, sageHidden: 32, gatHidden: 16, heads: 4, headHidden: 16 };
 const SEED = 17;
 
 const outDir = join(dirname(fileURLToPath(import.meta.url)), '..', 'test', 'fixtures', 'gnn-parity');
-
-function statePacket(seeds: { id: string; stage: number; depth?: number; risk?: number; blend?: number }[], epoch = 3): SystemStatePacket {
-  return create(SystemStatePacketSchema, {
-    version: 1,
-    currentEpoch: epoch,
-    validationLoss: 0.4,
-    trainingLoss: 0.5,
-    globalStep: 1200n,
-    trainingRunId: 'run-parity',
-    packetId: `run-parity-${epoch}`,
-    trainingMetrics: { val_loss: 0.4, train_loss: 0.5, samples_per_s: 4000, epochs_total: 10 },
-    seedStates: seeds.map((s) =>
-      create(SeedStateSchema, { seedId: s.id, stage: s.stage, layerDepth: s.depth ?? 1, riskScore: s.risk ?? 0, metrics: s.blend === undefined ? {} : { blend_allowed: s.blend } }),
-    ),
-  });
-}
 
 function graphs(): { name: string; graph: PolicyGraph }[] {
   const full: BlueprintMetadata = {
@@ -52,7 +35,7 @@ function graphs(): { name: string; graph: PolicyGraph }[] {
     },
   };
   const dense = new PolicyGraphBuilder({ maxParameters: 2, maxActivations: 2 }).build(
-    statePacket([
+    policyStatePacket('run-parity', [
       { id: 'a', stage: 4, depth: 0 },
       { id: 'b', stage: 3, depth: 1, risk: 0.2 },
       { id: 'c', stage: 5, depth: 2 },
@@ -61,7 +44,7 @@ function graphs(): { name: string; graph: PolicyGraph }[] {
     full,
   );
   if (!dense.edges.every((e) => e.count > 0)) throw new Error('the "all relations" graph has an empty relation');
-  const sparse = new PolicyGraphBuilder().build(statePacket([{ id: 'only', stage: 1 }]), 'BP001', { graph: { layers: [{ depth: 0 }] } });
+  const sparse = new PolicyGraphBuilder().build(policyStatePacket('run-parity', [{ id: 'only', stage: 1 }]), 'BP001', { graph: { layers: [{ depth: 0 }] } });
   if (!sparse.edges.some((e) => e.count === 0)) throw new Error('the "empty relations" graph has no empty relation');
   return [
     { name: 'all_relations', graph: dense },

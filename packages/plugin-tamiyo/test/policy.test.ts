@@ -1,31 +1,15 @@
-import { create } from '@bufbuild/protobuf';
 import { OnnxRuntime } from '@esper/onnx';
-import { SeedStateSchema, SystemStatePacketSchema, type SystemStatePacket } from '@esper/core/leyline';
+import type { SystemStatePacket } from '@esper/core/leyline';
 import { afterAll, describe, expect, test } from 'vitest';
 import { PolicyGraphBuilder, type BlueprintMetadata } from '../src/graph/builder.js';
 import { RELATIONS } from '../src/graph/schema.js';
 import { REFERENCE_DIMS, initPolicyWeights, policyParameterCount, type PolicyDims } from '../src/policy/architecture.js';
 import { POLICY_OUTPUTS, buildPolicyGraph } from '../src/policy/graph.js';
 import { packGraph } from '../src/policy/pack.js';
+import { policyStatePacket } from './policy-packet.js';
 import { referenceForward } from './reference-gnn.js';
 
 const SMALL: PolicyDims = { ...REFERENCE_DIMS, sageHidden: 16, gatHidden: 8, heads: 2, headHidden: 8 };
-
-function statePacket(seeds: { id: string; stage: number; depth?: number; risk?: number; blend?: number }[], epoch = 3): SystemStatePacket {
-  return create(SystemStatePacketSchema, {
-    version: 1,
-    currentEpoch: epoch,
-    validationLoss: 0.4,
-    trainingLoss: 0.5,
-    globalStep: 1200n,
-    trainingRunId: 'run-p',
-    packetId: `run-p-${epoch}`,
-    trainingMetrics: { val_loss: 0.4, train_loss: 0.5, samples_per_s: 4000, epochs_total: 10 },
-    seedStates: seeds.map((s) =>
-      create(SeedStateSchema, { seedId: s.id, stage: s.stage, layerDepth: s.depth ?? 1, riskScore: s.risk ?? 0, metrics: s.blend === undefined ? {} : { blend_allowed: s.blend } }),
-    ),
-  });
-}
 
 const runtime = new OnnxRuntime();
 afterAll(() => runtime.dispose());
@@ -63,7 +47,7 @@ describe('policy graph', () => {
       graph: { parameters: [{ name: 'alpha', min: 0, max: 1 }, { name: 'beta', min: -1, max: 1 }], layers: [{ depth: 0 }, { depth: 1 }, { depth: 2 }], activations: [{ type: 'relu' }, { type: 'gelu' }] },
     };
     const builder = new PolicyGraphBuilder({ maxParameters: 2, maxActivations: 2 });
-    const packet = statePacket([
+    const packet = policyStatePacket('run-p', [
       { id: 'a', stage: 4, depth: 0 },
       { id: 'b', stage: 3, depth: 1, risk: 0.2 },
       { id: 'c', stage: 5, depth: 2 },
@@ -81,7 +65,7 @@ describe('policy graph', () => {
   });
 
   test('matches the unfolded reference with empty relations (one seed, no blending seed, one layer)', async () => {
-    const packet = statePacket([{ id: 'only', stage: 1 }]);
+    const packet = policyStatePacket('run-p', [{ id: 'only', stage: 1 }]);
     const { graph, worst } = await compare(packet, { graph: { layers: [{ depth: 0 }] } });
     const empty = RELATIONS.filter((_, i) => graph.edges[i]!.count === 0).map((r) => r.name);
     expect(empty).toEqual(expect.arrayContaining(['peer', 'allowed', 'associated', 'connects']));
