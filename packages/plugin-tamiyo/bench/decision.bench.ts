@@ -3,16 +3,21 @@
 // `evaluateStep` costs, for 1, 4 and 16 seeds, p50 and p99, next to the 5 ms step budget
 // (TAMIYO_STEP_TIMEOUT_MS). Also the inference alone and the builder + packing alone.
 //
-// Run: pnpm bench decision [-- --runs 300 --threads 1 --no-worker --trainer]
-//   --threads N   ONNX Runtime intra-op threads of the policy (default 1)
-//   --no-worker   run inference on the main thread instead of the worker (no abandonable deadline)
-//   --trainer     run Tolaria's epoch benchmark (MNIST MLP training) in a child process meanwhile
+// Run: pnpm bench decision [-- --runs 300 --threads 1 --no-worker --trainer --devices webgpu,cpu]
+//   --threads N          ONNX Runtime intra-op threads of the policy (default 1)
+//   --no-worker          run inference on the main thread instead of the worker (no abandonable deadline)
+//   --trainer            run Tolaria's epoch benchmark (MNIST MLP training) in a child process meanwhile
+//   --trainer-threads N  intra-op threads of that trainer (default 1)
+//   --devices LIST       the policy's device fallback order (default cpu; P7: webgpu, cuda)
+// On the GPU machine: bash packages/plugin-tamiyo/bench/device-bundle.sh here, then carry
+// .device/node and run `bash .device/node/run-tamiyo.sh && taskset -c 0,1 /tmp/node/node
+// .device/node/decision.mjs --trainer` (taskset: the 2-core figure of the issue's goal).
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { create } from '@bufbuild/protobuf';
 import { LeylineSigner, SystemClock } from '@esper/core';
 import { SeedStateSchema, SystemStatePacketSchema, type SystemStatePacket } from '@esper/core/leyline';
-import { OnnxPolicyBackend, GnnController, PolicyGraphBuilder, hmacCommandSigning, initPolicyWeights, packGraph, policyParameterCount, warmUpGraph } from '../src/index.js';
+import { OnnxPolicyBackend, GnnController, type PolicyDevice, PolicyGraphBuilder, hmacCommandSigning, initPolicyWeights, packGraph, policyParameterCount, warmUpGraph } from '../src/index.js';
 
 const arg = (name: string, fallback: string): string => {
   const i = process.argv.indexOf(`--${name}`);
@@ -22,6 +27,8 @@ const runs = Number(arg('runs', '300'));
 const threads = Number(arg('threads', '1'));
 const worker = !process.argv.includes('--no-worker');
 const withTrainer = process.argv.includes('--trainer');
+const trainerThreads = arg('trainer-threads', '1');
+const devices = arg('devices', 'cpu').split(',') as PolicyDevice[];
 const BUDGET_MS = 5;
 
 function packet(seeds: number, step: number): SystemStatePacket {
@@ -45,14 +52,21 @@ const fmt = (v: number) => v.toFixed(2).padStart(7);
 
 async function main(): Promise<void> {
   let trainer: ReturnType<typeof spawn> | undefined;
+  let trainerLines = '';
   if (withTrainer) {
-    const root = join(import.meta.dirname, '..', '..', '..');
-    trainer = spawn(process.execPath, ['--conditions=@esper/source', '--import', 'tsx', 'packages/plugin-tolaria/bench/epoch.bench.ts', '--epochs', '50', '--k', '25', '--threads', '1'], { cwd: root, stdio: 'ignore' });
-    await new Promise((r) => setTimeout(r, 8000)); // let it load MNIST and start training
+    // From source (pnpm bench) the trainer is the tsx-run epoch benchmark; from the device bundle, epoch.mjs beside this file.
+    const bundled = !import.meta.url.endsWith('.ts');
+    const args = ['--epochs', '200', '--k', '25', '--threads', trainerThreads, '--progress'];
+    trainer = bundled
+      ? spawn(process.execPath, [join(import.meta.dirname, 'epoch.mjs'), ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+      : spawn(process.execPath, ['--conditions=@esper/source', '--import', 'tsx', 'packages/plugin-tolaria/bench/epoch.bench.ts', ...args], { cwd: join(import.meta.dirname, '..', '..', '..'), stdio: ['ignore', 'pipe', 'inherit'] });
+    trainer.stdout?.on('data', (chunk: Buffer) => (trainerLines += chunk.toString()));
+    // Let it load MNIST and start training: its first epoch line says it is.
+    for (let i = 0; i < 600 && !trainerLines.includes('epoch 0:'); i++) await new Promise((r) => setTimeout(r, 100));
   }
   const t0 = performance.now();
   const weights = initPolicyWeights(42);
-  const backend = new OnnxPolicyBackend({ devices: ['cpu'], threads, worker, warmUpFeeds: packGraph(warmUpGraph()) });
+  const backend = new OnnxPolicyBackend({ devices, threads, worker, warmUpFeeds: packGraph(warmUpGraph()) });
   const controller = await GnnController.create({
     weights,
     backend,
@@ -62,7 +76,7 @@ async function main(): Promise<void> {
   });
   console.log(
     `GNN policy: ${policyParameterCount().toLocaleString('en')} parameters, loaded in ${(performance.now() - t0).toFixed(0)} ms ` +
-      `(warm-up ${controller.session.warmUpMs.toFixed(1)} ms), ${threads} ORT thread(s), ${worker ? 'worker thread' : 'main thread'}${withTrainer ? ', Tolaria training beside it' : ''}`,
+      `(warm-up ${controller.session.warmUpMs.toFixed(1)} ms) on ${controller.session.device} (asked: ${devices.join(', ')}), ${threads} ORT thread(s), ${worker ? 'worker thread' : 'main thread'}${withTrainer ? `, Tolaria training beside it (${trainerThreads} thread(s))` : ''}`,
   );
   console.log(`budget ${BUDGET_MS} ms (TAMIYO_STEP_TIMEOUT_MS default); ${runs} decisions per row after 20 warm-up decisions\n`);
   console.log('seeds | decision p50    p99 |  inference p50    p99 | build+pack p50    p99 | p99 ≤ budget');
@@ -95,7 +109,12 @@ async function main(): Promise<void> {
     );
   }
   await controller.dispose();
-  trainer?.kill();
+  if (trainer !== undefined) {
+    trainer.kill();
+    const lines = trainerLines.trim().split('\n');
+    const epochsDone = lines.filter((l) => l.startsWith('epoch ')).length;
+    console.log(`\ntrainer beside it: ${epochsDone} epochs done; last: ${lines.at(-1) ?? ''}`);
+  }
 }
 
 await main();

@@ -3,7 +3,8 @@
 // stepMany run), with a host-only executor and a controller that always waits. Prints each K's
 // epoch time (training, evaluation), samples/s and validation accuracy, and the ratio to K = 1.
 //
-// Run: pnpm bench epoch [-- --epochs 3 --k 1,5,25,125 --threads 2]
+// Run: pnpm bench epoch [-- --epochs 3 --k 1,5,25,125 --threads 2 --progress]
+//   --progress  print every epoch's time and samples/s as it ends (the decision benchmark's trainer)
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +20,7 @@ const arg = (name: string, fallback: string): string => {
 const epochs = Number(arg('epochs', '3'));
 const ks = arg('k', '1,5,25,125').split(',').map(Number);
 const threads = Number(arg('threads', '2'));
+const progress = process.argv.includes('--progress');
 
 /** Attaches the host and never grafts: the loop's cost without seeds. */
 class HostOnly implements SeedExecutor {
@@ -76,6 +78,7 @@ for (const k of ks) {
     walls.push(p.trainingMetrics.epoch_wall_ms!);
     accuracy = p.validationAccuracy;
     samplesPerS = p.trainingMetrics.samples_per_s!;
+    if (progress) console.log(`epoch ${walls.length - 1}: ${walls.at(-1)!.toFixed(0)} ms, ${samplesPerS.toFixed(0)} samples/s`);
   }
   await trainer.dispose();
   const steady = walls.length > 1 ? walls.slice(1) : walls;
