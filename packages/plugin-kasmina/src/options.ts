@@ -46,5 +46,6 @@ export function executorSettingsFrom(options: KasminaPluginOptions): ExecutorSet
     embargoEpochs: options.embargoEpochs,
     latencyBudgetMs: options.latencyBudgetMs,
     maxLossRatio: options.maxLossRatio,
+    confidenceGate: { ...options.confidenceGate },
   };
 }

@@ -11,6 +11,8 @@ export type ParsedCommand =
       readonly operation: SeedOperation;
       readonly blueprintId: string;
       readonly parameters: Readonly<Record<string, number>>;
+      /** The command's annotations, `signature` left out (blend mode, controller notes, …). */
+      readonly annotations: Readonly<Record<string, string>>;
     }
   /** Something this executor does not act on, with the reason it gives. */
   | { readonly kind: 'unsupported'; readonly reason: string };
@@ -40,7 +42,8 @@ export function parseCommand(command: AdaptationCommand): ParsedCommand {
       if (command.payload.case !== 'seedOperation') return { kind: 'unsupported', reason: 'missing_seed_operation' };
       const op = command.payload.value;
       if (command.targetSeedId === '') return { kind: 'unsupported', reason: 'missing_target_seed' };
-      return { kind: 'seed', seedId: command.targetSeedId, operation: op.operation, blueprintId: op.blueprintId.trim(), parameters: { ...op.parameters } };
+      const { signature: _signature, ...annotations } = command.annotations;
+      return { kind: 'seed', seedId: command.targetSeedId, operation: op.operation, blueprintId: op.blueprintId.trim(), parameters: { ...op.parameters }, annotations };
     }
     default:
       return { kind: 'unsupported', reason: `unsupported_command:${commandTypeName(command.commandType)}` };

@@ -134,15 +134,16 @@ describe('control feeds and composition', () => {
   test('per-stage control values, and the counterfactual of a seed', async () => {
     const t = setup();
     await t.apply(Op.SEED_OP_GERMINATE, 'hidden1', 'residual-mlp');
-    const values = (feeds: Record<string, { data: unknown }>) => Object.fromEntries(Object.entries(feeds).map(([k, v]) => [k, (v.data as Float32Array)[0]]));
-    expect(values(t.executor.controlFeeds())).toEqual({ 'seed/hidden1/alpha': 0, 'seed/hidden1/st': 0, 'seed/hidden1/in_gate': 0, 'seed/hidden1/host_gate': 1 });
+    const values = (feeds: Record<string, { data: unknown }>) => Object.fromEntries(Object.entries(feeds).map(([k, v]) => [k.replace('seed/hidden1/', ''), [...(v.data as Float32Array)]]));
+    const convex = { alpha_vec: Array(8).fill(1), residual: [0], confidence: [0], gate_k: [0], gate_tau: [0], alpha_lo: [0], alpha_hi: [1] };
+    expect(values(t.executor.controlFeeds())).toEqual({ alpha: [0], st: [0], in_gate: [0], host_gate: [1], ...convex });
     await t.apply(Op.SEED_OP_START_TRAINING);
-    expect(values(t.executor.controlFeeds())).toEqual({ 'seed/hidden1/alpha': 0, 'seed/hidden1/st': 1, 'seed/hidden1/in_gate': 0, 'seed/hidden1/host_gate': 1 });
+    expect(values(t.executor.controlFeeds())).toEqual({ alpha: [0], st: [1], in_gate: [0], host_gate: [1], ...convex });
     t.observe();
     await t.apply(Op.SEED_OP_START_GRAFTING);
     t.observe({ steps: 2 });
-    expect(values(t.executor.controlFeeds())).toEqual({ 'seed/hidden1/alpha': 0.25, 'seed/hidden1/st': 0, 'seed/hidden1/in_gate': 1, 'seed/hidden1/host_gate': 0 });
-    expect(values(t.executor.controlFeeds({ counterfactual: 'hidden1' }))).toEqual({ 'seed/hidden1/alpha': 0, 'seed/hidden1/st': 0, 'seed/hidden1/in_gate': 0, 'seed/hidden1/host_gate': 1 });
+    expect(values(t.executor.controlFeeds())).toEqual({ alpha: [0.25], st: [0], in_gate: [1], host_gate: [0], ...convex });
+    expect(values(t.executor.controlFeeds({ counterfactual: 'hidden1' }))).toEqual({ alpha: [0], st: [0], in_gate: [0], host_gate: [1], ...convex });
     expect(() => t.executor.controlFeeds({ counterfactual: 'hidden2' })).toThrow(UnknownSeedError);
     expect(t.executor.compose().controlInputs).toEqual(Object.keys(t.executor.controlFeeds()));
   });

@@ -29,7 +29,8 @@ import {
 } from '@esper/core/leyline';
 import { lookupValue, tensor, type DType, type Shape, type TensorData } from '@esper/onnx';
 import { KasminaBlueprintCatalog } from '../blueprints/catalog.js';
-import { COUNTERFACTUAL_CONTROLS, controlInputName, controlValues, type ControlValues } from '../blending/controls.js';
+import { CONTROL_KEYS, COUNTERFACTUAL_CONTROLS, controlInputName, controlValues, resolveBlend, type ControlValues } from '../blending/controls.js';
+import { parseBlendAnnotations } from '../blending/modes.js';
 import { alphaAt } from '../blending/schedule.js';
 import { operationName, parseCommand } from '../commands/parse.js';
 import { HostAttachError, HostNotAttachedError, UnknownSeedError, stageName } from '../errors.js';
@@ -206,9 +207,12 @@ export class KasminaExecutor implements SeedExecutor {
   }
 
   /**
-   * Values (float32 scalars) for every control input of the current composition:
-   * `seed/<id>/alpha`, `/st`, `/in_gate`, `/host_gate` by the seed's stage and α. With
-   * `counterfactual`, that seed gets α = 0 and no straight-through term (the model without it).
+   * Values (float32) for every control input of the current composition: `seed/<id>/alpha`,
+   * `/st`, `/in_gate`, `/host_gate` by the seed's stage and α, and the blend-mode inputs
+   * (`/alpha_vec` of the slot's width, `/residual`, `/confidence`, `/gate_k`, `/gate_tau`,
+   * `/alpha_lo`, `/alpha_hi`) by its blend configuration from BLENDING on. With
+   * `counterfactual`, that seed gets α = 0, the CONVEX blend and no straight-through term (the
+   * model without it).
    *
    * @throws {@link UnknownSeedError} when `counterfactual` names no grafted seed.
    * @throws {@link HostNotAttachedError} before {@link attachHost}.
@@ -222,9 +226,15 @@ export class KasminaExecutor implements SeedExecutor {
     }
     const feeds: Record<string, TensorData> = {};
     for (const seed of grafted) {
-      const values: ControlValues = seed.slot.id === cf ? COUNTERFACTUAL_CONTROLS : controlValues(seed.stage, seed.alpha);
-      for (const key of ['alpha', 'st', 'inGate', 'hostGate'] as const) {
-        feeds[controlInputName(seed.slot.id, key)] = tensor('float32', [], Float32Array.of(values[key]));
+      const features = seed.slot.features;
+      const values: ControlValues = seed.slot.id === cf ? COUNTERFACTUAL_CONTROLS : controlValues(seed.stage, seed.alpha, resolveBlend(seed.blend, features).values);
+      for (const key of CONTROL_KEYS) {
+        const name = controlInputName(seed.slot.id, key);
+        if (key !== 'alphaVec') feeds[name] = tensor('float32', [], Float32Array.of(values[key] as number));
+        else {
+          const v = values.alphaVec;
+          feeds[name] = tensor('float32', [features], typeof v === 'number' ? new Float32Array(features).fill(v) : Float32Array.from(v));
+        }
       }
     }
     return feeds;
@@ -324,14 +334,34 @@ export class KasminaExecutor implements SeedExecutor {
         this.event('unsupported_command', TelemetryLevel.WARNING, { reason: parsed.reason, command_id: commandId });
         outcome = rejected(commandId, parsed.reason);
       } else {
+        const seed = this.seeds.get(parsed.seedId);
+        const previousBlend = seed?.blend;
+        if (seed !== undefined) this.configureBlend(seed, parsed.annotations, commandId);
         outcome = this.applySeedOperation(commandId, parsed.seedId, parsed.operation, parsed.blueprintId, parsed.parameters);
         if (!outcome.applied) {
+          // A rejected command leaves the seed as it was, blend configuration included.
+          if (seed !== undefined) seed.blend = previousBlend;
           this.event('seed_operation_rejected', TelemetryLevel.WARNING, { seed_id: parsed.seedId, operation: operationName(parsed.operation), reason: outcome.reason, command_id: commandId });
         }
       }
     }
     await this.settle();
     return outcome;
+  }
+
+  /**
+   * The K7 blend-mode parser on a SEED command's annotations (reference kasmina §9.3), before
+   * the operation runs: no `blend_mode` keeps the seed's configuration; otherwise the parsed one
+   * replaces it (invalid values fall back, never fail the command) and every value not taken as
+   * sent is a `blend_annotation_invalid` WARNING. Mode and parameters are control inputs, so a
+   * change applies from the next `controlFeeds()` without recompiling.
+   */
+  private configureBlend(seed: SeedContext, annotations: Readonly<Record<string, string>>, commandId: string): void {
+    const { config, issues } = parseBlendAnnotations(annotations, this.settings.confidenceGate);
+    for (const issue of issues) {
+      this.event('blend_annotation_invalid', TelemetryLevel.WARNING, { seed_id: seed.slot.id, key: issue.key, value: issue.value, reason: issue.reason, command_id: commandId });
+    }
+    if (config !== undefined) seed.blend = config;
   }
 
   private applySeedOperation(commandId: string, seedId: string, operation: SeedOperation, blueprintId: string, parameters: Readonly<Record<string, number>>): CommandOutcome {
@@ -505,6 +535,7 @@ export class KasminaExecutor implements SeedExecutor {
   /** RESETTING → G5 → DORMANT: the seed's state is cleared and the slot is free. */
   private reset(seed: SeedContext): void {
     seed.clear();
+    seed.blend = undefined;
     const g5 = this.runGate(seed, S.SEED_STAGE_DORMANT, {});
     if (!g5.passed) {
       this.failGate(seed, g5);
@@ -606,10 +637,13 @@ export class KasminaExecutor implements SeedExecutor {
     this.events.push({ description, level, attributes });
   }
 
-  /** Sends the queued events, with the current seed metrics, as one packet. */
+  /**
+   * Sends the queued events, with the current seed metrics and a `blend_config` event for every
+   * seed with a blend configuration, as one packet.
+   */
   private async flush(): Promise<void> {
     if (this.events.length === 0) return;
-    const events = this.events;
+    const events = [...this.events, ...this.blendConfigEvents()];
     this.events = [];
     if (this.telemetry === undefined) return;
     const metrics: MetricInput[] = [
@@ -639,6 +673,32 @@ export class KasminaExecutor implements SeedExecutor {
     } catch (error) {
       this.logger?.warn('kasmina telemetry packet was not delivered', { error: String(error) });
     }
+  }
+
+  /**
+   * `blend_config` (INFO) per seed with a configuration: `seed_id`, `mode` (as configured; an
+   * unknown name reads CONVEX), `source` and `alpha_vec_len` when known, and, when the graph
+   * blends otherwise (CHANNEL without a fitting vector), `effective_mode` and `fallback`.
+   */
+  private blendConfigEvents(): EventInput[] {
+    const out: EventInput[] = [];
+    for (const seed of this.seeds.values()) {
+      const config = seed.blend;
+      if (config === undefined) continue;
+      const resolved = resolveBlend(config, seed.slot.features);
+      out.push({
+        description: 'blend_config',
+        level: TelemetryLevel.INFO,
+        attributes: {
+          seed_id: seed.slot.id,
+          mode: config.mode,
+          ...(config.source === undefined ? {} : { source: config.source }),
+          ...(config.alphaVec === undefined ? {} : { alpha_vec_len: String(config.alphaVec.length) }),
+          ...(resolved.fallback === undefined ? {} : { effective_mode: resolved.mode, fallback: resolved.fallback }),
+        },
+      });
+    }
+    return out;
   }
 
   // ---------------------------------------------------------------- helpers

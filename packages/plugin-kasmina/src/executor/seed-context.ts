@@ -1,5 +1,6 @@
 import type { SeedSlot } from '@esper/core';
 import { SeedLifecycleStage } from '@esper/core/leyline';
+import type { BlendConfig } from '../blending/modes.js';
 import type { SeedGraph } from '../grafting/seed-graph.js';
 
 /**
@@ -37,6 +38,11 @@ export class SeedContext {
   lossAtBlendingStart: number | undefined;
   /** Reason of the last failed gate. */
   lastGateFailure: string | undefined;
+  /**
+   * Blend mode from the SEED commands' annotations (undefined: CONVEX, never configured). Set
+   * before a GERMINATE grafts, so {@link clear} keeps it; the slot's reset to DORMANT drops it.
+   */
+  blend: BlendConfig | undefined;
 
   constructor(readonly slot: SeedSlot) {}
 

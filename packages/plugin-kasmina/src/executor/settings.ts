@@ -1,3 +1,4 @@
+import { DEFAULT_CONFIDENCE_GATE, type ConfidenceGateParameters } from '../blending/modes.js';
 import type { AlphaRamp } from '../blending/schedule.js';
 
 /** What the executor's growth behaviour depends on (the plugin fills it from the `kasmina` config section). */
@@ -14,6 +15,8 @@ export interface ExecutorSettings {
   readonly latencyBudgetMs: number;
   /** G4: largest accepted training loss relative to the loss when the seed entered BLENDING. */
   readonly maxLossRatio: number;
+  /** Values a CONFIDENCE blend takes for `gate_k`, `gate_tau`, `alpha_lo`, `alpha_hi` a command leaves out or sends unreadable. */
+  readonly confidenceGate: ConfidenceGateParameters;
 }
 
 /** Defaults of {@link ExecutorSettings} (the same as the plugin's config defaults). */
@@ -24,4 +27,5 @@ export const DEFAULT_EXECUTOR_SETTINGS: ExecutorSettings = Object.freeze({
   embargoEpochs: 2,
   latencyBudgetMs: 10,
   maxLossRatio: 1.5,
+  confidenceGate: DEFAULT_CONFIDENCE_GATE,
 });

@@ -1,6 +1,6 @@
 import type { SeedSlot } from '@esper/core';
 import { lookupValue, type Graph, type Shape } from '@esper/onnx';
-import { CONTROL_SUFFIXES, controlInputName } from '../blending/controls.js';
+import { CONTROL_KEYS, controlInputName } from '../blending/controls.js';
 import { gateTable } from './compose.js';
 import { seedPrefix } from './seed-graph.js';
 
@@ -41,18 +41,20 @@ export function isolationIssues(graph: Graph, seedId: string, seedParameters: re
 }
 
 /**
- * Interface problems of a grafted seed in the composed graph (empty when it fits): its four
- * control inputs are float32 scalar graph inputs, its blend output `seed/<id>/out` has the slot's
+ * Interface problems of a grafted seed in the composed graph (empty when it fits): its control
+ * inputs are float32 graph inputs (scalars, `alpha_vec` a vector of the slot's width), its blend output `seed/<id>/out` has the slot's
  * dtype and shape and feeds the host, and each of its parameters is present with its value.
  */
 export function interfaceIssues(graph: Graph, seedId: string, slot: SeedSlot, slotShape: Shape | null, seedParameters: readonly string[]): string[] {
   const prefix = seedPrefix(seedId);
   const issues: string[] = [];
-  for (const suffix of Object.values(CONTROL_SUFFIXES)) {
-    const name = `${prefix}/${suffix}`;
+  for (const key of CONTROL_KEYS) {
+    const name = controlInputName(seedId, key);
     const info = graph.inputs.find((i) => i.name === name);
+    const vector = key === 'alphaVec';
+    const fits = info !== undefined && info.dtype === 'float32' && info.shape !== null && (vector ? info.shape.length === 1 && info.shape[0] === slot.features : info.shape.length === 0);
     if (info === undefined) issues.push(`control input ${name} missing`);
-    else if (info.dtype !== 'float32' || info.shape === null || info.shape.length !== 0) issues.push(`control input ${name} is ${info.dtype} ${show(info.shape)}, not a float32 scalar`);
+    else if (!fits) issues.push(`control input ${name} is ${info.dtype} ${show(info.shape)}, not ${vector ? `float32 [${slot.features}]` : 'a float32 scalar'}`);
   }
   const out = lookupValue(graph, `${prefix}/out`);
   if (out === undefined) issues.push(`blend output ${prefix}/out missing`);

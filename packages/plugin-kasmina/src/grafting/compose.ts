@@ -18,7 +18,7 @@ export function gateTable(graph: Graph): Record<string, string> {
 
 /**
  * The composed model: `host.graph` with each seed's subgraph grafted at its slot tensor (in the
- * order given), under `seed/<id>/…`. Its inputs are the host's plus each seed's four control
+ * order given), under `seed/<id>/…`. Its inputs are the host's plus each seed's control
  * inputs; its outputs are the host's. Neither argument changes.
  */
 export function composeModel(host: HostModel, seeds: readonly GraftedSeed[], topologyVersion: number): ComposedModel {

@@ -19,9 +19,14 @@ const seedOf = (r: ReturnType<typeof build>): SeedGraph => {
 };
 
 describe('buildSeedGraph', () => {
-  test('a subgraph reading h and the four controls, writing out; parameters named by slot and generation, seeded', () => {
+  test('a subgraph reading h and the controls, writing out; parameters named by slot and generation, seeded', () => {
     const seed = seedOf(build());
-    expect(seed.graph.inputs.map((i) => i.name)).toEqual(['h', 'alpha', 'st', 'in_gate', 'host_gate']);
+    expect(seed.graph.inputs.map((i) => [i.name, i.shape])).toEqual([
+      ['h', ['batch', 8]],
+      ...['alpha', 'st', 'in_gate', 'host_gate'].map((n) => [n, []]),
+      ['alpha_vec', [8]],
+      ...['residual', 'confidence', 'gate_k', 'gate_tau', 'alpha_lo', 'alpha_hi'].map((n) => [n, []]),
+    ]);
     expect(seed.graph.outputs.map((o) => [o.name, o.shape])).toEqual([['out', ['batch', 8]]]);
     expect(seed.parameterNames).toEqual(['seed/hidden1/g1/down.w', 'seed/hidden1/g1/down.b', 'seed/hidden1/g1/up.w', 'seed/hidden1/g1/up.b']);
     expect(seed.parameterCount).toBe(8 * 2 + 2 + 2 * 8 + 8);
@@ -52,7 +57,9 @@ describe('composeModel and its checks', () => {
 
   test('splices the seed at its slot, adds its controls, carries its gradient gates', () => {
     expect(composed.topologyVersion).toBe(1);
-    expect(composed.controlInputs).toEqual(['seed/hidden1/alpha', 'seed/hidden1/st', 'seed/hidden1/in_gate', 'seed/hidden1/host_gate']);
+    expect(composed.controlInputs).toEqual(
+      ['alpha', 'st', 'in_gate', 'host_gate', 'alpha_vec', 'residual', 'confidence', 'gate_k', 'gate_tau', 'alpha_lo', 'alpha_hi'].map((n) => `seed/hidden1/${n}`),
+    );
     expect(composed.seedParameters).toEqual({ hidden1: seed.parameterNames });
     expect(composed.graph.inputs.map((i) => i.name)).toEqual(['x', 'labels', ...composed.controlInputs]);
     expect(composed.graph.outputs).toEqual(host.graph.outputs);
@@ -94,9 +101,13 @@ describe('composeModel and its checks', () => {
 
   test('interface: fits as built; a missing control input or parameter is reported; seedNamesIn finds what is left', () => {
     expect(interfaceIssues(composed.graph, 'hidden1', slot, ['batch', 8], seed.parameterNames)).toEqual([]);
-    const broken: Graph = { ...composed.graph, inputs: composed.graph.inputs.filter((i) => i.name !== 'seed/hidden1/st') };
+    const broken: Graph = {
+      ...composed.graph,
+      inputs: composed.graph.inputs.filter((i) => i.name !== 'seed/hidden1/st').map((i) => (i.name === 'seed/hidden1/alpha_vec' ? { ...i, shape: [4] } : i)),
+    };
     expect(interfaceIssues(broken, 'hidden1', slot, ['batch', 8], [...seed.parameterNames, 'seed/hidden1/g1/extra'])).toEqual([
       'control input seed/hidden1/st missing',
+      'control input seed/hidden1/alpha_vec is float32 [4], not float32 [8]',
       'parameter seed/hidden1/g1/extra missing',
     ]);
     expect(interfaceIssues(composed.graph, 'hidden1', slot, ['batch', 4], [])).toEqual([expect.stringContaining('blend output seed/hidden1/out is float32 [batch, 8]')]);

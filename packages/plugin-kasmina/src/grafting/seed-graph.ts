@@ -2,7 +2,7 @@ import type { SeedSlot } from '@esper/core';
 import { GraphBuilder, initParameters, numel, type Graph, type Shape, type Tensor, type DType } from '@esper/onnx';
 import type { Blueprint } from '../blueprints/blueprint.js';
 import { blend, seedInput, type BlendControls } from '../blending/blend.js';
-import { CONTROL_SUFFIXES } from '../blending/controls.js';
+import { CONTROL_KEYS, CONTROL_SUFFIXES } from '../blending/controls.js';
 
 /** Prefix of every name a seed adds to the composed graph: `seed/<id>`. */
 export function seedPrefix(seedId: string): string {
@@ -31,8 +31,9 @@ export interface SeedGraphSpec {
 /** A seed's subgraph, ready to graft at its slot. */
 export interface SeedGraph {
   /**
-   * Inputs `h` (the slot value), `alpha`, `st`, `in_gate`, `host_gate` (float32 scalars);
-   * output `out`, the blend; parameters under `g<generation>/…`. Grafting with prefix
+   * Inputs `h` (the slot value) and the controls in `CONTROL_KEYS` order (`alpha`, `st`,
+   * `in_gate`, `host_gate`, `alpha_vec` `[features]`, `residual`, `confidence`, `gate_k`,
+   * `gate_tau`, `alpha_lo`, `alpha_hi`; float32, scalars but for `alpha_vec`); output `out`, the blend; parameters under `g<generation>/…`. Grafting with prefix
    * {@link seedPrefix} names them `seed/<id>/…`.
    */
   readonly graph: Graph;
@@ -72,12 +73,9 @@ export function buildSeedGraph(spec: SeedGraphSpec): SeedGraphResult {
     const values = initParameters(specs.map((p) => ({ ...p, name: fullName(p.name) })), spec.runSeed);
     const b = new GraphBuilder(`seed_${spec.seedId}`);
     const h = b.input('h', 'float32', slotValue.shape);
-    const controls: BlendControls = {
-      alpha: b.input(CONTROL_SUFFIXES.alpha, 'float32', []),
-      st: b.input(CONTROL_SUFFIXES.st, 'float32', []),
-      inGate: b.input(CONTROL_SUFFIXES.inGate, 'float32', []),
-      hostGate: b.input(CONTROL_SUFFIXES.hostGate, 'float32', []),
-    };
+    const controls = Object.fromEntries(
+      CONTROL_KEYS.map((key) => [key, b.input(CONTROL_SUFFIXES[key], 'float32', key === 'alphaVec' ? [slot.features] : [])]),
+    ) as unknown as BlendControls;
     const params: Record<string, Tensor> = {};
     for (const p of specs) params[p.name] = b.param(`${local}/${p.name}`, values.get(fullName(p.name)));
     const s = b.scope('kernel', () => blueprint.forward(seedInput(h, controls), params));
