@@ -10,6 +10,11 @@ in float32, TF32 off, when a GPU is present) and writes every output to a JSON f
     python3 packages/plugin-tamiyo/scripts/gnn_parity.py \
         packages/plugin-tamiyo/test/fixtures/gnn-parity "$OUT/expected.json"
 
+With --time it also prints the forward latency of the PyG model at the reference's sizes
+(13 953 971 parameters, untrained weights) on the fixture's graphs: CPU eager with 2 threads and
+with every core, and CUDA (float32, TF32 off, synchronised), median and p99 of 200 forwards
+after 20 warm-ups; the figures the GPU-backend decision record (P7) compares against.
+
 Needs torch and torch_geometric (>= 2.5: GATConv with separate lin_src / lin_dst).
 """
 
@@ -170,8 +175,64 @@ def max_abs(a, b):
     return {k: float(np.max(np.abs(np.asarray(a[k]) - np.asarray(b[k])))) if len(a[k]) else 0.0 for k in a}
 
 
+REFERENCE_DIMS = {
+    "sageHidden": 256,
+    "gatHidden": 128,
+    "heads": 4,
+    "policyClasses": 32,
+    "riskClasses": 5,
+    "paramVector": 4,
+    "scheduleOutputs": 2,
+    "blendingMethods": 3,
+    "headHidden": 64,
+}
+
+
+def time_forwards(model, x, ei, ea, device, runs=200, warm=20):
+    import time
+
+    samples = []
+    with torch.no_grad():
+        for i in range(runs + warm):
+            if device == "cuda":
+                torch.cuda.synchronize()
+            t0 = time.perf_counter()
+            model(x, ei, ea)
+            if device == "cuda":
+                torch.cuda.synchronize()
+            if i >= warm:
+                samples.append((time.perf_counter() - t0) * 1000.0)
+    samples.sort()
+    return samples[len(samples) // 2], samples[min(len(samples) - 1, int(0.99 * len(samples)))]
+
+
+def latency_table(inputs, edge_types):
+    torch.manual_seed(0)
+    model = TamiyoGNN(REFERENCE_DIMS, inputs["featureDims"], edge_types, inputs["edgeAttrDim"]).eval()
+    n_params = sum(p.numel() for p in model.parameters())
+    print(f"latency at the reference size ({n_params} parameters), ms (median / p99):")
+    cores = torch.get_num_threads()
+    for graph in inputs["graphs"]:
+        row = []
+        for threads in (2, cores):
+            torch.set_num_threads(threads)
+            m = model.to("cpu", torch.float32)
+            x, ei, ea = graph_tensors(graph, inputs, torch.float32, "cpu")
+            p50, p99 = time_forwards(m, x, ei, ea, "cpu")
+            row.append(f"cpu {threads} threads {p50:.2f} / {p99:.2f}")
+        torch.set_num_threads(cores)
+        if torch.cuda.is_available():
+            m = model.to("cuda", torch.float32)
+            x, ei, ea = graph_tensors(graph, inputs, torch.float32, "cuda")
+            p50, p99 = time_forwards(m, x, ei, ea, "cuda")
+            row.append(f"cuda {p50:.2f} / {p99:.2f}")
+        print(f"  {graph['name']}: " + "; ".join(row))
+
+
 def main():
-    fixture_dir, out_path = sys.argv[1], sys.argv[2]
+    timing = "--time" in sys.argv
+    args = [a for a in sys.argv[1:] if a != "--time"]
+    fixture_dir, out_path = args[0], args[1]
     with open(os.path.join(fixture_dir, "inputs.json")) as f:
         inputs = json.load(f)
     torch.manual_seed(0)
@@ -215,6 +276,8 @@ def main():
         json.dump(result, f, indent=1)
         f.write("\n")
     print(json.dumps(result["environment"]), "parameters", n_params, "keys", sample_keys)
+    if timing:
+        latency_table(inputs, edge_types)
 
 
 if __name__ == "__main__":
