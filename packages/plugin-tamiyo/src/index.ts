@@ -144,7 +144,7 @@ export {
 export { POLICY_OUTPUTS, buildPolicyGraph, type PolicyOutputName } from './policy/graph.js';
 export { packGraph, warmUpGraph, type PolicyFeeds } from './policy/pack.js';
 export { POLICY_ACTIONS, decodeDecision, neutralDecision, type DecodeContext, type LastAction, type PolicyDecision, type PolicyOutputs } from './policy/decode.js';
-export { checkPolicyWeights, loadPolicyWeights, savePolicyWeights } from './policy/weights.js';
+export { canonicalWeightName, checkPolicyWeights, encodePolicyWeights, loadPolicyWeights, policyWeightsFromSafetensors, savePolicyWeights } from './policy/weights.js';
 export { PolicyBackendError, PolicyWeightsError } from './policy/errors.js';
 export {
   OnnxPolicyBackend,
@@ -157,7 +157,20 @@ export {
   type PolicyRunner,
   type PolicyRunnerFactory,
 } from './backends/onnx-backend.js';
-export { GNN_UPDATES_PENDING_REASON, GnnController, timeoutCommand, type GnnControllerInit, type GnnPersistence } from './gnn/controller.js';
+export { GnnController, timeoutCommand, type GnnControllerInit, type GnnPersistence } from './gnn/controller.js';
+export { ALPHA_VEC_MAX_CHARS, annotateBlendMode, initialAlphaVec, type BlendAnnotationSettings } from './gnn/blend.js';
+export { DIGESTED_REGISTRIES, preparePolicySession, registryDigests, type CandidateContext } from './gnn/policy-owner.js';
 export { gnnOptionsSchema, deviceOrder, type GnnOptions, type GnnOptionsInput } from './gnn/options.js';
 export { DeferredGnnController, descriptorMetadata } from './gnn/plugin-glue.js';
-export { GNN_DECISION_EVENT, INFERENCE_ERROR_EVENT, TIMEOUT_INFERENCE_EVENT, gnnDecisionTelemetry, type GnnTelemetryInput } from './gnn/telemetry.js';
+export {
+  BREAKER_STATE,
+  COVERAGE_MAP_MAX_CHARS,
+  GNN_DECISION_EVENT,
+  INFERENCE_ERROR_EVENT,
+  TIMEOUT_INFERENCE_EVENT,
+  annotateCoverage,
+  gnnDecisionTelemetry,
+  type BlueprintReading,
+  type BreakerReading,
+  type GnnTelemetryInput,
+} from './gnn/telemetry.js';

@@ -92,7 +92,7 @@ function createController(
   const { options } = ctx;
   switch (options.controller) {
     case 'gnn': {
-      const controller = createGnnController(ctx, r);
+      const controller = createGnnController(ctx, r, fieldReports);
       onGnn(controller);
       return controller;
     }

@@ -2,11 +2,23 @@ import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { create } from '@bufbuild/protobuf';
-import { SystemClock, priorityForPacket, type Clock, type Controller, type EvaluateOptions, type Logger, type PolicyUpdateResult } from '@esper/core';
-import { AdaptationCommandSchema, CommandType, type AdaptationCommand, type SystemStatePacket } from '@esper/core/leyline';
+import {
+  SystemClock,
+  priorityFromIndicator,
+  type Clock,
+  type Controller,
+  type EvaluateOptions,
+  type EventInput,
+  type Logger,
+  type PolicyUpdateResult,
+  type Signer,
+} from '@esper/core';
+import { AdaptationCommandSchema, CommandType, TelemetryLevel, type AdaptationCommand, type PolicyUpdate, type SystemStatePacket } from '@esper/core/leyline';
 import { OnnxDeadlineError, serializeModel, type ParameterSet, type Results } from '@esper/onnx';
 import type { OnnxPolicyBackend, OnnxPolicySession } from '../backends/onnx-backend.js';
+import type { FieldReportRecorder } from '../field-reports/recorder.js';
 import { PolicyGraphBuilder, type BlueprintMetadata, type PolicyGraph } from '../graph/builder.js';
+import { PolicyUpdateIngestor, type AppliedPolicyUpdate, type PolicyUpdateSettings } from '../policy-updates/ingest.js';
 import type { NormaliserState } from '../graph/normaliser.js';
 import type { Registry } from '../graph/registry.js';
 import { NoBlueprintsError } from '../errors.js';
@@ -16,7 +28,9 @@ import { ARCHITECTURE_VERSION, REFERENCE_DIMS, type PolicyDims } from '../policy
 import { decodeDecision, neutralDecision, type LastAction, type PolicyDecision } from '../policy/decode.js';
 import { buildPolicyGraph } from '../policy/graph.js';
 import { packGraph } from '../policy/pack.js';
-import { gnnDecisionTelemetry } from './telemetry.js';
+import { annotateBlendMode, type BlendAnnotationSettings } from './blend.js';
+import { preparePolicySession } from './policy-owner.js';
+import { annotateCoverage, degradedInputEvents, gnnDecisionTelemetry, INFERENCE_ERROR_EVENT, TIMEOUT_INFERENCE_EVENT } from './telemetry.js';
 
 /** Where the builder's normaliser and registries persist (off the decision path). */
 export interface GnnPersistence {
@@ -46,13 +60,24 @@ export interface GnnControllerInit {
   readonly maxParameters?: number | undefined;
   /** Persist normaliser and registries here; none: in memory only. */
   readonly persistence?: GnnPersistence | undefined;
+  /** Budget of blueprint metadata lookups, ms (`metadata_timeout_budget_ms` indicator); default 10. */
+  readonly metadataTimeoutMs?: number | undefined;
+  /** P8 blend-mode annotations (`tamiyo.blendAnnotations`); none: off. */
+  readonly blend?: BlendAnnotationSettings | undefined;
+  /**
+   * P9: receives one field report per delivered decision (timeouts included) and publishes them on
+   * `flush()`; none: no reports.
+   */
+  readonly fieldReports?: FieldReportRecorder | undefined;
+  /**
+   * P3: verification of policy updates. `signer` is the run's `Tokens.Signer`
+   * (`ESPER_LEYLINE_SECRET`); without one every update is refused `invalid_signature`.
+   */
+  readonly updates?: { readonly signer: Signer | undefined; readonly settings?: Partial<PolicyUpdateSettings> | undefined } | undefined;
   readonly clock?: Clock | undefined;
   readonly telemetry?: TelemetryEmitter | undefined;
   readonly logger?: Logger | undefined;
 }
-
-/** Reason of {@link GnnController.ingestPolicyUpdate}'s refusal until verified updates (P3) land. */
-export const GNN_UPDATES_PENDING_REASON = 'policy updates are not accepted yet (P3: verified ONNX/weight-file updates)';
 
 /** The reference's timeout command (tamiyo §4 step 3) as the growth loop's WAIT. */
 export function timeoutCommand(epoch: number): AdaptationCommand {
@@ -78,13 +103,21 @@ export function timeoutCommand(epoch: number): AdaptationCommand {
 const BUDGET_EXCEEDED: unique symbol = Symbol('tamiyo.budget_exceeded');
 
 type Outcome =
-  | { readonly kind: 'decided'; readonly decision: PolicyDecision; readonly inferenceMs: number; readonly error?: string }
+  | { readonly kind: 'decided'; readonly decision: PolicyDecision; readonly inferenceMs: number; readonly modelPath: boolean; readonly error?: string }
   | { readonly kind: 'timeout'; readonly inferenceMs: number };
 
+/** A policy session and the inferences running on it; a retired slot is disposed when its last run settles. */
+interface SessionSlot {
+  readonly session: OnnxPolicySession;
+  runs: number;
+  retired: boolean;
+}
+
 /**
- * Tamiyo's learned controller (issue 17, decision 0058): each decision builds the typed graph
- * of the packet (P4), runs the hetero-GNN policy on ONNX Runtime (worker thread, device
- * fallback), decodes its outputs into an `AdaptationCommand` and signs it.
+ * Tamiyo's learned controller (issue 17, decisions 0058 and 0062): each decision builds the typed
+ * graph of the packet (P4), runs the hetero-GNN policy on ONNX Runtime (worker thread, device
+ * fallback), decodes its outputs into an `AdaptationCommand`, adds the P8 blend-mode and coverage
+ * annotations, signs it, then emits its telemetry packet (P5) and queues its field report (P9).
  *
  * `evaluateStep` enforces the step budget (P1): inference runs on a worker and is abandoned at
  * the budget, and the decision becomes the reference's timeout PAUSE (`policy_action=timeout`,
@@ -92,6 +125,12 @@ type Outcome =
  * touches the controller's state. `evaluateEpoch` has no step budget (as the reference) and
  * rejects with the signal's reason when the caller's deadline aborts it. A seedless packet takes
  * the no-seed fast path (no inference). A failed inference (CPU included) is the neutral PAUSE.
+ *
+ * Policy updates (P3) go through a {@link PolicyUpdateIngestor}: a verified update is loaded
+ * into a fresh session and swapped in between two decisions' inferences; a run already started
+ * finishes on the old session, which is disposed when its last run settles. Nothing on the
+ * decision path touches the disk synchronously: telemetry, field reports and persistence are
+ * queued after the command is made.
  */
 export class GnnController implements Controller {
   readonly dims: PolicyDims;
@@ -100,18 +139,34 @@ export class GnnController implements Controller {
   /** The record of the last delivered model decision (tamiyo §5.6). */
   lastAction: LastAction | undefined;
   private rotation = 0;
+  private previousLoss: number | undefined;
   private persisting: Promise<void> = Promise.resolve();
   private readonly clock: Clock;
+  private slot: SessionSlot;
+  private readonly retiring = new Set<Promise<void>>();
+  private readonly updates: PolicyUpdateIngestor<OnnxPolicySession>;
 
   private constructor(
     private readonly init: GnnControllerInit,
-    /** The loaded policy session. */
-    readonly session: OnnxPolicySession,
+    session: OnnxPolicySession,
   ) {
     this.dims = init.dims ?? REFERENCE_DIMS;
     this.blueprints = Object.freeze([...init.blueprints]);
     this.clock = init.clock ?? new SystemClock();
     this.builder = new PolicyGraphBuilder({ maxLayers: init.maxLayers, maxActivations: init.maxActivations, maxParameters: init.maxParameters });
+    this.slot = { session, runs: 0, retired: false };
+    this.updates = new PolicyUpdateIngestor<OnnxPolicySession>({
+      owner: {
+        architectureVersion: ARCHITECTURE_VERSION,
+        prepare: (payload) => preparePolicySession(payload, { dims: this.dims, backend: init.backend, builder: this.builder }),
+        swap: (candidate) => this.swapSession(candidate),
+      },
+      signer: init.updates?.signer,
+      settings: init.updates?.settings,
+      clock: this.clock,
+      telemetry: init.telemetry,
+      logger: init.logger,
+    });
     if (init.persistence !== undefined) this.restore(init.persistence);
   }
 
@@ -129,6 +184,21 @@ export class GnnController implements Controller {
     return new GnnController(init, session);
   }
 
+  /** The live policy session (replaced by an accepted policy update). */
+  get session(): OnnxPolicySession {
+    return this.slot.session;
+  }
+
+  /** The service's policy version: the architecture, or the last accepted update's version string. */
+  get policyVersion(): string {
+    return this.updates.policyVersion;
+  }
+
+  /** Accepted policy updates, oldest first. */
+  policyUpdates(): readonly AppliedPolicyUpdate[] {
+    return this.updates.history();
+  }
+
   /** The blueprint the blueprint node stands for in the next decision. */
   get currentBlueprint(): string {
     return this.blueprints[this.rotation % this.blueprints.length] as string;
@@ -144,26 +214,58 @@ export class GnnController implements Controller {
     return this.decide(packet, undefined, options.signal);
   }
 
-  /** Refused until verified policy updates (P3) land; the running policy is untouched. */
-  async ingestPolicyUpdate(): Promise<PolicyUpdateResult> {
-    return { accepted: false, reason: GNN_UPDATES_PENDING_REASON };
+  /**
+   * P3: verifies `update` (signature, version, age, replay), loads its ONNX model or safetensors
+   * weights into a fresh session checked against the running architecture, and swaps it in.
+   * A rejection leaves the running policy untouched and emits `policy_update_rejected`. Never throws.
+   */
+  ingestPolicyUpdate(update: PolicyUpdate): Promise<PolicyUpdateResult> {
+    return this.updates.ingest(update);
   }
 
-  /** Persists the normaliser and registries when they changed; true when written (or nothing to write). */
+  /**
+   * Persists the normaliser and registries when they changed and publishes pending field reports
+   * (P9). Resolves true when both succeeded and no report is left pending.
+   */
   async flush(): Promise<boolean> {
     this.schedulePersist();
-    try {
-      await this.persisting;
-      return true;
-    } catch {
-      return false;
-    }
+    const persisted = this.persisting.then(
+      () => true,
+      () => false,
+    );
+    const published = this.init.fieldReports === undefined ? Promise.resolve(true) : this.init.fieldReports.publish().catch(() => false);
+    const [a, b] = await Promise.all([persisted, published]);
+    return a && b;
   }
 
-  /** Persists what changed and releases the policy session (and its worker). */
+  /** Persists what changed and releases the policy sessions (and their workers). Field reports stay with their owner. */
   async dispose(): Promise<void> {
-    await this.flush();
-    await this.session.dispose();
+    this.schedulePersist();
+    await this.persisting.catch(() => undefined);
+    await this.slot.session.dispose();
+    await Promise.allSettled([...this.retiring]);
+  }
+
+  private swapSession(next: OnnxPolicySession): void {
+    const old = this.slot;
+    this.slot = { session: next, runs: 0, retired: false };
+    old.retired = true;
+    if (old.runs === 0) this.retire(old);
+  }
+
+  private retire(slot: SessionSlot): void {
+    const done = slot.session
+      .dispose()
+      .catch((error: unknown) => this.init.logger?.warn('tamiyo: a replaced policy session did not close cleanly', { error: describe(error) }))
+      .finally(() => this.retiring.delete(done));
+    this.retiring.add(done);
+  }
+
+  /** `loss_delta` of tamiyo §4 step 5: against the previous packet; at the first, `training_metrics.loss_delta` or 0. */
+  private lossDelta(packet: SystemStatePacket): number {
+    if (this.previousLoss !== undefined) return packet.validationLoss - this.previousLoss;
+    const given = packet.trainingMetrics['loss_delta'];
+    return given !== undefined && Number.isFinite(given) ? given : 0;
   }
 
   private async decide(packet: SystemStatePacket, budgetMs: number | undefined, signal: AbortSignal | undefined): Promise<AdaptationCommand> {
@@ -176,18 +278,40 @@ export class GnnController implements Controller {
     const ctx = { packet, graph, policyVersion: ARCHITECTURE_VERSION, allowedParameters: metadata === undefined ? undefined : (allowed ?? []) };
     let outcome: Outcome;
     if (graph.counts.seed === 0) {
-      outcome = { kind: 'decided', decision: neutralDecision(ctx, 'no_seed_candidates'), inferenceMs: 0 };
+      outcome = { kind: 'decided', decision: neutralDecision(ctx, 'no_seed_candidates'), inferenceMs: 0, modelPath: false };
     } else {
       outcome = await this.infer(graph, ctx, started, budgetMs, signal);
     }
     signal?.throwIfAborted();
+    const policyMs = this.clock.monotonicMs() - started;
+    const timedOut = outcome.kind === 'timeout';
     const unsigned = outcome.kind === 'timeout' ? timeoutCommand(packet.currentEpoch) : outcome.decision.command;
+    const lossDelta = this.lossDelta(packet);
+    const events: EventInput[] = [];
+    if (timedOut) events.push({ description: TIMEOUT_INFERENCE_EVENT, level: TelemetryLevel.WARNING, attributes: { budget_ms: (budgetMs ?? 0).toFixed(1) } });
+    if (outcome.kind === 'decided' && outcome.error !== undefined) {
+      events.push({ description: INFERENCE_ERROR_EVENT, level: TelemetryLevel.WARNING, attributes: { error: outcome.error } });
+    }
+    // P8 on the model path, for a command the policy built as SEED (before the risk engine may change its type).
+    if (outcome.kind === 'decided' && outcome.modelPath) {
+      try {
+        annotateBlendMode(unsigned, this.init.blend, metadata);
+      } catch (error) {
+        this.init.logger?.warn('tamiyo: blend-mode annotations skipped', { error: describe(error) });
+      }
+    }
+    events.push(...degradedInputEvents(graph.coverage));
+    annotateCoverage(unsigned, graph.coverage);
+    // The signature covers every annotation above.
     const command = this.init.signer.sign(unsigned);
-    if (outcome.kind === 'decided') {
-      this.lastAction = outcome.decision.lastAction;
+    const lastAction = outcome.kind === 'decided' ? outcome.decision.lastAction : undefined;
+    if (lastAction !== undefined) {
+      this.lastAction = lastAction;
       if (command.commandType === CommandType.COMMAND_SEED) this.rotation++;
     }
-    this.report(packet, command, graph, outcome, started, budgetMs);
+    this.previousLoss = packet.validationLoss;
+    this.report({ packet, command, graph, outcome, started, policyMs, budgetMs, lossDelta, events });
+    this.recordFieldReport(packet, command, lossDelta, events, timedOut, lastAction);
     this.schedulePersist();
     return command;
   }
@@ -196,23 +320,30 @@ export class GnnController implements Controller {
     const feeds = packGraph(graph, this.dims);
     const t0 = this.clock.monotonicMs();
     const remaining = budgetMs === undefined ? undefined : Math.max(0, budgetMs - (t0 - started));
+    // The run stays on the session it started on, even if an update swaps another in meanwhile.
+    const slot = this.slot;
+    slot.runs++;
+    const run = slot.session.runFeeds(feeds, remaining === undefined ? { ...(signal ? { signal } : {}) } : { deadlineMs: remaining, ...(signal ? { signal } : {}) }).finally(() => {
+      slot.runs--;
+      if (slot.retired && slot.runs === 0) this.retire(slot);
+    });
     let outputs: Results;
     try {
-      outputs = await this.withBudget(this.session.runFeeds(feeds, remaining === undefined ? { ...(signal ? { signal } : {}) } : { deadlineMs: remaining, ...(signal ? { signal } : {}) }), remaining, signal);
+      outputs = await this.withBudget(run, remaining, signal);
     } catch (error) {
       const inferenceMs = this.clock.monotonicMs() - t0;
       if (error === BUDGET_EXCEEDED || error instanceof OnnxDeadlineError) return { kind: 'timeout', inferenceMs };
       if (signal?.aborted === true) throw signal.reason;
-      const message = error instanceof Error ? error.message : String(error);
+      const message = describe(error);
       this.init.logger?.warn('tamiyo: GNN inference failed; the decision is the neutral PAUSE', { error: message });
-      return { kind: 'decided', decision: neutralDecision(ctx, 'inference_error'), inferenceMs, error: message.slice(0, 300) };
+      return { kind: 'decided', decision: neutralDecision(ctx, 'inference_error'), inferenceMs, modelPath: false, error: message.slice(0, 300) };
     }
     const inferenceMs = this.clock.monotonicMs() - t0;
     // A result that arrives after the budget (timers fire at 1 ms granularity) is late too.
     if (remaining !== undefined && inferenceMs > remaining) return { kind: 'timeout', inferenceMs };
     const plain: Record<string, Float32Array> = {};
     for (const [name, t] of Object.entries(outputs)) plain[name] = t.data as Float32Array;
-    return { kind: 'decided', decision: decodeDecision(plain, ctx), inferenceMs };
+    return { kind: 'decided', decision: decodeDecision(plain, ctx), inferenceMs, modelPath: true };
   }
 
   /** Races `run` against the remaining budget and the caller's signal; the run is left to finish in its worker. */
@@ -229,38 +360,86 @@ export class GnnController implements Controller {
     });
   }
 
-  private report(packet: SystemStatePacket, command: AdaptationCommand, graph: PolicyGraph, outcome: Outcome, started: number, budgetMs: number | undefined): void {
+  private report(d: {
+    packet: SystemStatePacket;
+    command: AdaptationCommand;
+    graph: PolicyGraph;
+    outcome: Outcome;
+    started: number;
+    policyMs: number;
+    budgetMs: number | undefined;
+    lossDelta: number;
+    events: readonly EventInput[];
+  }): void {
     const telemetry = this.init.telemetry;
     if (telemetry === undefined) return;
+    const session = this.slot.session;
     try {
       const packetOut = gnnDecisionTelemetry(
         {
-          command,
-          epoch: packet.currentEpoch,
-          validationLoss: packet.validationLoss,
-          latencyMs: this.clock.monotonicMs() - started,
-          inferenceMs: outcome.inferenceMs,
-          warmUpMs: this.session.warmUpMs,
-          fallbacks: this.session.fallbacks,
-          device: this.session.device,
+          command: d.command,
+          packet: d.packet,
+          lossDelta: d.lossDelta,
+          conservative: false,
+          policyMs: d.policyMs,
+          latencyMs: this.clock.monotonicMs() - d.started,
+          inferenceMs: d.outcome.inferenceMs,
+          compileEnabled: session.fallbacks === 0,
+          warmUpMs: session.warmUpMs,
+          fallbacks: session.fallbacks,
+          device: session.device,
           architecture: ARCHITECTURE_VERSION,
-          budgetMs: budgetMs ?? 0,
-          seeds: graph.counts.seed,
-          coverage: graph.coverage,
-          lastAction: outcome.kind === 'decided' ? outcome.decision.lastAction : undefined,
-          timedOut: outcome.kind === 'timeout',
-          error: outcome.kind === 'decided' ? outcome.error : undefined,
+          policyVersion: this.policyVersion,
+          budgetMs: d.budgetMs ?? this.init.stepTimeoutMs,
+          metadataBudgetMs: this.init.metadataTimeoutMs ?? 10,
+          seeds: d.graph.counts.seed,
+          coverage: d.graph.coverage,
+          // On a timeout the packet reports the previous completed decision (tamiyo §10.1).
+          lastAction: d.outcome.kind === 'decided' ? d.outcome.decision.lastAction : this.lastAction,
+          events: d.events,
         },
         this.clock,
       );
-      telemetry.emit(packetOut, priorityForPacket(packetOut)).catch((error: unknown) => this.warn(error));
+      telemetry.emit(packetOut, priorityFromIndicator(packetOut)).catch((error: unknown) => this.warn(error));
     } catch (error) {
       this.warn(error);
     }
   }
 
+  /**
+   * Queues the decision's field report (P9; in order, not awaited: the command is already made and
+   * must not wait for a disk write under the caller's deadline).
+   */
+  private recordFieldReport(
+    packet: SystemStatePacket,
+    command: AdaptationCommand,
+    lossDelta: number,
+    events: readonly EventInput[],
+    timedOut: boolean,
+    lastAction: LastAction | undefined,
+  ): void {
+    const recorder = this.init.fieldReports;
+    if (recorder === undefined) return;
+    const metrics: Record<string, number> = {};
+    if (lastAction !== undefined) {
+      metrics.param_delta = lastAction.paramDelta;
+      metrics.value_estimate = lastAction.valueEstimate;
+      metrics.risk_index = lastAction.riskIndex;
+      metrics.blending_index = lastAction.blendingIndex;
+      metrics.risk_score = lastAction.riskScore;
+      metrics.selected_seed_score = lastAction.selectedSeedScore;
+      metrics.blending_schedule_start = lastAction.scheduleStart;
+      metrics.blending_schedule_end = lastAction.scheduleEnd;
+    }
+    const blueprintRisk = Number.parseFloat(command.annotations.blueprint_risk ?? '');
+    if (Number.isFinite(blueprintRisk)) metrics.blueprint_risk = blueprintRisk;
+    recorder.record({ packet, command, lossDelta, metrics, events, timedOut }).catch((error: unknown) => {
+      this.init.logger?.warn('tamiyo: the field report of a decision was not recorded', { commandId: command.commandId, error: describe(error) });
+    });
+  }
+
   private warn(error: unknown): void {
-    this.init.logger?.warn('tamiyo: decision telemetry was not delivered', { error: error instanceof Error ? error.message : String(error) });
+    this.init.logger?.warn('tamiyo: decision telemetry was not delivered', { error: describe(error) });
   }
 
   private registries(): Registry[] {
@@ -311,4 +490,8 @@ export class GnnController implements Controller {
       }
     });
   }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

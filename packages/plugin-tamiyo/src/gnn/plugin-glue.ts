@@ -4,6 +4,7 @@ import type { AdaptationCommand, BlueprintDescriptor, PolicyUpdate, SystemStateP
 import { OnnxPolicyBackend } from '../backends/onnx-backend.js';
 import type { BlueprintMetadata } from '../graph/builder.js';
 import type { TamiyoConfig } from '../config.js';
+import type { FieldReportRecorder } from '../field-reports/recorder.js';
 import { initPolicyWeights } from '../policy/architecture.js';
 import { packGraph, warmUpGraph } from '../policy/pack.js';
 import { loadPolicyWeights } from '../policy/weights.js';
@@ -53,8 +54,8 @@ export class DeferredGnnController implements Controller {
     return (this.instance ?? (await this.created)).evaluateEpoch(packet, options);
   }
 
-  async ingestPolicyUpdate(_update: PolicyUpdate): Promise<PolicyUpdateResult> {
-    return (await this.controller).ingestPolicyUpdate();
+  async ingestPolicyUpdate(update: PolicyUpdate): Promise<PolicyUpdateResult> {
+    return (await this.controller).ingestPolicyUpdate(update);
   }
 
   async flush(): Promise<boolean> {
@@ -71,8 +72,11 @@ export class DeferredGnnController implements Controller {
 /** Options of the plugin the GNN glue reads: Tamiyo's settings and `tamiyo.gnn`. */
 export type GnnPluginOptions = TamiyoConfig & { readonly gnn: GnnOptions };
 
-/** Creates the run's GNN controller from the plugin options and the run's ports (the caller disposes it). */
-export function createGnnController(ctx: SetupContext<GnnPluginOptions>, r: Resolver): DeferredGnnController {
+/**
+ * Creates the run's GNN controller from the plugin options and the run's ports (the caller
+ * disposes it). `fieldReports` (P9) receives a report per decision and is published by `flush()`.
+ */
+export function createGnnController(ctx: SetupContext<GnnPluginOptions>, r: Resolver, fieldReports?: FieldReportRecorder): DeferredGnnController {
   const { options } = ctx;
   const gnn = options.gnn;
   const catalog = r.tryResolve(Tokens.BlueprintCatalog);
@@ -93,6 +97,10 @@ export function createGnnController(ctx: SetupContext<GnnPluginOptions>, r: Reso
       signer: r.resolve(Tokens.CommandSigner),
       blueprints,
       stepTimeoutMs: options.stepTimeoutMs,
+      metadataTimeoutMs: options.metadataTimeoutMs,
+      blend: options.blendAnnotations,
+      fieldReports,
+      updates: { signer: r.tryResolve(Tokens.Signer), settings: options.policyUpdates },
       metadata: (id) => {
         const d = catalog?.get(id);
         return d === undefined ? undefined : descriptorMetadata(d);
