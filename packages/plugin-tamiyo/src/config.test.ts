@@ -92,6 +92,7 @@ const DEFAULTS: ReadonlyArray<readonly [path: string, value: unknown, reference:
   ['risk.kasminaApplySlowMs', 30, '§2.3 kasmina_apply_slow_ms 30.0'],
   ['risk.kasminaFinalizeSlowMs', 30, '§2.3 kasmina_finalize_slow_ms 30.0'],
   ['risk.hookBudgetMs', 50, '§2.3 hook_budget_ms 50.0'],
+  ['risk.conservativeExitAfter', 3, '§9.3 rule M exits in the entering step (§17 item 2); 3 stable decisions here (decision 0059)'],
   ['policyUpdates.verify', true, '§2.1 TAMIYO_VERIFY_UPDATES true'],
   ['policyUpdates.maxAgeSec', 0, '§2.1 TAMIYO_UPDATE_FRESHNESS_SEC 0'],
   ['fieldReports.walPath', undefined, '§2.2 var/tamiyo/field_reports.log (now <run.dir>/tamiyo/field_reports.log, decision 0040)'],

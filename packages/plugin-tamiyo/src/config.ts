@@ -63,7 +63,12 @@ const riskSchema = z
     conservativeMode: z.boolean().default(false).meta({
       env: 'TAMIYO_CONSERVATIVE_MODE',
       reference: 'tamiyo §2.3, §17 item 2',
-      description: 'Start in conservative mode: every decision is PAUSE until the breakers close (rule M).',
+      description: 'Start in conservative mode: every decision is PAUSE until `conservativeExitAfter` stable decisions in a row (rule M).',
+    }),
+    // The reference leaves conservative mode in the step that entered it (§17 item 2); decision 0059.
+    conservativeExitAfter: z.number().int().min(1).default(3).meta({
+      reference: 'tamiyo §9.2, §9.3 rule M, §17 item 2',
+      description: 'Stable decisions in a row (no timeout, breakers closed, nothing re-entering the mode) that end conservative mode; the decision that enters it never counts.',
     }),
     stepLatencyHighMs: z.number().positive().default(120).meta({
       reference: 'tamiyo §2.3',

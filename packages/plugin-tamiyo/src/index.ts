@@ -174,3 +174,20 @@ export {
   type BreakerReading,
   type GnnTelemetryInput,
 } from './gnn/telemetry.js';
+// Tamiyo's risk engine (issue 17, decision 0059).
+export {
+  RISK_LIMITS,
+  RiskEngine,
+  type RiskBreakersSnapshot,
+  type RiskEngineInit,
+  type RiskEvent,
+  type RiskInputs,
+  type RiskOutcome,
+} from './risk/engine.js';
+export { DEFAULT_RISK_CONFIG, riskConfigFrom, type RiskConfig } from './risk/config.js';
+export { BREAKER_EVENT, type RiskBreakerSnapshot, type RiskBreakerState } from './risk/breaker.js';
+export { CONSERVATIVE_ENTERED_EVENT, CONSERVATIVE_EXITED_EVENT, STABILISED_REASON } from './risk/conservative.js';
+export { blueprintRisk, blueprintTierName } from './risk/blueprint.js';
+export { DEGRADED_CRITICAL_BELOW, DEGRADED_INPUTS_EVENT, DEGRADED_WARN_BELOW, degradedInputEvents } from './risk/degraded.js';
+export { LossDeltaTracker } from './risk/loss-delta.js';
+export type { BsdsMetadata } from './graph/builder.js';

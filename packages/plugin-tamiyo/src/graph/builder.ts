@@ -58,9 +58,25 @@ export interface GraphMetadata {
   };
 }
 
+/**
+ * The BSDS-lite block of blueprint metadata (tamiyo §8.4): Urabrask's safety data sheet with its
+ * enums as text (`CRITICAL` or `HAZARD_BAND_CRITICAL` alike).
+ */
+export interface BsdsMetadata {
+  readonly hazard_band?: string;
+  readonly handling_class?: string;
+  readonly resource_profile?: string;
+  readonly provenance?: string;
+  readonly issued_at?: string;
+  /** 0..1. When present and ≥ 0 it is the blueprint's risk; absent keeps the descriptor's (§17 item 7, decision 0059). */
+  readonly risk_score?: number;
+}
+
 /** Blueprint metadata as the builder reads it (tamiyo §6.1, §8.2). */
 export interface BlueprintMetadata {
   readonly risk?: number;
+  /** `BlueprintTier` name (`BLUEPRINT_TIER_SAFE`); absent: named from `tier_index`. */
+  readonly tier?: string;
   readonly stage?: number;
   readonly tier_index?: number;
   readonly parameter_count?: number;
@@ -71,6 +87,8 @@ export interface BlueprintMetadata {
   readonly optimizer_family?: string;
   readonly hazard_class?: string;
   readonly graph?: GraphMetadata;
+  /** Urabrask's BSDS-lite block; read by the risk engine (rules E3–E6). */
+  readonly bsds?: BsdsMetadata;
 }
 
 /** One relation's edges: `src[e] → dst[e]` (indices local to their node types) and `[E, 3]` attributes. */
