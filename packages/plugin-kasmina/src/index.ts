@@ -22,7 +22,33 @@ export type { Blueprint } from './blueprints/blueprint.js';
 export { HIDDEN_PARAMETER, residualMlp, type ResidualMlpOptions } from './blueprints/residual-mlp.js';
 export { DEFAULT_BLUEPRINTS, KasminaBlueprintCatalog, assertKnownBlueprints, unknownBlueprintIds } from './blueprints/catalog.js';
 export { alphaAt, type AlphaRamp, type AlphaScheduleSpec } from './blending/schedule.js';
-export { COUNTERFACTUAL_CONTROLS, CONTROL_SUFFIXES, controlInputName, controlInputNames, controlValues, type ControlValues } from './blending/controls.js';
+export {
+  CONTROL_KEYS,
+  CONTROL_SUFFIXES,
+  CONVEX_BLEND,
+  COUNTERFACTUAL_CONTROLS,
+  controlInputName,
+  controlInputNames,
+  controlValues,
+  resolveBlend,
+  type BlendValues,
+  type ControlValues,
+  type ResolvedBlend,
+} from './blending/controls.js';
+export {
+  BLEND_ANNOTATION_KEYS,
+  BLEND_MODES,
+  DEFAULT_CONFIDENCE_GATE,
+  parseAlphaVector,
+  parseBlendAnnotations,
+  parseBlendMode,
+  type AlphaVectorResult,
+  type BlendAnnotationIssue,
+  type BlendAnnotationResult,
+  type BlendConfig,
+  type BlendMode,
+  type ConfidenceGateParameters,
+} from './blending/modes.js';
 export { parseCommand, type ParsedCommand } from './commands/parse.js';
 export { DEFAULT_EXECUTOR_SETTINGS, type ExecutorSettings } from './executor/settings.js';
 export {

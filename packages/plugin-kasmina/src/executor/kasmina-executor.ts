@@ -30,7 +30,7 @@ import {
 import { lookupValue, tensor, type DType, type Shape, type TensorData } from '@esper/onnx';
 import { KasminaBlueprintCatalog } from '../blueprints/catalog.js';
 import { CONTROL_KEYS, COUNTERFACTUAL_CONTROLS, controlInputName, controlValues, resolveBlend, type ControlValues } from '../blending/controls.js';
-import { parseBlendAnnotations } from '../blending/modes.js';
+import { BLEND_ANNOTATION_KEYS, parseBlendAnnotations, type BlendConfig, type BlendMode } from '../blending/modes.js';
 import { alphaAt } from '../blending/schedule.js';
 import { operationName, parseCommand } from '../commands/parse.js';
 import { HostAttachError, HostNotAttachedError, UnknownSeedError, stageName } from '../errors.js';
@@ -251,6 +251,18 @@ export class KasminaExecutor implements SeedExecutor {
     return this.seeds.get(seedId)?.blueprintId;
   }
 
+  /**
+   * The blend of the seed in slot `seedId`: its configuration from the SEED commands'
+   * annotations (`undefined`: none, CONVEX) and the mode the graph computes with it at this slot.
+   * `undefined` for an unknown slot.
+   */
+  blendOf(seedId: string): { readonly config: BlendConfig | undefined; readonly mode: BlendMode; readonly fallback?: string } | undefined {
+    const seed = this.seeds.get(seedId);
+    if (seed === undefined) return undefined;
+    const { mode, fallback } = resolveBlend(seed.blend, seed.slot.features);
+    return { config: seed.blend, mode, ...(fallback === undefined ? {} : { fallback }) };
+  }
+
   // ---------------------------------------------------------------- training observations
 
   /**
@@ -353,11 +365,19 @@ export class KasminaExecutor implements SeedExecutor {
    * The K7 blend-mode parser on a SEED command's annotations (reference kasmina §9.3), before
    * the operation runs: no `blend_mode` keeps the seed's configuration; otherwise the parsed one
    * replaces it (invalid values fall back, never fail the command) and every value not taken as
-   * sent is a `blend_annotation_invalid` WARNING. Mode and parameters are control inputs, so a
+   * sent, or an `alpha_vec` whose length is not the slot's width, is a `blend_annotation_invalid`
+   * WARNING. Mode and parameters are control inputs, so a
    * change applies from the next `controlFeeds()` without recompiling.
    */
   private configureBlend(seed: SeedContext, annotations: Readonly<Record<string, string>>, commandId: string): void {
-    const { config, issues } = parseBlendAnnotations(annotations, this.settings.confidenceGate);
+    const parsed = parseBlendAnnotations(annotations, this.settings.confidenceGate);
+    const { config } = parsed;
+    const issues = [...parsed.issues];
+    // The parser does not know the slot: a vector of another width is reported here.
+    const fallback = config === undefined ? undefined : resolveBlend(config, seed.slot.features).fallback;
+    if (fallback !== undefined && !issues.some((i) => i.key === BLEND_ANNOTATION_KEYS.alphaVec)) {
+      issues.push({ key: BLEND_ANNOTATION_KEYS.alphaVec, value: annotations[BLEND_ANNOTATION_KEYS.alphaVec] ?? '', reason: `${fallback}; the seed blends as CONVEX` });
+    }
     for (const issue of issues) {
       this.event('blend_annotation_invalid', TelemetryLevel.WARNING, { seed_id: seed.slot.id, key: issue.key, value: issue.value, reason: issue.reason, command_id: commandId });
     }
