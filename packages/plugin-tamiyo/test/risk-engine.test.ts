@@ -87,8 +87,8 @@ describe('rules A: the policy risk score', () => {
     expect(names(gate(seed()))).toEqual([]);
   });
 
-  test('A1: ≥ 0.98 pauses (reason :=), is CRITICAL and enters conservative mode, which rule B then reports', () => {
-    const command = seed({ policy_risk_score: '0.990000', risk_reason: 'earlier' });
+  test('A1: ≥ 0.98 in the top risk class pauses (reason :=), is CRITICAL and enters conservative mode, which rule B then reports', () => {
+    const command = seed({ policy_risk_score: '0.990000', policy_risk_index: '4', risk_reason: 'earlier' });
     const o = gate(command);
     expect(type(command)).toBe('COMMAND_PAUSE');
     expect(o.reason).toBe('policy_risk_critical');
@@ -97,8 +97,8 @@ describe('rules A: the policy risk score', () => {
     expect(o.conservative).toBe(true);
   });
 
-  test('A2: ≥ 0.85 turns a SEED into an sgd OPTIMIZER (reason ?=); a WAIT is left alone', () => {
-    const command = seed({ policy_risk_score: '0.9' });
+  test('A2: ≥ 0.85 in risk class ≥ 3 turns a SEED into an sgd OPTIMIZER (reason ?=); a WAIT is left alone', () => {
+    const command = seed({ policy_risk_score: '0.9', policy_risk_index: '3' });
     const o = gate(command);
     expect(type(command)).toBe('COMMAND_OPTIMIZER');
     expect(command.payload).toMatchObject({ case: 'optimizerAdjustment', value: { optimizerId: 'sgd', hyperparameters: {} } });
@@ -106,11 +106,19 @@ describe('rules A: the policy risk score', () => {
     expect(command.annotations).toMatchObject({ seed_id: 'hidden1', decision: 'optimizer', reason: 'policy_risk_elevated', risk_reason: 'policy_risk_elevated' });
     expect(event(o, 'policy_risk_elevated')).toMatchObject({ level: WARNING, attributes: { score: '0.900' } });
 
-    const w = wait({ policy_risk_score: '0.9', risk_reason: 'no_seed_candidates' });
+    const w = wait({ policy_risk_score: '0.9', policy_risk_index: '4', risk_reason: 'no_seed_candidates' });
     const ow = gate(w);
     expect(names(ow)).toEqual(['policy_risk_signal']);
     expect(ow.reason).toBe('no_seed_candidates');
     expect(type(w)).toBe('COMMAND_PAUSE');
+  });
+
+  test('§17 item 4: a confident low-risk class gates nothing (the score is the winning class’s probability)', () => {
+    const command = seed({ policy_risk_score: '0.999', policy_risk_index: '0' });
+    const o = gate(command);
+    expect(names(o)).toEqual(['policy_risk_signal']);
+    expect(type(command)).toBe('COMMAND_SEED');
+    expect(gate(seed({ policy_risk_score: '0.99', policy_risk_index: '3' })).reason).toBe('policy_risk_elevated');
   });
 });
 
@@ -378,11 +386,11 @@ describe('rule order and rule N', () => {
   });
 
   test('?= keeps the first reason, := replaces it: A2 then G3 then H', () => {
-    const command = seed({ policy_risk_score: '0.86' });
+    const command = seed({ policy_risk_score: '0.86', policy_risk_index: '3' });
     const o = gate(command, { metrics: { 'kasmina.isolation.violations': 1 } });
     expect(o.reason).toBe('policy_risk_elevated'); // H is ?=
     expect(type(command)).toBe('COMMAND_PAUSE');
-    const again = seed({ policy_risk_score: '0.86' });
+    const again = seed({ policy_risk_score: '0.86', policy_risk_index: '4' });
     expect(gate(again, { metrics: { hook_latency_ms: 51 } }).reason).toBe('hook_budget'); // G1 is :=
   });
 

@@ -70,9 +70,16 @@ export interface RiskEngineInit {
 
 /** Fixed limits of the rules (reference §9.3); the tunable ones are in {@link RiskConfig}. */
 export const RISK_LIMITS = Object.freeze({
-  /** A0–A2: policy risk score that pauses (≥) and that downgrades a SEED (≥). */
+  /** A1–A2: policy risk score that pauses (≥) and that downgrades a SEED (≥). */
   policyRiskCritical: 0.98,
   policyRiskElevated: 0.85,
+  /**
+   * A1–A2: the risk class the score must belong to (classes ordered from least to most risky,
+   * 0…4). The score is the winning class's probability, so without this a confident "safe"
+   * prediction paused the run (§17 item 4, decision 0059).
+   */
+  policyRiskCriticalClass: 4,
+  policyRiskElevatedClass: 3,
   /** E1–E2: blueprint risk that quarantines (≥) and that downgrades a SEED (≥). */
   blueprintQuarantineRisk: 0.8,
   blueprintElevatedRisk: 0.5,
@@ -201,20 +208,22 @@ class Decision {
 
 type Rule = (d: Decision) => void;
 
-/** A0–A2: the policy's own risk head. */
+/** A0–A2: the policy's own risk head: confidence `policy_risk_score` in risk class `policy_risk_index`. */
 const policyRisk: Rule = (d) => {
   const raw = d.annotations['policy_risk_score'];
   if (raw === undefined || raw.trim() === '') return;
   const s = Number(raw);
   if (!Number.isFinite(s)) return;
   const score = pyFixed(s, 3);
-  d.emit('policy_risk_signal', INFO, { score, index: d.annotations['policy_risk_index'] || '0' });
-  if (s >= RISK_LIMITS.policyRiskCritical) {
+  const index = d.annotations['policy_risk_index'] || '0';
+  d.emit('policy_risk_signal', INFO, { score, index });
+  const riskClass = Number(index);
+  if (riskClass >= RISK_LIMITS.policyRiskCriticalClass && s >= RISK_LIMITS.policyRiskCritical) {
     d.set('policy_risk_critical');
     d.pause();
     d.emit('policy_risk_critical', CRITICAL, { score });
     d.conservative('policy_risk_critical');
-  } else if (s >= RISK_LIMITS.policyRiskElevated && d.seed) {
+  } else if (riskClass >= RISK_LIMITS.policyRiskElevatedClass && s >= RISK_LIMITS.policyRiskElevated && d.seed) {
     d.offer('policy_risk_elevated');
     d.optimizer();
     d.emit('policy_risk_elevated', WARNING, { score });
