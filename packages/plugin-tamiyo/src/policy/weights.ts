@@ -39,7 +39,7 @@ const SAFETENSORS_ARCHITECTURE_KEYS = [WEIGHTS_ARCHITECTURE_KEY, 'architecture_v
 /** Wrapper prefixes PyTorch adds to state-dict keys: `DataParallel` (`module.`) and `torch.compile` (`_orig_mod.`). */
 const WRAPPER_PREFIX = /^(?:module\.|_orig_mod\.)+/;
 /** `<prefix>.convs.<relation>.<parameter>` of a HeteroConv layer; the relation part may hold dots only inside brackets. */
-const HETERO_KEY = /^(.*?\.convs\.)(.+)\.((?:lin(?:_[a-z]+)?\.(?:weight|bias))|att_[a-z]+|bias)$/;
+const HETERO_KEY = /^(.*?\.convs\.)(.+?)\.((?:lin(?:_[a-z]+)?\.(?:weight|bias))|att_[a-z]+|bias)$/;
 
 /**
  * The policy's name for a PyTorch (Geometric) state-dict key. PyG spells a HeteroConv relation
