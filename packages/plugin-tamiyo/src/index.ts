@@ -174,6 +174,35 @@ export {
   type BreakerReading,
   type GnnTelemetryInput,
 } from './gnn/telemetry.js';
+// Remote service mode (issue 17 point 5, decision 0061).
+export { DEFAULT_REQUEST_STREAM, remoteOptionsSchema, serviceOptionsSchema, type RemoteOptions, type ServiceOptions } from './service/options.js';
+export {
+  REMOTE_ATTRIBUTES,
+  REMOTE_OUTCOMES,
+  defaultReplyStream,
+  parseRequest,
+  remotePauseCommand,
+  replyAttributes,
+  requestAttributes,
+  type EvaluateKind,
+  type RemoteOutcome,
+  type RemoteRequest,
+} from './service/protocol.js';
+export { RemoteDecisionError, RemoteServiceLoopError, RemoteSigningError, ServiceStoppingError } from './service/errors.js';
+export { OrderedLanes } from './service/lanes.js';
+export {
+  TamiyoService,
+  type ControllerFactory,
+  type ServedController,
+  type TamiyoServiceInit,
+  type TamiyoServiceStats,
+} from './service/service.js';
+export {
+  REMOTE_POLICY_UPDATE_REASON,
+  RemoteController,
+  type RemoteControllerInit,
+  type RemoteControllerStats,
+} from './service/remote-controller.js';
 // Tamiyo's risk engine (issue 17, decision 0059).
 export {
   RISK_LIMITS,

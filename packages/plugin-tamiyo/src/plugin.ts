@@ -7,10 +7,13 @@ import { heuristicOptionsSchema } from './heuristic/options.js';
 import { openFieldReports } from './field-reports/plugin-glue.js';
 import type { FieldReportLifecycle } from './field-reports/lifecycle.js';
 import { gnnOptionsSchema } from './gnn/options.js';
-import { createGnnController, type DeferredGnnController } from './gnn/plugin-glue.js';
+import { createGnnController } from './gnn/plugin-glue.js';
+import { remoteOptionsSchema, serviceOptionsSchema } from './service/options.js';
+import { createRemoteController, startTamiyoService } from './service/plugin-glue.js';
+import type { ControllerFactory, TamiyoService } from './service/service.js';
 
 /** Controllers `tamiyo.controller` may name. */
-export const TAMIYO_CONTROLLERS = ['heuristic', 'gnn'] as const;
+export const TAMIYO_CONTROLLERS = ['heuristic', 'gnn', 'remote'] as const;
 
 /** One of {@link TAMIYO_CONTROLLERS}. */
 export type TamiyoControllerName = (typeof TAMIYO_CONTROLLERS)[number];
@@ -20,9 +23,14 @@ export const tamiyoPluginSchema = tamiyoConfigSchema.extend({
   controller: z
     .enum(TAMIYO_CONTROLLERS)
     .default('heuristic')
-    .meta({ description: 'Which controller decides: "heuristic" (rule-based, tamiyo-heuristic.md) or "gnn" (the hetero-GNN policy on ONNX Runtime, decision 0058).' }),
+    .meta({
+      description:
+        'Which controller decides: "heuristic" (rule-based, tamiyo-heuristic.md), "gnn" (the hetero-GNN policy on ONNX Runtime, decision 0058) or "remote" (a Tamiyo service over Oona, decision 0061).',
+    }),
   heuristic: heuristicOptionsSchema.meta({ description: 'Thresholds of the heuristic controller (decision 0052).' }),
   gnn: gnnOptionsSchema.meta({ description: 'The GNN controller: weights, devices, blueprints (decision 0058).' }),
+  remote: remoteOptionsSchema.meta({ description: 'The remote controller: request and reply streams, deadline (decision 0061).' }),
+  service: serviceOptionsSchema.meta({ description: 'Tamiyo as a service for remote controllers (decision 0061; `esper serve`).' }),
 });
 
 /** Validated options of {@link tamiyo}. */
@@ -54,15 +62,19 @@ export function tamiyo(options: Partial<TamiyoPluginInput> = {}) {
     provides: [Tokens.Controller],
     optionalRequires: [Tokens.BlueprintCatalog, Tokens.Oona],
     // Loading the GNN policy (weights, ONNX session, warm-up) takes seconds on a busy machine.
-    hookTimeoutsMs: { start: 120_000 },
+    // Stopping a service drains its requests (tamiyo.service.drainTimeoutMs).
+    hookTimeoutsMs: { start: 120_000, stop: 60_000 },
     setup(ctx) {
       // Field reports (P9): opened at start (replaying the log), published at each epoch end.
       let fieldReports: FieldReportLifecycle | undefined;
       ctx.onDispose(() => fieldReports?.close());
-      // The GNN controller loads its policy (weights, ONNX session, warm-up) at start.
-      let gnn: DeferredGnnController | undefined;
-      ctx.onDispose(() => gnn?.dispose());
-      ctx.provide(Tokens.Controller, (r) => createController(ctx, r, fieldReports, (c) => (gnn = c)));
+      // The GNN controller loads its policy (weights, ONNX session, warm-up) at start; the remote
+      // one starts reading its answers.
+      let managed: ManagedController | undefined;
+      ctx.onDispose(() => managed?.dispose());
+      ctx.provide(Tokens.Controller, (r) => createController(ctx, r, fieldReports, (c) => (managed = c)));
+      // Service mode (decision 0061): one controller per training run, made as the run's own.
+      let service: TamiyoService | undefined;
       return {
         async start(hc) {
           // An unknown blueprint fails the boot before anything is written to the run directory.
@@ -70,7 +82,19 @@ export function tamiyo(options: Partial<TamiyoPluginInput> = {}) {
           fieldReports = await openFieldReports(ctx, hc);
           // Builds the controller now, so its blueprint check fails the boot instead of the first epoch.
           hc.resolve(Tokens.Controller);
-          await gnn?.ready();
+          await managed?.ready();
+          if (ctx.options.service.enabled) {
+            const perRun: ControllerFactory = async () => {
+              let own: ManagedController | undefined;
+              const controller = createController(ctx, hc.resolver, fieldReports, (c) => (own = c));
+              await own?.ready();
+              return { controller, close: () => own?.dispose() };
+            };
+            service = await startTamiyoService(ctx, hc.resolver, perRun);
+          }
+        },
+        async stop() {
+          await service?.stop();
         },
         async onEpochEnd(_payload, hc) {
           if (fieldReports !== undefined) await hc.resolve(Tokens.Controller).flush();
@@ -83,17 +107,28 @@ export function tamiyo(options: Partial<TamiyoPluginInput> = {}) {
   });
 }
 
+/** A controller that loads or connects at start and releases at the end (GNN, remote). */
+interface ManagedController {
+  ready(): Promise<unknown>;
+  dispose(): void | Promise<void>;
+}
+
 function createController(
   ctx: SetupContext<TamiyoPluginOptions>,
   r: Resolver,
   fieldReports: FieldReportLifecycle | undefined,
-  onGnn: (controller: DeferredGnnController) => void,
+  onManaged: (controller: ManagedController) => void,
 ): Controller {
   const { options } = ctx;
   switch (options.controller) {
     case 'gnn': {
       const controller = createGnnController(ctx, r, fieldReports);
-      onGnn(controller);
+      onManaged(controller);
+      return controller;
+    }
+    case 'remote': {
+      const controller = createRemoteController(ctx, r);
+      onManaged(controller);
       return controller;
     }
     case 'heuristic': {

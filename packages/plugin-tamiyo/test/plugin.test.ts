@@ -83,7 +83,7 @@ describe('tamiyo() plugin', () => {
     const issues = (error as ConfigValidationError).issues;
     expect(issues).toHaveLength(1);
     expect(issues[0]).toMatchObject({ path: 'tamiyo.controller' });
-    expect(issues[0]!.message).toBe('expected one of "heuristic", "gnn", got "learned"');
+    expect(issues[0]!.message).toBe('expected one of "heuristic", "gnn", "remote", got "learned"');
   });
 
   test('unknown heuristic options are config errors with their path', async () => {

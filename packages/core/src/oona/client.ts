@@ -75,12 +75,13 @@ export class OonaClient implements Oona {
 
   // ---------------------------------------------------------------- groups
 
-  async ensureGroups(): Promise<void> {
+  async ensureGroups(options?: { readonly streams?: readonly string[] }): Promise<void> {
     this.core.assertOpen();
     const streams = [...this.core.working];
     if (this.core.streams.deadLetter !== undefined && !streams.includes(this.core.streams.deadLetter)) {
       streams.push(this.core.streams.deadLetter);
     }
+    for (const extra of options?.streams ?? []) if (!streams.includes(extra)) streams.push(extra);
     for (const stream of streams) {
       try {
         await this.core.backend.createGroup(stream, this.core.group);

@@ -202,8 +202,11 @@ export interface Oona {
   /**
    * Creates the consumer group on every stream (at the stream's end: a group sees only entries
    * appended after its creation). Idempotent. Plugins call it when they start.
+   *
+   * `options.streams` names further streams outside the catalogue (a request or reply stream a
+   * plugin publishes to with `PublishOptions.stream`) that get this client's group too.
    */
-  ensureGroups(): Promise<void>;
+  ensureGroups(options?: { readonly streams?: readonly string[] }): Promise<void>;
   /**
    * Publishes serialized Leyline bytes of `messageType`. Resolves true when the entry was
    * appended; false when it was dropped (backpressure), rate-limited, refused by the open
