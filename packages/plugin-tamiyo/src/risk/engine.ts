@@ -94,8 +94,10 @@ export const RISK_LIMITS = Object.freeze({
 
 /** The optimizer a downgraded SEED asks for (reference →OPT). */
 const DOWNGRADE_OPTIMIZER = 'sgd';
-const { SEED, PAUSE, OPTIMIZER } = { SEED: CommandType.COMMAND_SEED, PAUSE: CommandType.COMMAND_PAUSE, OPTIMIZER: CommandType.COMMAND_OPTIMIZER };
-const { INFO, WARNING, CRITICAL } = { INFO: TelemetryLevel.INFO, WARNING: TelemetryLevel.WARNING, CRITICAL: TelemetryLevel.CRITICAL };
+const SEED = CommandType.COMMAND_SEED;
+const PAUSE = CommandType.COMMAND_PAUSE;
+const OPTIMIZER = CommandType.COMMAND_OPTIMIZER;
+const { INFO, WARNING, CRITICAL } = TelemetryLevel;
 
 // Training-metric keys the rules read, and the name Tolaria uses for the same value (decision 0058).
 const METRIC_ALIASES: Readonly<Record<string, readonly string[]>> = { optimizer_lr: ['optimizer_lr', 'lr'] };
