@@ -13,6 +13,7 @@ export { runEsper, type RunEsperOptions, type RunResult } from './run/run.js';
 export { composeRun, type ComposedRun, type ComposeOptions } from './run/compose.js';
 export { checkOverrides, parseEpochs, parseOut, parseSeed, type RunOverrides } from './run/overrides.js';
 export { CONFIG_FILE_NAMES, resolveRunTarget } from './run/target.js';
+export { serveEsper, type ServeEsperOptions } from './serve/serve.js';
 export { ensureWritableDir, RUN_FILES } from './run/run-dir.js';
 export { CommandLog, type CommandCounts, type CommandLogLine, type CommandOutcomeName } from './record/command-log.js';
 export { RunRecorder } from './record/recorder.js';

@@ -10,11 +10,13 @@ for (const stream of [process.stdout, process.stderr]) {
 }
 
 // The first Ctrl-C (or SIGTERM) stops `esper run` at the trainer's next step boundary, so the run
-// directory and summary are complete; a second one exits at once.
+// directory and summary are complete, and makes `esper serve` drain and stop its plugins; a
+// second one exits at once.
 const controller = new AbortController();
 const interrupt = (signal: NodeJS.Signals): void => {
   if (controller.signal.aborted) process.exit(130);
-  process.stderr.write(`\n${signal}: stopping at the next step boundary (again to quit now)…\n`);
+  const what = process.argv[2] === 'serve' ? 'draining and stopping' : 'stopping at the next step boundary';
+  process.stderr.write(`\n${signal}: ${what} (again to quit now)…\n`);
   controller.abort(new Error(`interrupted by ${signal}`));
 };
 process.on('SIGINT', interrupt);

@@ -8,6 +8,7 @@ import { formatSummary } from '../record/format.js';
 import type { RunSummary } from '../record/summary.js';
 import { parseEpochs, parseOut, parseSeed } from '../run/overrides.js';
 import { runEsper } from '../run/run.js';
+import { serveEsper } from '../serve/serve.js';
 import { configReport, composeConfig, pluginsReport, validateReport } from './inspect.js';
 import { withDotEnv, type CliIo } from './io.js';
 import { esperCode, formatCliError } from './report.js';
@@ -22,6 +23,8 @@ import { esperCode, formatCliError } from './report.js';
  * | 2 | usage: unknown command or option, missing or extra argument, an option value out of range (`--epochs 0`) |
  * | 3 | `run`: training started and failed; the run directory holds what was written, `summary.json` included |
  * | 130 | `run`: stopped by SIGINT/SIGTERM at a step boundary; the summary covers the epochs done |
+ *
+ * `serve` exits 0 when SIGINT/SIGTERM stopped it and every plugin stopped cleanly.
  */
 export const EXIT_CODES = { ok: 0, badInput: 1, usage: 2, trainingFailed: 3, interrupted: 130 } as const;
 
@@ -33,6 +36,7 @@ Exit codes:
   2    usage error (unknown command or option, --epochs 0, a missing argument)
   3    run: training started and failed (the run directory keeps what was written)
   130  run: interrupted (Ctrl-C); the summary covers the epochs done
+  serve exits 0 once Ctrl-C (SIGINT/SIGTERM) has drained and stopped its plugins.
 
 Environment overrides use the reference setting names (TAMIYO_STEP_TIMEOUT_MS, ESPER_LEYLINE_SECRET, ...).
 A .env file in the working directory is read too; variables already set win.
@@ -69,6 +73,24 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .action(async (target: string, opts: { epochs?: number; seed?: number; out?: string; json?: boolean }) => {
       configForErrors = target;
       exitCode = await runCommand(target, opts, io, env, cwd);
+    });
+
+  program
+    .command('serve')
+    .description("start a config's plugins and keep them serving (the Tamiyo service of tamiyo.service.enabled) until SIGINT/SIGTERM, then drain and stop")
+    .argument('<config>', 'esper.config.ts / .json, or a folder holding one')
+    .action(async (target: string) => {
+      configForErrors = target;
+      const signal = io.signal ?? new AbortController().signal;
+      await serveEsper({
+        target,
+        signal,
+        env,
+        cwd,
+        log: io.stderr,
+        onReady: ({ config, plugins }) => io.stdout(`serving ${config} (${plugins.join(', ')}); Ctrl-C drains and stops\n`),
+      });
+      io.stdout('stopped\n');
     });
 
   program
