@@ -176,6 +176,41 @@ describe('signed SEED commands with blend-mode annotations, in a composed model'
   });
 });
 
+describe('switching a grafted seed to CONFIDENCE', () => {
+  test('a seed grafted CONVEX gets the gate by one rebuild (topology +1, same parameter names); the forward then matches the hand-computed CONFIDENCE blend', async () => {
+    const t = setup();
+    await t.executor.applyCommand(t.seed(Op.SEED_OP_GERMINATE, 'hidden2', 'residual-mlp', { hidden: 5 }));
+    await t.executor.applyCommand(t.seed(Op.SEED_OP_START_TRAINING, 'hidden2'));
+    t.observe();
+    const before = t.executor.compose();
+    expect(before.topologyVersion).toBe(1);
+    const params = ParameterSet.fromGraph(before.graph);
+    const prng = new Prng(23);
+    for (const name of before.seedParameters.hidden2!.filter((n) => n.includes('/up.'))) params.set(name, params.get(name).data.map(() => prng.uniform(-0.8, 0.8)) as Float32Array);
+    const harness = new Harness(runtime, t.host, t.executor);
+    await harness.load(params);
+
+    const annotations = { blend_mode: 'CONFIDENCE', gate_k: '3', gate_tau: '0.8', alpha_lo: '0.05', alpha_hi: '0.95' };
+    expect(await t.executor.applyCommand(t.seed(Op.SEED_OP_START_GRAFTING, 'hidden2', '', {}, annotations))).toMatchObject({ applied: true });
+    expect(t.lastPacketEvents('blend_rebuilt')).toEqual([{ seed_id: 'hidden2', reason: expect.stringContaining('confidence gate'), topology_version: '2' }]);
+    const after = t.executor.compose();
+    expect(after.topologyVersion).toBe(2);
+    expect(after.seedParameters).toEqual(before.seedParameters);
+    expect(after.graph.nodes.length).toBeGreaterThan(before.graph.nodes.length);
+    t.observe({ steps: 6 }); // α = 6/8
+
+    const [probe] = batches(8, 1, 10);
+    const p: Params = (name) => Float64Array.from(params.get(name).data as Float32Array);
+    const expected = forward(probe!.x.data as Float32Array, 10, p, { hidden2: confidence(0.75, 3, 0.8, 0.05, 0.95) });
+    expect(maxAbsDiff(toNumbers((await harness.evaluate(probe!)).logits!), expected.data)).toBeLessThan(1e-5);
+    // Leaving CONFIDENCE keeps the gated graph (it computes every mode): no rebuild.
+    t.observe({ steps: 2 });
+    await t.executor.applyCommand(t.seed(Op.SEED_OP_STABILIZE, 'hidden2', '', {}, { blend_mode: 'CONVEX' }));
+    expect(t.executor.topologyVersion).toBe(2);
+    await harness.dispose();
+  });
+});
+
 describe('blend annotations through the executor (K7)', () => {
   test('a signed GERMINATE with the reference CONFIDENCE values: the seed config holds exactly them; the next packet reports mode and source', async () => {
     const t = setup();

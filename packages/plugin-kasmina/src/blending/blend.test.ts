@@ -31,12 +31,12 @@ function controlFeeds(values: ControlValues, features: number): Record<string, T
 const blending = (alpha: number, features: number, config?: BlendConfig): ControlValues =>
   controlValues(SeedLifecycleStage.SEED_STAGE_BLENDING, alpha, resolveBlend(config, features).values);
 
-/** Runs `out = blend(h, s)` on given h and s; returns the output and d sum(out) / d h, d s. */
-async function direct(dims: [number, number], h: readonly number[], s: readonly number[], values: ControlValues) {
+/** Runs `out = blend(h, s)` on given h and s; returns the output and d sum(out·R) / d h, d s (R: fixed weights). */
+async function direct(dims: [number, number], h: readonly number[], s: readonly number[], values: ControlValues, confidenceGate = true) {
   const g = new GraphBuilder('direct');
   const hIn = g.input('h', 'float64', dims);
   const sIn = g.input('s', 'float64', dims);
-  const out = blend(hIn, sIn, controlInputs(g, dims[1]));
+  const out = blend(hIn, sIn, controlInputs(g, dims[1]), { confidenceGate });
   g.output(out, 'out');
   const [dh, ds] = gradients(g, reduceSum(out, undefined, { keepDims: false }), [hIn, sIn]);
   g.output(dh!, 'dh');
@@ -117,6 +117,15 @@ describe('blend modes: the reference acceptance values (kasmina §9.2)', () => {
     for (const alpha of [0, 0.1, 0.37, 0.5, 1]) {
       const r = await direct([2, 2], h, s, { ...controlValues(SeedLifecycleStage.SEED_STAGE_BLENDING, alpha), ...CONVEX_BLEND });
       expect(r.out).toEqual(h.map((hv, i) => (1 - alpha) * hv + alpha * s[i]!));
+    }
+  });
+
+  test('without the confidence gate, CONVEX, RESIDUAL and CHANNEL give the same bits, forward and backward', async () => {
+    const h = [0.3, -1.7, 2.9, 0.125, 4, -0.5];
+    const s = [1.1, 0.4, -0.6, 3.3, -2, 0.75];
+    for (const config of [undefined, { mode: 'RESIDUAL' as const }, { mode: 'CHANNEL' as const, alphaVec: [0.2, 0.6, 1] }]) {
+      const values = blending(0.45, 3, config);
+      expect(await direct([2, 3], h, s, values, false)).toEqual(await direct([2, 3], h, s, values, true));
     }
   });
 

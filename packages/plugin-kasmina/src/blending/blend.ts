@@ -76,20 +76,33 @@ export function blendWeight(s: Tensor, controls: BlendControls, gate: Tensor): T
   return clampBetween(controls.alpha.mul(controls.alphaVec).mul(modulation), controls.alphaLo, controls.alphaHi);
 }
 
+/** Options of {@link blend}. */
+export interface BlendOptions {
+  /**
+   * Build the CONFIDENCE gate (and the `lo`/`hi` clamp). Without it the graph computes CONVEX,
+   * RESIDUAL and CHANNEL only — `w = α·v`, a vector of the slot's width — and reads
+   * `confidence`, `gate_k`, `gate_tau`, `alpha_lo`, `alpha_hi` not at all. Default true.
+   */
+  readonly confidenceGate?: boolean;
+}
+
 /**
  * Adds the blend of host value `h` and seed output `s` (same shape) to their builder:
  *
  *     out = (1 − (1−r)·w) · gate(h, host_gate) + w·s + st·(s − sg(s))
  *
- * with `w` from {@link blendWeight} and `r` the `residual` switch. For CONVEX controls
- * (`v = 1, c = 0, r = 0, lo = 0, hi = 1`) this is `(1−α)·gate(h) + α·s + st·(s − sg(s))`, the same
- * nodes' values bit for bit. `s − sg(s)` is exactly 0 forward (for finite `s`) and passes the
- * gradient to `s` backward, so with α = 0, st = 1 the forward value is bit-for-bit `h` while the
- * seed learns as if its output were used (straight-through).
+ * with `w` from {@link blendWeight} (or `α·v` without the confidence gate) and `r` the
+ * `residual` switch. For CONVEX controls (`v = 1, c = 0, r = 0, lo = 0, hi = 1`) this is
+ * `(1−α)·gate(h) + α·s + st·(s − sg(s))`, the same values bit for bit. `s − sg(s)` is exactly 0
+ * forward (for finite `s`) and passes the gradient to `s` backward, so with α = 0, st = 1 the
+ * forward value is bit-for-bit `h` while the seed learns as if its output were used
+ * (straight-through).
  */
-export function blend(h: Tensor, s: Tensor, controls: BlendControls): Tensor {
+export function blend(h: Tensor, s: Tensor, controls: BlendControls, options: BlendOptions = {}): Tensor {
   const frozen = stopGradient(s);
-  const w = blendWeight(s, controls, confidenceGate(frozen, controls.gateK, controls.gateTau));
+  // Without the gate, α·v is in [0, 1] already (both are), so no clamp: w stays a [features]
+  // vector that does not depend on s, and the backward pass has nothing to do for it.
+  const w = (options.confidenceGate ?? true) ? blendWeight(s, controls, confidenceGate(frozen, controls.gateK, controls.gateTau)) : controls.alpha.mul(controls.alphaVec);
   return blendWithWeight(h, s, frozen, controls, w);
 }
 

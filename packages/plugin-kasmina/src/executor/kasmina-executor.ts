@@ -350,6 +350,7 @@ export class KasminaExecutor implements SeedExecutor {
         const previousBlend = seed?.blend;
         if (seed !== undefined) this.configureBlend(seed, parsed.annotations, commandId);
         outcome = this.applySeedOperation(commandId, parsed.seedId, parsed.operation, parsed.blueprintId, parsed.parameters);
+        if (outcome.applied && seed !== undefined) this.ensureConfidenceGate(seed);
         if (!outcome.applied) {
           // A rejected command leaves the seed as it was, blend configuration included.
           if (seed !== undefined) seed.blend = previousBlend;
@@ -382,6 +383,37 @@ export class KasminaExecutor implements SeedExecutor {
       this.event('blend_annotation_invalid', TelemetryLevel.WARNING, { seed_id: seed.slot.id, key: issue.key, value: issue.value, reason: issue.reason, command_id: commandId });
     }
     if (config !== undefined) seed.blend = config;
+  }
+
+  /**
+   * A grafted seed whose configuration became CONFIDENCE after it was grafted without the gate
+   * gets its subgraph rebuilt with it (same parameter names, so a trainer carries their values
+   * and optimizer state): topology +1. The only blend change that recompiles (decision 0060).
+   */
+  private ensureConfidenceGate(seed: SeedContext): void {
+    const host = this.host;
+    const current = seed.seed;
+    if (host === undefined || current === undefined || current.confidenceGate || seed.blend?.mode !== 'CONFIDENCE' || !isGrafted(seed.stage)) return;
+    const blueprint = seed.blueprintId === undefined ? undefined : this.catalog.blueprint(seed.blueprintId);
+    if (blueprint === undefined) return;
+    const result = buildSeedGraph({
+      seedId: seed.slot.id,
+      slot: seed.slot,
+      slotValue: this.slotValues.get(seed.slot.id)!,
+      blueprint,
+      options: seed.options,
+      generation: seed.generation,
+      runSeed: this.runSeed,
+      confidenceGate: true,
+    });
+    if (!result.ok) {
+      this.logger?.warn('kasmina could not rebuild a seed with the confidence gate; it blends as before', { seedId: seed.slot.id, issues: result.issues.join('; ') });
+      return;
+    }
+    seed.seed = result.seed;
+    this.version += 1;
+    this.composed = undefined;
+    this.event('blend_rebuilt', TelemetryLevel.INFO, { seed_id: seed.slot.id, reason: 'CONFIDENCE needs the confidence gate in the graph', topology_version: String(this.version) });
   }
 
   private applySeedOperation(commandId: string, seedId: string, operation: SeedOperation, blueprintId: string, parameters: Readonly<Record<string, number>>): CommandOutcome {
@@ -434,6 +466,7 @@ export class KasminaExecutor implements SeedExecutor {
         options: parameters,
         generation: seed.generation + 1,
         runSeed: this.runSeed,
+        confidenceGate: seed.blend?.mode === 'CONFIDENCE',
       });
       if (result.ok) {
         built = result.seed;
@@ -462,6 +495,7 @@ export class KasminaExecutor implements SeedExecutor {
     seed.blueprintId = blueprintId;
     seed.riskScore = blueprint?.descriptor.risk ?? 0;
     seed.seed = built;
+    seed.options = { ...parameters };
     seed.kernelLatencyMs = latencyMs;
     seed.germinatedEpoch = this.epoch;
     seed.lastGateFailure = undefined;

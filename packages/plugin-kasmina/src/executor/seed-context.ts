@@ -18,6 +18,8 @@ export class SeedContext {
   riskScore = 0;
   /** The current seed's subgraph (while it is grafted). */
   seed: SeedGraph | undefined;
+  /** The GERMINATE's options of the current seed (to rebuild its subgraph). */
+  options: Readonly<Record<string, number>> = {};
   /** Time it took to build and splice the kernel, ms (G2). */
   kernelLatencyMs = 0;
   alpha = 0;
@@ -51,6 +53,7 @@ export class SeedContext {
     this.blueprintId = undefined;
     this.riskScore = 0;
     this.seed = undefined;
+    this.options = {};
     this.kernelLatencyMs = 0;
     this.alpha = 0;
     this.blendSteps = 0;

@@ -119,7 +119,7 @@ describe('composeModel and its checks', () => {
     const b = new GraphBuilder('x');
     b.output(b.input('h', 'float32', ['batch', 8]).relu(), 'out');
     const plain = b.build();
-    const withPlain = composeModel(host, [{ seedId: 'hidden1', slot, seed: { graph: plain, parameterNames: [], parameterCount: 0 } }], 1);
+    const withPlain = composeModel(host, [{ seedId: 'hidden1', slot, seed: { graph: plain, parameterNames: [], parameterCount: 0, confidenceGate: false } }], 1);
     expect(gateTable(withPlain.graph)).toEqual({});
   });
 });

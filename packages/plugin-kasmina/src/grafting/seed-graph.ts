@@ -26,6 +26,8 @@ export interface SeedGraphSpec {
   readonly generation: number;
   /** The run seed: initial values come from it and each parameter's full name. */
   readonly runSeed: number;
+  /** Build the CONFIDENCE gate into the blend (decision 0060). Default false: CONVEX, RESIDUAL and CHANNEL only. */
+  readonly confidenceGate?: boolean;
 }
 
 /** A seed's subgraph, ready to graft at its slot. */
@@ -41,6 +43,8 @@ export interface SeedGraph {
   readonly parameterNames: readonly string[];
   /** Number of scalar parameters. */
   readonly parameterCount: number;
+  /** Whether the blend computes the CONFIDENCE gate (else a CONFIDENCE config needs a rebuild). */
+  readonly confidenceGate: boolean;
 }
 
 /** Outcome of {@link buildSeedGraph}: the subgraph, or why the blueprint does not fit the slot. */
@@ -82,7 +86,8 @@ export function buildSeedGraph(spec: SeedGraphSpec): SeedGraphResult {
     if (s.dtype !== 'float32' || !sameShape(s.shape, h.shape)) {
       return { ok: false, issues: [`blueprint ${blueprint.descriptor.blueprintId} outputs ${s.dtype} ${show(s.shape)} at slot ${slot.id}, which needs float32 ${show(h.shape)}`] };
     }
-    b.output(b.scope('blend', () => blend(h, s, controls)), 'out');
+    const confidenceGate = spec.confidenceGate ?? false;
+    b.output(b.scope('blend', () => blend(h, s, controls, { confidenceGate })), 'out');
     return {
       ok: true,
       seed: {
@@ -90,6 +95,7 @@ export function buildSeedGraph(spec: SeedGraphSpec): SeedGraphResult {
         graph: b.build(),
         parameterNames: specs.map((p) => fullName(p.name)),
         parameterCount: specs.reduce((n, p) => n + numel(p.dims), 0),
+        confidenceGate,
       },
     };
   } catch (error) {
