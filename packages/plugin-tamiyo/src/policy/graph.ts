@@ -5,11 +5,9 @@ import {
   gather,
   layerNorm,
   reshape,
-  segmentSoftmax,
-  segmentSum,
+  scatterElements,
   slice,
   tensor,
-  unsqueeze,
   type Graph,
   type ParameterSet,
   type Tensor,
@@ -38,7 +36,7 @@ export const POLICY_OUTPUTS = [
 export type PolicyOutputName = (typeof POLICY_OUTPUTS)[number];
 
 /** Graph inputs of one GAT layer (`gat0_*`, `gat1_*`), all produced by `packGraph`. */
-export const GAT_INPUTS = ['qsrc', 'qdst', 'rel', 'attr', 'seg', 'segs', 'msg', 'scale', 'dst'] as const;
+export const GAT_INPUTS = ['qsrc', 'qdst', 'attr', 'seg', 'segh', 'segmax0', 'segsum0', 'msg', 'agg'] as const;
 
 /** Reads a weight, checking its shape. */
 function weight(params: ParameterSet, name: string, dims: readonly number[]): Float32Array {
@@ -106,9 +104,7 @@ export function buildPolicyGraph(params: ParameterSet, dims: PolicyDims = REFERE
   const x = Object.fromEntries(NODE_TYPES.map((t) => [t, f32(`x_${t}`, [`n_${t}`, FEATURE_DIMS[t]])])) as Record<NodeType, Tensor>;
   const nodeType = i64('node_type', ['nodes']);
   const counts = i64('counts', [NODE_TYPES.length]);
-  const sageRows = i64('sage_rows', ['sage_m']);
-  const sageDst = i64('sage_dst', ['sage_m']);
-  const sageW = f32('sage_w', ['sage_m', 1]);
+  const sageAdj = f32('sage_adj', ['nodes', 'sage_r']);
   const seedRows = i64('seed_rows', ['n_seed']);
   const blueprintRow = i64('blueprint_row', [1]);
 
@@ -131,7 +127,8 @@ export function buildPolicyGraph(params: ParameterSet, dims: PolicyDims = REFERE
     return Object.fromEntries(NODE_TYPES.map((t, i) => [t, parts[i]!])) as Record<NodeType, Tensor>;
   };
 
-  // ---- two GraphSAGE layers
+  // ---- two GraphSAGE layers: one product per type, then one MatMul by the packed adjacency
+  // (edge rows weighted 1/(degree · relations into the destination), root rows 1, one bias row per type).
   for (let k = 0; k < 2; k++) {
     const tables: Tensor[] = [];
     const bias = new Float32Array(NODE_TYPES.length * H);
@@ -141,20 +138,17 @@ export function buildPolicyGraph(params: ParameterSet, dims: PolicyDims = REFERE
       const w = new Float32Array(H * cols);
       srcRels.forEach((r, b) => addTransposed(w, cols, b * H, weight(params, `_sage_layers.${k}.convs.${RELATIONS[r]!.key}.lin_l.weight`, [H, H]), H, H));
       const into = layout.relationsInto[t];
-      RELATIONS.forEach((rel, r) => {
-        if (rel.dst !== t) return;
+      for (const rel of RELATIONS) {
+        if (rel.dst !== t) continue;
         const p = `_sage_layers.${k}.convs.${rel.key}`;
         addTransposed(w, cols, srcRels.length * H, weight(params, `${p}.lin_r.weight`, [H, H]), H, H, 1 / into);
         const b = weight(params, `${p}.lin_l.bias`, [H]);
         for (let i = 0; i < H; i++) bias[ti * H + i]! += (b[i] as number) / into;
-        void r;
-      });
+      }
       tables.push(reshape(h[t].matmul(constant(`fold/sage${k}/${t}/w`, [H, cols], w)), [-1, H]));
     });
-    const table = concat(tables, 0);
-    const messages = gather(table, sageRows, 0).mul(sageW);
-    const out = segmentSum(messages, sageDst, all).add(gather(constant(`fold/sage${k}/bias`, [NODE_TYPES.length, H], bias), nodeType, 0));
-    all = out.gelu().add(all);
+    tables.push(constant(`fold/sage${k}/bias`, [NODE_TYPES.length, H], bias));
+    all = sageAdj.matmul(concat(tables, 0)).gelu().add(all);
     h = split(all, H);
   }
 
@@ -162,16 +156,17 @@ export function buildPolicyGraph(params: ParameterSet, dims: PolicyDims = REFERE
   for (let k = 0; k < 2; k++) {
     const inW = gatInputWidth(dims, k);
     const gl: GatLayout = layout.gat[k]!;
+    const L = gl.relations.length;
     const input = (name: (typeof GAT_INPUTS)[number], shape: (number | string)[], type: 'f' | 'i') => (type === 'f' ? f32 : i64)(`gat${k}_${name}`, shape);
     const qsrc = input('qsrc', [`e${k}`], 'i');
     const qdst = input('qdst', [`e${k}`], 'i');
-    const rel = input('rel', [`e${k}`], 'i');
-    const attr = input('attr', [`e${k}`, EDGE_ATTR_DIM], 'f');
+    const edgeAttr = input('attr', [`e${k}`, L * EDGE_ATTR_DIM], 'f');
     const seg = input('seg', [`e${k}`], 'i');
-    const segs = input('segs', [`k${k}`], 'f');
-    const msgRows = input('msg', [`e${k}`, heads], 'i');
-    const scale = input('scale', [`e${k}`, 1], 'f');
-    const dst = input('dst', [`e${k}`], 'i');
+    const segHeads = input('segh', [`e${k}`, heads], 'i');
+    const segMax0 = input('segmax0', [`k${k}`, heads], 'f');
+    const segSum0 = input('segsum0', [`k${k}`, heads], 'f');
+    const msgRows = input('msg', [`eh${k}`], 'i');
+    const agg = input('agg', ['nodes', `eh${k}`], 'f');
 
     const qTables: Tensor[] = [];
     const mTables: Tensor[] = [];
@@ -200,25 +195,28 @@ export function buildPolicyGraph(params: ParameterSet, dims: PolicyDims = REFERE
         for (let i = 0; i < C; i++) bias[ti * C + i]! += (b[i] as number) / layout.relationsInto[t];
       }
     });
-    const edgeAtt = new Float32Array(gl.relations.length * EDGE_ATTR_DIM * heads);
+    // Edge attention folded per live relation into one [L·8, heads] matrix; each edge's attribute
+    // row sits in its relation's block of `attr` (zeros elsewhere), so one MatMul gives every term.
+    const edgeAtt = new Float32Array(L * EDGE_ATTR_DIM * heads);
     gl.relations.forEach((r, q) => {
       const p = `_gat_layers.${k}.convs.${RELATIONS[r]!.key}`;
       const w = weight(params, `${p}.lin_edge.weight`, [heads * C, EDGE_ATTR_DIM]);
       const att = weight(params, `${p}.att_edge`, [1, heads, C]);
-      const block = new Float32Array(EDGE_ATTR_DIM * heads);
-      addAttention(block, heads, 0, w, att, heads, C, EDGE_ATTR_DIM);
-      edgeAtt.set(block, q * EDGE_ATTR_DIM * heads);
+      addAttention(edgeAtt.subarray(q * EDGE_ATTR_DIM * heads), heads, 0, w, att, heads, C, EDGE_ATTR_DIM);
     });
 
     const q = concat(qTables, 0);
-    const edgeTerm = gather(constant(`fold/gat${k}/edge_att`, [gl.relations.length, EDGE_ATTR_DIM, heads], edgeAtt), rel, 0)
-      .mul(unsqueeze(attr, [2]))
-      .sum([1], { keepDims: false });
+    const edgeTerm = edgeAttr.matmul(constant(`fold/gat${k}/edge_att`, [L * EDGE_ATTR_DIM, heads], edgeAtt));
     const score = gather(q, qsrc, 0).add(gather(q, qdst, 0)).add(edgeTerm).leakyRelu(0.2);
-    const alpha = segmentSoftmax(score, seg, segs).mul(scale);
-    const m = concat(mTables, 0);
-    const weighted = gather(m, msgRows, 0).mul(unsqueeze(alpha, [2])).sum([1], { keepDims: false });
-    const out = segmentSum(weighted, dst, all).add(gather(constant(`fold/gat${k}/bias`, [NODE_TYPES.length, C], bias), nodeType, 0));
+    // Softmax over each (relation, destination) segment, shifted by the segment's maximum as PyG does.
+    const segMax = scatterElements(segMax0, segHeads, score, 0, 'max');
+    const ex = score.sub(gather(segMax, seg, 0)).exp();
+    const alpha = ex.div(gather(scatterElements(segSum0, segHeads, ex, 0, 'add'), seg, 0));
+    // Messages: the source projection of each edge and head, weighted by α and summed into the
+    // destinations by one MatMul (agg holds 1/(heads · relations into the destination)).
+    const coef = agg.mul(reshape(alpha, [1, -1]));
+    const messages = gather(concat(mTables, 0), msgRows, 0);
+    const out = coef.matmul(messages).add(gather(constant(`fold/gat${k}/bias`, [NODE_TYPES.length, C], bias), nodeType, 0));
     all = k === 0 ? out.gelu() : out.gelu().add(all);
     if (k === 0) h = split(all, C);
   }

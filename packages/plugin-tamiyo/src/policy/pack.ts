@@ -44,44 +44,39 @@ export function packGraph(graph: PolicyGraph, dims: PolicyDims = REFERENCE_DIMS)
     return d;
   });
 
-  // ---- SAGE: one row per edge, then one root row per node.
+  // ---- SAGE: the adjacency [nodes, table rows] of the mean aggregation, per-type products then bias rows.
   const sageBase = {} as Record<NodeType, number>;
   let rowsSoFar = 0;
   for (const t of NODE_TYPES) {
     sageBase[t] = rowsSoFar;
     rowsSoFar += n[t] * (layout.sage.srcRelations[t].length + 1);
   }
-  const edgesTotal = graph.edges.reduce((a, e) => a + e.count, 0);
-  const m = edgesTotal + total;
-  const sageRows = new BigInt64Array(m);
-  const sageDst = new BigInt64Array(m);
-  const sageW = new Float32Array(m);
-  let at = 0;
+  const R = rowsSoFar + NODE_TYPES.length;
+  const sageAdj = new Float32Array(total * R);
   graph.edges.forEach((e, r) => {
     const { src, dst } = RELATIONS[r]!;
     const stride = layout.sage.srcRelations[src].length + 1;
-    const block = layout.sage.block[r]!;
+    const block = sageBase[src] + layout.sage.block[r]!;
     const into = layout.relationsInto[dst];
     const deg = degree[r]!;
-    for (let i = 0; i < e.count; i++, at++) {
-      sageRows[at] = BigInt(sageBase[src] + e.src[i]! * stride + block);
-      sageDst[at] = BigInt(off[dst] + e.dst[i]!);
-      sageW[at] = 1 / (deg[e.dst[i]!]! * into);
+    for (let i = 0; i < e.count; i++) {
+      const to = e.dst[i]!;
+      // += : a repeated edge counts twice, as in PyG's mean (its degree counts it twice too).
+      sageAdj[(off[dst] + to) * R + block + e.src[i]! * stride]! += 1 / (deg[to]! * into);
     }
   });
-  for (const t of NODE_TYPES) {
+  NODE_TYPES.forEach((t, ti) => {
     const stride = layout.sage.srcRelations[t].length + 1;
-    for (let i = 0; i < n[t]; i++, at++) {
-      sageRows[at] = BigInt(sageBase[t] + i * stride + stride - 1);
-      sageDst[at] = BigInt(off[t] + i);
-      sageW[at] = 1;
+    for (let i = 0; i < n[t]; i++) {
+      const row = (off[t] + i) * R;
+      sageAdj[row + sageBase[t] + i * stride + stride - 1] = 1;
+      sageAdj[row + rowsSoFar + ti] = 1;
     }
-  }
-  feeds.sage_rows = I64(sageRows, [m]);
-  feeds.sage_dst = I64(sageDst, [m]);
-  feeds.sage_w = F32(sageW, [m, 1]);
+  });
+  feeds.sage_adj = F32(sageAdj, [total, R]);
 
-  // ---- GAT layers: per edge of a live relation, attention rows, segment and message rows.
+  // ---- GAT layers: per edge of a live relation, attention rows, attribute block, segment, and
+  // the aggregation matrix [nodes, edges · heads] that sums α-weighted messages into destinations.
   layout.gat.forEach((gl, k) => {
     const qBase = {} as Record<NodeType, number>;
     const mBase = {} as Record<NodeType, number>;
@@ -93,15 +88,16 @@ export function packGraph(graph: PolicyGraph, dims: PolicyDims = REFERENCE_DIMS)
       q += n[t] * (gl.srcRelations[t].length + gl.dstRelations[t].length);
       mm += n[t] * gl.srcRelations[t].length * heads;
     }
+    const L = gl.relations.length;
     const E = gl.relations.reduce((a, r) => a + graph.edges[r]!.count, 0);
+    const EH = E * heads;
     const qsrc = new BigInt64Array(E);
     const qdst = new BigInt64Array(E);
-    const rel = new BigInt64Array(E);
-    const attr = new Float32Array(E * EDGE_ATTR_DIM);
+    const attr = new Float32Array(E * L * EDGE_ATTR_DIM);
     const seg = new BigInt64Array(E);
-    const msg = new BigInt64Array(E * heads);
-    const scale = new Float32Array(E);
-    const dst = new BigInt64Array(E);
+    const segh = new BigInt64Array(EH);
+    const msg = new BigInt64Array(EH);
+    const agg = new Float32Array(total * EH);
     let e = 0;
     let segBase = 0;
     gl.relations.forEach((r, slot) => {
@@ -118,26 +114,29 @@ export function packGraph(graph: PolicyGraph, dims: PolicyDims = REFERENCE_DIMS)
         const to = edges.dst[i]!;
         qsrc[e] = BigInt(qBase[s] + j * sStride + sb);
         qdst[e] = BigInt(qBase[d] + to * dStride + db);
-        rel[e] = BigInt(slot);
-        attr.set(edges.attr.subarray(i * EDGE_ATTR_DIM, (i + 1) * EDGE_ATTR_DIM), e * EDGE_ATTR_DIM);
-        seg[e] = BigInt(segBase + to);
-        const row = (mBase[s] + (j * mStride + sb) * heads);
-        for (let h = 0; h < heads; h++) msg[e * heads + h] = BigInt(row + h);
-        scale[e] = w;
-        dst[e] = BigInt(off[d] + to);
+        attr.set(edges.attr.subarray(i * EDGE_ATTR_DIM, (i + 1) * EDGE_ATTR_DIM), (e * L + slot) * EDGE_ATTR_DIM);
+        const sg = BigInt(segBase + to);
+        seg[e] = sg;
+        const row = mBase[s] + (j * mStride + sb) * heads;
+        const aggRow = (off[d] + to) * EH + e * heads;
+        for (let h = 0; h < heads; h++) {
+          segh[e * heads + h] = sg;
+          msg[e * heads + h] = BigInt(row + h);
+          agg[aggRow + h] = w;
+        }
       }
       segBase += n[d];
     });
     const p = `gat${k}_`;
     feeds[`${p}qsrc`] = I64(qsrc, [E]);
     feeds[`${p}qdst`] = I64(qdst, [E]);
-    feeds[`${p}rel`] = I64(rel, [E]);
-    feeds[`${p}attr`] = F32(attr, [E, EDGE_ATTR_DIM]);
+    feeds[`${p}attr`] = F32(attr, [E, L * EDGE_ATTR_DIM]);
     feeds[`${p}seg`] = I64(seg, [E]);
-    feeds[`${p}segs`] = F32(new Float32Array(segBase), [segBase]);
-    feeds[`${p}msg`] = I64(msg, [E, heads]);
-    feeds[`${p}scale`] = F32(scale, [E, 1]);
-    feeds[`${p}dst`] = I64(dst, [E]);
+    feeds[`${p}segh`] = I64(segh, [E, heads]);
+    feeds[`${p}segmax0`] = F32(new Float32Array(segBase * heads).fill(-Infinity), [segBase, heads]);
+    feeds[`${p}segsum0`] = F32(new Float32Array(segBase * heads), [segBase, heads]);
+    feeds[`${p}msg`] = I64(msg, [EH]);
+    feeds[`${p}agg`] = F32(agg, [total, EH]);
   });
 
   const seedRows = new BigInt64Array(n.seed);
