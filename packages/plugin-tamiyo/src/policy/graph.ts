@@ -35,7 +35,7 @@ export const POLICY_OUTPUTS = [
 /** One of {@link POLICY_OUTPUTS}. */
 export type PolicyOutputName = (typeof POLICY_OUTPUTS)[number];
 
-/** Graph inputs of one GAT layer (`gat0_*`, `gat1_*`), all produced by `packGraph`. */
+/** Graph inputs of one GAT layer (`gat0_*`, `gat1_*`), all produced by `packGraph` (layout in its source). */
 export const GAT_INPUTS = ['qsrc', 'qdst', 'attr', 'seg', 'segh', 'segmax0', 'segsum0', 'msg', 'agg'] as const;
 
 /** Reads a weight, checking its shape. */
@@ -82,8 +82,12 @@ function addAttention(dst: Float32Array, cols: number, col: number, w: Float32Ar
  *   (the cross-relation mean is linear);
  * - GAT's attention vectors are folded into their projections (`W_dstᵀ·a_dst` is `[in, heads]`),
  *   so the destination projection is never computed; messages are the source projection;
- * - aggregation is `segmentSum`/`segmentSoftmax` over the packed edges, so a relation with no
- *   edges contributes exactly its bias (and SAGE's root term), as in PyG;
+ * - aggregation is a MatMul by matrices that `packGraph` fills per decision (decision 0063):
+ *   SAGE's mean over each relation, root terms and per-type biases are one `[nodes, rows]`
+ *   adjacency times the stacked products; GAT's softmax runs per (relation, destination)
+ *   segment, shifted by the segment maximum as in PyG, and its α-weighted messages reach their
+ *   destinations by one `[nodes, edges·heads]` MatMul. A relation with no edges contributes
+ *   exactly its bias (and SAGE's root term), as in PyG;
  * - the second GAT layer computes only the relations into global, seed and blueprint nodes,
  *   and the first skips those into activation nodes: nothing else reaches an output.
  *

@@ -12,10 +12,13 @@ const I64 = (data: BigInt64Array, dims: number[]) => tensor('int64', dims, data)
 const F32 = (data: Float32Array, dims: number[]) => tensor('float32', dims, data);
 
 /**
- * Packs a built graph into the policy graph's feeds (decision 0058): the six feature matrices,
- * the node-type column, and for the SAGE layers and each GAT layer the row indices, segment
- * ids and weights that let one gather and one segment reduction serve all 21 relations. Pure
- * typed-array arithmetic; a relation with no edges adds no rows.
+ * Packs a built graph into the policy graph's feeds (decisions 0058, 0063): the six feature
+ * matrices, the node-type column, the SAGE adjacency `[nodes, rows]` (mean weights, root and
+ * bias rows), and per GAT layer the attention row indices, each edge's attribute row in its
+ * relation's block, the softmax segments with their −∞/0 starting values, the message rows and
+ * the aggregation matrix `[nodes, edges·heads]`. Pure typed-array arithmetic; a relation with
+ * no edges adds no rows. The dense matrices grow with nodes × edges, which is small for the
+ * graphs the builder makes (tens of nodes).
  *
  * @throws {@link PolicyWeightsError} when the graph has no seed node (the policy only runs with seeds).
  */
