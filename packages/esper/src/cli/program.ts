@@ -79,7 +79,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .command('serve')
     .description("start a config's plugins and keep them serving (the Tamiyo service of tamiyo.service.enabled) until SIGINT/SIGTERM, then drain and stop")
     .argument('<config>', 'esper.config.ts / .json, or a folder holding one')
-    .action(async (target: string) => {
+    .option('--out <dir>', "folder the service's run directory <dir>/<runId>/ is created in (overrides run.dir)", parseOut)
+    .action(async (target: string, opts: { out?: string }) => {
       configForErrors = target;
       const signal = io.signal ?? new AbortController().signal;
       await serveEsper({
@@ -87,6 +88,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         signal,
         env,
         cwd,
+        ...(opts.out !== undefined ? { out: opts.out } : {}),
         log: io.stderr,
         onReady: ({ config, plugins }) => io.stdout(`serving ${config} (${plugins.join(', ')}); Ctrl-C drains and stops\n`),
       });

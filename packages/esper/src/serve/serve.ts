@@ -1,4 +1,4 @@
-import { relative } from 'node:path';
+import { relative, resolve } from 'node:path';
 import { createEsper, JsonLogger, loadConfigFile, resolveConfig, type Env } from '@esper/core';
 import { resolveRunTarget } from '../run/target.js';
 
@@ -10,8 +10,10 @@ export interface ServeEsperOptions {
   readonly signal: AbortSignal;
   /** Environment for config overrides (default `process.env`). */
   readonly env?: Env;
-  /** Resolves the target (default `process.cwd()`). */
+  /** Resolves the target, `out` and a relative `run.dir` (default `process.cwd()`). */
   readonly cwd?: string;
+  /** Folder for the run directory, instead of `run.dir` (where the plugins keep their files: Tamiyo's field reports). */
+  readonly out?: string;
   /** Where the plugins' log lines (JSON, one per line) go (default stderr). */
   readonly log?: (line: string) => void;
   /** Called once every plugin has started, with the config as named and the plugin names. */
@@ -32,7 +34,13 @@ export async function serveEsper(options: ServeEsperOptions): Promise<{ readonly
   const configFile = resolveRunTarget(options.target, cwd);
   const inside = relative(cwd, configFile);
   const source = inside.startsWith('..') || inside === '' ? configFile : inside;
-  const resolved = resolveConfig(await loadConfigFile(configFile), { env: options.env ?? process.env, source });
+  const raw = (await loadConfigFile(configFile)) as Record<string, unknown>;
+  const env = options.env ?? process.env;
+  const runSection = typeof raw.run === 'object' && raw.run !== null ? (raw.run as Record<string, unknown>) : {};
+  const dir = options.out ?? (typeof runSection.dir === 'string' ? runSection.dir : undefined);
+  // As `esper run`: the run directory is resolved against the working directory given.
+  const patched = dir !== undefined ? { ...raw, run: { ...runSection, dir: resolve(cwd, dir) } } : raw;
+  const resolved = resolveConfig(patched, { env, source });
   const logger = new JsonLogger({ level: resolved.core.log.level, secrets: resolved.secretValues(), ...(options.log !== undefined ? { write: options.log } : {}) });
   const esper = createEsper(resolved, { source, logger });
   const run = await esper.start();
