@@ -220,6 +220,14 @@ describe('blend annotations through the executor (K7)', () => {
     expect(t.lastPacketEvents('blend_config')).toEqual([{ seed_id: 'hidden1', mode: 'CONFIDENCE', source: 'override' }]);
   });
 
+  test('CONFIDENCE values a command leaves out come from the executor settings (the confidenceGate config)', async () => {
+    const sec = security();
+    const executor = new KasminaExecutor({ verifier: sec.verifier, runSeed: 1, clock: sec.clock, settings: { confidenceGate: { gateK: 2, gateTau: 0.5, alphaLo: 0.05, alphaHi: 0.7 } } });
+    executor.attachHost(tinyHost());
+    await executor.applyCommand(sec.seed(Op.SEED_OP_GERMINATE, 'hidden1', 'residual-mlp', {}, { blend_mode: 'CONFIDENCE', gate_k: '6' }));
+    expect(executor.blendOf('hidden1')!.config).toEqual({ mode: 'CONFIDENCE', confidence: { gateK: 6, gateTau: 0.5, alphaLo: 0.05, alphaHi: 0.7 } });
+  });
+
   test('no blend annotations: no config and no blend_config event in any packet', async () => {
     const t = setup();
     await t.executor.applyCommand(t.seed(Op.SEED_OP_GERMINATE, 'hidden1', 'residual-mlp', {}, { feature_coverage: '0.9' }));

@@ -56,6 +56,8 @@ describe('kasmina()', () => {
     expect(options).toMatchObject({ blendingOptimizerSteps: 200, alphaRamp: 'linear', embargoEpochs: 2, maxLossRatio: 1.5, latencyBudgetMs: 10 });
     await using run = await startTestRun({ plugins: [kasmina()], env: { KASMINA_BLENDING_OPTIMIZER_STEPS: '64' } });
     expect((run.resolve(Tokens.SeedExecutor) as KasminaExecutor).settings).toMatchObject({ blendingOptimizerSteps: 64, embargoEpochs: 2, sigmoidTemperatureRatio: 0.1 });
+    await using tuned = await startTestRun({ plugins: [kasmina({ confidenceGate: { gateK: 2, alphaHi: 0.8 } })] });
+    expect((tuned.resolve(Tokens.SeedExecutor) as KasminaExecutor).settings.confidenceGate).toEqual({ gateK: 2, gateTau: 0.2, alphaLo: 0, alphaHi: 0.8 });
     await expect(startTestRun({ plugins: [kasmina()], config: { kasmina: { blendSteps: 3 } } })).rejects.toThrow(/blendSteps/);
     expect(() => kasminaPluginSchema.parse({ alphaRamp: 'cosine' })).toThrow();
   });

@@ -367,8 +367,8 @@ export class KasminaExecutor implements SeedExecutor {
    * the operation runs: no `blend_mode` keeps the seed's configuration; otherwise the parsed one
    * replaces it (invalid values fall back, never fail the command) and every value not taken as
    * sent, or an `alpha_vec` whose length is not the slot's width, is a `blend_annotation_invalid`
-   * WARNING. Mode and parameters are control inputs, so a
-   * change applies from the next `controlFeeds()` without recompiling.
+   * WARNING. Mode and parameters are control inputs, so a change applies from the next
+   * `controlFeeds()` without recompiling (except a switch to CONFIDENCE: {@link ensureConfidenceGate}).
    */
   private configureBlend(seed: SeedContext, annotations: Readonly<Record<string, string>>, commandId: string): void {
     const parsed = parseBlendAnnotations(annotations, this.settings.confidenceGate);
@@ -391,9 +391,8 @@ export class KasminaExecutor implements SeedExecutor {
    * and optimizer state): topology +1. The only blend change that recompiles (decision 0060).
    */
   private ensureConfidenceGate(seed: SeedContext): void {
-    const host = this.host;
     const current = seed.seed;
-    if (host === undefined || current === undefined || current.confidenceGate || seed.blend?.mode !== 'CONFIDENCE' || !isGrafted(seed.stage)) return;
+    if (this.host === undefined || current === undefined || current.confidenceGate || seed.blend?.mode !== 'CONFIDENCE' || !isGrafted(seed.stage)) return;
     const blueprint = seed.blueprintId === undefined ? undefined : this.catalog.blueprint(seed.blueprintId);
     if (blueprint === undefined) return;
     const result = buildSeedGraph({
@@ -413,6 +412,7 @@ export class KasminaExecutor implements SeedExecutor {
     seed.seed = result.seed;
     this.version += 1;
     this.composed = undefined;
+    for (const issue of isolationIssues(this.compose().graph, seed.slot.id, result.seed.parameterNames, this.hostParameters)) this.recordViolation(seed, issue);
     this.event('blend_rebuilt', TelemetryLevel.INFO, { seed_id: seed.slot.id, reason: 'CONFIDENCE needs the confidence gate in the graph', topology_version: String(this.version) });
   }
 
