@@ -241,7 +241,13 @@ describe('GnnController', () => {
     expect(last.packet.systemHealth?.indicators.priority).toBe('MESSAGE_PRIORITY_HIGH');
     await new Promise((r) => setTimeout(r, 100));
     expect(controller.lastAction).toBe(before);
-    // The epoch path has no step budget.
+    // The epoch path has no step budget; the timeout entered conservative mode, so the decision is
+    // a conservative PAUSE until three stable decisions in a row (decision 0059), then the graft.
+    const held = await controller.evaluateEpoch(packet([DORMANT]));
+    expect(held.commandType).toBe(CommandType.COMMAND_PAUSE);
+    expect(held.annotations.risk_reason).toBe('conservative_mode');
+    await controller.evaluateEpoch(packet([DORMANT]));
+    await controller.evaluateEpoch(packet([DORMANT]));
     expect((await controller.evaluateEpoch(packet([DORMANT]))).commandType).toBe(CommandType.COMMAND_SEED);
     await controller.dispose();
   });
@@ -252,7 +258,9 @@ describe('GnnController', () => {
     const command = await controller.evaluateStep(packet([DORMANT, DORMANT, DORMANT, DORMANT]));
     expect(performance.now() - started).toBeLessThan(40);
     expect(command.annotations.risk_reason, JSON.stringify(command.annotations)).toBe('timeout_inference');
-    expect((await controller.evaluateEpoch(packet([DORMANT]))).commandType).toBe(CommandType.COMMAND_SEED);
+    // The next decision runs the policy (its answer is the conservative PAUSE after a timeout).
+    const next = await controller.evaluateEpoch(packet([DORMANT]));
+    expect(next.annotations).toMatchObject({ policy_action: '0', risk_reason: 'conservative_mode' });
     await controller.dispose();
   });
 

@@ -19,6 +19,10 @@ import type { OnnxPolicyBackend, OnnxPolicySession } from '../backends/onnx-back
 import type { FieldReportRecorder } from '../field-reports/recorder.js';
 import { PolicyGraphBuilder, type BlueprintMetadata, type PolicyGraph } from '../graph/builder.js';
 import { PolicyUpdateIngestor, type AppliedPolicyUpdate, type PolicyUpdateSettings } from '../policy-updates/ingest.js';
+import { blueprintRisk, blueprintTierName } from '../risk/blueprint.js';
+import type { RiskConfig } from '../risk/config.js';
+import { RiskEngine, type RiskOutcome } from '../risk/engine.js';
+import { LossDeltaTracker } from '../risk/loss-delta.js';
 import type { NormaliserState } from '../graph/normaliser.js';
 import type { Registry } from '../graph/registry.js';
 import { NoBlueprintsError } from '../errors.js';
@@ -30,7 +34,7 @@ import { buildPolicyGraph } from '../policy/graph.js';
 import { packGraph } from '../policy/pack.js';
 import { annotateBlendMode, type BlendAnnotationSettings } from './blend.js';
 import { preparePolicySession } from './policy-owner.js';
-import { annotateCoverage, degradedInputEvents, gnnDecisionTelemetry, INFERENCE_ERROR_EVENT, TIMEOUT_INFERENCE_EVENT } from './telemetry.js';
+import { annotateCoverage, gnnDecisionTelemetry, INFERENCE_ERROR_EVENT, TIMEOUT_INFERENCE_EVENT, type BlueprintReading } from './telemetry.js';
 
 /** Where the builder's normaliser and registries persist (off the decision path). */
 export interface GnnPersistence {
@@ -62,6 +66,10 @@ export interface GnnControllerInit {
   readonly persistence?: GnnPersistence | undefined;
   /** Budget of blueprint metadata lookups, ms (`metadata_timeout_budget_ms` indicator); default 10. */
   readonly metadataTimeoutMs?: number | undefined;
+  /** Risk thresholds and breaker limits (`riskConfigFrom(tamiyo settings)`); defaults for what is left out. */
+  readonly risk?: Partial<RiskConfig> | undefined;
+  /** Start in conservative mode (`TAMIYO_CONSERVATIVE_MODE`). */
+  readonly conservative?: boolean | undefined;
   /** P8 blend-mode annotations (`tamiyo.blendAnnotations`); none: off. */
   readonly blend?: BlendAnnotationSettings | undefined;
   /**
@@ -138,8 +146,10 @@ export class GnnController implements Controller {
   readonly blueprints: readonly string[];
   /** The record of the last delivered model decision (tamiyo §5.6). */
   lastAction: LastAction | undefined;
+  /** The risk engine gating every command before it is signed (tamiyo §4 step 7, §9). */
+  readonly risk: RiskEngine;
   private rotation = 0;
-  private previousLoss: number | undefined;
+  private readonly losses = new LossDeltaTracker();
   private persisting: Promise<void> = Promise.resolve();
   private readonly clock: Clock;
   private slot: SessionSlot;
@@ -155,6 +165,7 @@ export class GnnController implements Controller {
     this.clock = init.clock ?? new SystemClock();
     this.builder = new PolicyGraphBuilder({ maxLayers: init.maxLayers, maxActivations: init.maxActivations, maxParameters: init.maxParameters });
     this.slot = { session, runs: 0, retired: false };
+    this.risk = new RiskEngine({ config: init.risk, clock: this.clock, conservative: init.conservative });
     this.updates = new PolicyUpdateIngestor<OnnxPolicySession>({
       owner: {
         architectureVersion: ARCHITECTURE_VERSION,
@@ -261,13 +272,6 @@ export class GnnController implements Controller {
     this.retiring.add(done);
   }
 
-  /** `loss_delta` of tamiyo §4 step 5: against the previous packet; at the first, `training_metrics.loss_delta` or 0. */
-  private lossDelta(packet: SystemStatePacket): number {
-    if (this.previousLoss !== undefined) return packet.validationLoss - this.previousLoss;
-    const given = packet.trainingMetrics['loss_delta'];
-    return given !== undefined && Number.isFinite(given) ? given : 0;
-  }
-
   private async decide(packet: SystemStatePacket, budgetMs: number | undefined, signal: AbortSignal | undefined): Promise<AdaptationCommand> {
     signal?.throwIfAborted();
     const started = this.clock.monotonicMs();
@@ -286,7 +290,6 @@ export class GnnController implements Controller {
     const policyMs = this.clock.monotonicMs() - started;
     const timedOut = outcome.kind === 'timeout';
     const unsigned = outcome.kind === 'timeout' ? timeoutCommand(packet.currentEpoch) : outcome.decision.command;
-    const lossDelta = this.lossDelta(packet);
     const events: EventInput[] = [];
     if (timedOut) events.push({ description: TIMEOUT_INFERENCE_EVENT, level: TelemetryLevel.WARNING, attributes: { budget_ms: (budgetMs ?? 0).toFixed(1) } });
     if (outcome.kind === 'decided' && outcome.error !== undefined) {
@@ -300,7 +303,12 @@ export class GnnController implements Controller {
         this.init.logger?.warn('tamiyo: blend-mode annotations skipped', { error: describe(error) });
       }
     }
-    events.push(...degradedInputEvents(graph.coverage));
+    // Risk engine (§4 steps 5, 7, 8): loss delta, the ordered rules with the command's blueprint, degraded inputs.
+    const lossDelta = this.losses.observe(packet);
+    const op = unsigned.payload.case === 'seedOperation' ? unsigned.payload.value : undefined;
+    const blueprint = unsigned.commandType === CommandType.COMMAND_SEED && op !== undefined && op.blueprintId !== '' ? metadata : undefined;
+    const risk = this.risk.evaluate(unsigned, { packet, timedOut, blueprintTimedOut: false, lossDelta, blueprint, coverage: graph.coverage });
+    events.push(...risk.events);
     annotateCoverage(unsigned, graph.coverage);
     // The signature covers every annotation above.
     const command = this.init.signer.sign(unsigned);
@@ -309,8 +317,8 @@ export class GnnController implements Controller {
       this.lastAction = lastAction;
       if (command.commandType === CommandType.COMMAND_SEED) this.rotation++;
     }
-    this.previousLoss = packet.validationLoss;
-    this.report({ packet, command, graph, outcome, started, policyMs, budgetMs, lossDelta, events });
+    const reading: BlueprintReading | undefined = blueprint === undefined ? undefined : { risk: blueprintRisk(blueprint), tier: blueprintTierName(blueprint) };
+    this.report({ packet, command, graph, outcome, started, policyMs, budgetMs, lossDelta, events, risk, blueprint: reading });
     this.recordFieldReport(packet, command, lossDelta, events, timedOut, lastAction);
     this.schedulePersist();
     return command;
@@ -370,6 +378,8 @@ export class GnnController implements Controller {
     budgetMs: number | undefined;
     lossDelta: number;
     events: readonly EventInput[];
+    risk: RiskOutcome;
+    blueprint: BlueprintReading | undefined;
   }): void {
     const telemetry = this.init.telemetry;
     if (telemetry === undefined) return;
@@ -380,7 +390,7 @@ export class GnnController implements Controller {
           command: d.command,
           packet: d.packet,
           lossDelta: d.lossDelta,
-          conservative: false,
+          conservative: d.risk.conservative,
           policyMs: d.policyMs,
           latencyMs: this.clock.monotonicMs() - d.started,
           inferenceMs: d.outcome.inferenceMs,
@@ -397,6 +407,9 @@ export class GnnController implements Controller {
           // On a timeout the packet reports the previous completed decision (tamiyo §10.1).
           lastAction: d.outcome.kind === 'decided' ? d.outcome.decision.lastAction : this.lastAction,
           events: d.events,
+          breakers: this.risk.breakerSnapshot(),
+          blueprint: d.blueprint,
+          maxLossSpike: this.risk.config.maxLossSpike,
         },
         this.clock,
       );

@@ -6,6 +6,7 @@ import type { BlueprintMetadata } from '../graph/builder.js';
 import type { TamiyoConfig } from '../config.js';
 import type { FieldReportRecorder } from '../field-reports/recorder.js';
 import { initPolicyWeights } from '../policy/architecture.js';
+import { riskConfigFrom } from '../risk/config.js';
 import { packGraph, warmUpGraph } from '../policy/pack.js';
 import { loadPolicyWeights } from '../policy/weights.js';
 import { GnnController } from './controller.js';
@@ -98,6 +99,8 @@ export function createGnnController(ctx: SetupContext<GnnPluginOptions>, r: Reso
       blueprints,
       stepTimeoutMs: options.stepTimeoutMs,
       metadataTimeoutMs: options.metadataTimeoutMs,
+      risk: riskConfigFrom(options),
+      conservative: options.risk.conservativeMode,
       blend: options.blendAnnotations,
       fieldReports,
       updates: { signer: r.tryResolve(Tokens.Signer), settings: options.policyUpdates },

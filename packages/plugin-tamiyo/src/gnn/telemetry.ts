@@ -10,9 +10,6 @@ export const GNN_DECISION_EVENT = 'gnn_decision';
 export const TIMEOUT_INFERENCE_EVENT = 'timeout_inference';
 /** Description of the WARNING event of a failed inference (the decision is the neutral PAUSE). */
 export const INFERENCE_ERROR_EVENT = 'inference_error';
-/** Description of the coverage event of tamiyo §4 step 8. */
-export const DEGRADED_INPUTS_EVENT = 'degraded_inputs';
-
 /** Longest `coverage_map` annotation (tamiyo §10.1 item 10). */
 export const COVERAGE_MAP_MAX_CHARS = 1024;
 
@@ -34,26 +31,6 @@ export interface BlueprintReading {
 }
 
 /**
- * `degraded_inputs` (tamiyo §4 step 8): mean per-key coverage below 0.10 is CRITICAL, below 0.30
- * WARNING, attributes `coverage_avg` ("%.3f") and `missing_features` (keys with coverage 0). None
- * when the coverage map is empty or the mean is at least 0.30.
- */
-export function degradedInputEvents(coverage: Coverage): EventInput[] {
-  if (coverage.size === 0) return [];
-  const avg = averageCoverage(coverage);
-  if (avg >= 0.3) return [];
-  let missing = 0;
-  for (const v of coverage.values()) if (v === 0) missing++;
-  return [
-    {
-      description: DEGRADED_INPUTS_EVENT,
-      level: avg < 0.1 ? TelemetryLevel.CRITICAL : TelemetryLevel.WARNING,
-      attributes: { coverage_avg: avg.toFixed(3), missing_features: String(missing) },
-    },
-  ];
-}
-
-/**
  * The coverage annotations of tamiyo §10.1 item 10, each only if absent: `feature_coverage`
  * ("%.3f"), `coverage_map` (JSON of the per-key map, only when it fits
  * {@link COVERAGE_MAP_MAX_CHARS}) and `coverage_types` (JSON of the per-type map). Mutates the
@@ -67,7 +44,7 @@ export function annotateCoverage(command: AdaptationCommand, coverage: Coverage)
     const json = JSON.stringify(Object.fromEntries(coverage));
     if (json.length <= COVERAGE_MAP_MAX_CHARS) a.coverage_map = json;
   }
-  if (a.coverage_types === undefined || a.coverage_types === '{}') a.coverage_types = JSON.stringify(typedCoverage(coverage));
+  a.coverage_types ??= JSON.stringify(typedCoverage(coverage));
 }
 
 /** Per-type coverage with `edges.layer_connects` present (0 when the build had no such key). */

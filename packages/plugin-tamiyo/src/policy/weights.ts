@@ -62,6 +62,8 @@ export function canonicalWeightName(key: string): string {
   return `${head}${parts.join('___')}.${tail}`;
 }
 
+const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
+
 /** Float32 values of a safetensors tensor (F32, F64, F16 and BF16 are accepted). */
 function floatValues(name: string, t: WeightTensor): Float32Array {
   const view = new DataView(t.bytes.buffer, t.bytes.byteOffset, t.bytes.byteLength);
@@ -69,6 +71,9 @@ function floatValues(name: string, t: WeightTensor): Float32Array {
   const out = new Float32Array(n);
   switch (t.dtype) {
     case 'F32':
+      // A copy of the bytes is aligned; safetensors data is little-endian like every host we run on.
+      // (`new Uint8Array(view)` copies; a Node Buffer's `slice` would not.)
+      if (LITTLE_ENDIAN) return new Float32Array(new Uint8Array(t.bytes).buffer, 0, n);
       for (let i = 0; i < n; i++) out[i] = view.getFloat32(i * 4, true);
       return out;
     case 'F64':
