@@ -10,7 +10,7 @@ set -euo pipefail
 bash packages/onnx/bench/device-bundle.sh >/dev/null
 out=.device/node
 esbuild=$(ls node_modules/.pnpm/esbuild@*/node_modules/esbuild/bin/esbuild | head -1)
-banner="import { createRequire } from 'module'; const require = createRequire(import.meta.url);"
+banner="import { createRequire as __esperCreateRequire } from 'module'; const require = __esperCreateRequire(import.meta.url);"
 for pair in decision:packages/plugin-tamiyo/bench/decision.bench.ts epoch:packages/plugin-tolaria/bench/epoch.bench.ts; do
   "$esbuild" "${pair#*:}" --bundle --platform=node --format=esm --conditions=@esper/source \
     --external:onnxruntime-node --outfile="$out/${pair%%:*}.mjs" --banner:js="$banner" --log-level=warning
