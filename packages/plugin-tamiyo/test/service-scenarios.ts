@@ -7,9 +7,12 @@ import { AdaptationCommandSchema, CommandType, SystemStatePacketSchema, type Ada
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   HeuristicController,
+  parseRequest,
   REMOTE_ATTRIBUTES,
   RemoteController,
   RemoteDecisionError,
+  remotePauseCommand,
+  replyAttributes,
   requestAttributes,
   TamiyoService,
   type RemoteOptions,
@@ -290,6 +293,70 @@ export function describeServiceScenarios(name: string, target: ServiceScenarioTa
       expect(svc.stats()).toMatchObject({ decided: 2, pending: 0, runs: 0 });
       const answered = await Promise.all(calls);
       expect(answered.map((c) => c.annotations.controller)).toEqual(['heuristic', 'heuristic']);
+    });
+
+    it('serves requests and reads answers that Oona rerouted to the emergency stream', async () => {
+      prefix = target.prefix();
+      const { svc } = await service({}, () => heuristic());
+      const a = await trainer('run-a');
+      // A request rerouted by the trainer's client (conservative mode, backlog): it lands on the emergency stream.
+      const p = runPacket('run-a', { epoch: 0, acc: 50 });
+      await a.client.publishMessage(SystemStatePacketSchema, p, {
+        emergency: true,
+        attributes: requestAttributes(a.remote.replyStream, p.packetId, Date.now() + 5_000, 'epoch'),
+      });
+      await until('the answer', async () => (await a.client.streamLength(a.remote.replyStream)) === 1);
+      expect(svc.stats()).toMatchObject({ received: 1, decided: 1 });
+      await svc.stop();
+
+      // An answer rerouted by the service's client: the trainer takes it from the emergency stream.
+      const fakeService = await oona('fake-service');
+      await fakeService.ensureGroups({ streams: [`${prefix}tamiyo.requests`] });
+      const call = a.remote.evaluateEpoch(runPacket('run-a', { epoch: 1, acc: 50 }));
+      let answered = 0;
+      await until('the request', async () => {
+        answered += await fakeService.consume(
+          SystemStatePacketSchema,
+          async (packet, delivery) => {
+            const request = parseRequest(packet, delivery.attributes)!;
+            const command = commandSigner().sign(remotePauseCommand(packet.currentEpoch, 'service_error'));
+            await fakeService.publishMessage(AdaptationCommandSchema, command, { emergency: true, attributes: replyAttributes(request, 'decided') });
+          },
+          { stream: `${prefix}tamiyo.requests` },
+        );
+        return answered === 1;
+      });
+      expect((await call).annotations).toMatchObject({ epoch: '1', controller: 'remote' });
+      expect(a.remote.stats()).toMatchObject({ answered: 1, timeouts: 0 });
+    });
+
+    it('keeps at most maxRuns controllers: the least recently used idle one is flushed and closed', async () => {
+      prefix = target.prefix();
+      const closed: string[] = [];
+      const made: string[] = [];
+      const svc = new TamiyoService({
+        oona: await oona('tamiyo'),
+        signer: commandSigner(),
+        clock,
+        options: { requestStream: `${prefix}tamiyo.requests`, maxRuns: 1 },
+        controllers: (runId) => {
+          made.push(runId);
+          return { controller: heuristic(), close: () => void closed.push(runId) };
+        },
+      });
+      await svc.start();
+      open.push(svc);
+      const a = await trainer('run-a');
+      const b = await trainer('run-b');
+      await a.remote.evaluateEpoch(runPacket('run-a', { epoch: 0, acc: 50 }));
+      await b.remote.evaluateEpoch(runPacket('run-b', { epoch: 0, acc: 50 }));
+      await a.remote.evaluateEpoch(runPacket('run-a', { epoch: 1, acc: 50 }));
+      expect(made).toEqual(['run-a', 'run-b', 'run-a']);
+      await until('the closes', () => closed.length === 2);
+      expect(closed).toEqual(['run-a', 'run-b']);
+      expect(svc.stats().runs).toBe(1);
+      await svc.stop();
+      expect(closed).toEqual(['run-a', 'run-b', 'run-a']);
     });
 
     it('refuses to start without a shared signing secret', async () => {
