@@ -42,6 +42,10 @@ describe('tamiyo plugin, remote mode', () => {
     const expected: string[] = [];
     for (let epoch = 0; epoch < EPOCHS; epoch++) expected.push(summary(await inProcess.evaluateEpoch(packet({ epoch, acc: 50 }))));
     expect(decisions).toEqual(expected);
+    // evaluateStep goes the same way (`evaluate: step`).
+    const step = await controller.evaluateStep(packet({ epoch: EPOCHS, acc: 50 }));
+    expect(local.verify(step)).toEqual({ ok: true });
+    expect(step.annotations.controller).toBe('heuristic');
     expect(decisions.some((d) => d.includes('BP001'))).toBe(true);
     expect(service.logs.some((l) => l.message.includes('serving decision requests'))).toBe(true);
   });

@@ -34,7 +34,8 @@ export const serviceOptionsSchema = z
     runIdleMs: z.number().int().positive().default(600_000).meta({
       description: 'A run’s controller unused this long is flushed and closed, ms.',
     }),
-    drainTimeoutMs: z.number().int().positive().default(10_000).meta({
+    // The plugin's stop hook has 60 s; the rest is for closing the runs' controllers.
+    drainTimeoutMs: z.number().int().positive().max(50_000).default(10_000).meta({
       description: 'How long stopping waits for admitted requests to be answered, ms.',
     }),
     replyCacheSize: z.number().int().positive().default(1_024).meta({
