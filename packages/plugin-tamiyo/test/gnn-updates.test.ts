@@ -1,6 +1,7 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { LeylineSigner, ManualClock } from '@esper/core';
 import { CommandType, TelemetryLevel, type AdaptationCommand } from '@esper/core/leyline';
 import { GraphBuilder, serializeModel, tensor, type ParameterSet } from '@esper/onnx';
@@ -201,6 +202,21 @@ describe('policy weights from PyTorch Geometric', () => {
     }
     const both = policyWeightsFromSafetensors(parseSafetensors(encodeSafetensors(twice)), SMALL);
     expect([...both].length).toBe([...weights].length);
+  });
+
+  test('the parity model\'s state_dict() saved by PyTorch Geometric (scripts/export_pyg_state_dict.py) loads directly and equals the fixture weights', async () => {
+    const fixtures = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'gnn-parity');
+    const inputs = JSON.parse(readFileSync(join(fixtures, 'inputs.json'), 'utf8')) as {
+      dims: typeof SMALL;
+      weights: { file: string; tensors: { name: string; offset: number; length: number }[] };
+    };
+    const pyg = join(fixtures, 'pyg_state_dict.safetensors');
+    // PyG's own spelling of the relation keys, as written by torch_geometric's HeteroConv.
+    expect([...parseSafetensors(readFileSync(pyg)).tensors.keys()].filter((k) => k.includes('convs'))[0]).toMatch(/^_(?:gat|sage)_layers\.\d\.convs\.<[a-z]+___[a-z_]+___[a-z]+>\./);
+    const loaded = await loadPolicyWeights(pyg, inputs.dims);
+    const raw = readFileSync(join(fixtures, inputs.weights.file));
+    const flat = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
+    for (const t of inputs.weights.tensors) expect(loaded.get(t.name).data, t.name).toStrictEqual(flat.slice(t.offset, t.offset + t.length));
   });
 
   test('safetensors of another architecture, another width or a non-float dtype are ESPER_TAMIYO_POLICY_WEIGHTS', () => {
