@@ -32,7 +32,7 @@ export const serviceOptionsSchema = z
       description: 'Controller instances kept (one per training_run_id); the least recently used idle one is closed beyond this.',
     }),
     runIdleMs: z.number().int().positive().default(600_000).meta({
-      description: 'A run’s controller unused this long is flushed and closed, ms.',
+      description: 'A run’s controller unused this long is flushed and closed when another run’s first request comes, ms.',
     }),
     // The plugin's stop hook has 60 s; the rest is for closing the runs' controllers.
     drainTimeoutMs: z.number().int().positive().max(50_000).default(10_000).meta({
