@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ManualClock } from '@esper/core';
+import { LeylineSigner, ManualClock } from '@esper/core';
 import { FaultInjectingBackend, OonaClient } from '@esper/core/oona';
 import { silentLogger } from '@esper/core/testing';
 import { CommandType, FieldReportOutcome, FieldReportSchema, type FieldReport } from '@esper/core/leyline';
@@ -9,8 +9,8 @@ import { MemoryBroker } from '@esper/plugin-oona-memory';
 import { afterEach, describe, expect, test } from 'vitest';
 import type { PolicyRunnerFactory } from '../src/backends/onnx-backend.js';
 import { onnxRunnerFactory } from '../src/backends/onnx-backend.js';
-import { FIELD_REPORT_INDEX_FILE, FieldReportLifecycle, oonaFieldReportPublisher, type FieldReportSettings } from '../src/index.js';
-import { DORMANT, TRAINING, gnnHarness, statePacket } from './gnn-harness.js';
+import { FIELD_REPORT_INDEX_FILE, FieldReportLifecycle, oonaFieldReportPublisher, signPolicyUpdate, type FieldReportSettings } from '../src/index.js';
+import { DORMANT, SECRET, TRAINING, gnnHarness, statePacket } from './gnn-harness.js';
 
 const open: Array<{ close(): Promise<void> } | { dispose(): Promise<void> }> = [];
 afterEach(async () => {
@@ -72,7 +72,7 @@ describe('GNN controller field reports (P9)', () => {
     const reports = s.lifecycle.reports();
     const synthesised = synth(reports);
     expect(synthesised.map((r) => r.reportId)).toStrictEqual([`fr-synth-${first.commandId}-0+2`]);
-    expect(synthesised[0]).toMatchObject({ observationWindowEpochs: 2, commandId: first.commandId, trainingRunId: 'run-gnn', tamiyoPolicyVersion: 'gnn', outcome: FieldReportOutcome.SUCCESS });
+    expect(synthesised[0]).toMatchObject({ observationWindowEpochs: 2, commandId: first.commandId, trainingRunId: 'run-gnn', tamiyoPolicyVersion: 'tamiyo_gnn_v1', outcome: FieldReportOutcome.SUCCESS });
     expect(synthesised[0]!.metrics.loss_delta_total).toBeCloseTo(-0.1, 6);
     // The per-decision report carries the policy's record and the loss delta of tamiyo §4 step 5.
     const step2 = reports.find((r) => r.reportId === `field-report-${second.commandId}`)!;
@@ -80,6 +80,22 @@ describe('GNN controller field reports (P9)', () => {
     expect(Object.keys(step2.metrics)).toEqual(expect.arrayContaining(['value_estimate', 'risk_score', 'param_delta', 'selected_seed_score', 'blending_schedule_start']));
     expect(first.commandType).toBe(CommandType.COMMAND_SEED);
     expect(reports.find((r) => r.reportId === `field-report-${first.commandId}`)!.blueprintId).toBe('BP001');
+  });
+
+  test('each report names the policy version that decided (an accepted update renames it from then on)', async () => {
+    const clock = new ManualClock(Date.UTC(2026, 0, 1));
+    const lifecycle = await FieldReportLifecycle.open({ path: join(tempDir(), 'field_reports.log'), clock, policyVersion: () => 'gnn', settings: { observationWindowEpochs: 1 } });
+    const signer = new LeylineSigner(SECRET);
+    const h = await gnnHarness({ clock, fieldReports: lifecycle, updates: { signer } });
+    open.push(h.controller, lifecycle);
+    const before = await h.controller.evaluateEpoch(statePacket([DORMANT], 0));
+    const update = signPolicyUpdate({ policyId: 'meta-7', tamiyoPolicyVersion: 'tamiyo_gnn_v1@meta-7', issuedAtMs: clock.nowMs() }, { format: 'metadata' }, signer);
+    expect(await h.controller.ingestPolicyUpdate(update)).toMatchObject({ accepted: true });
+    const after = await h.controller.evaluateEpoch(statePacket([DORMANT], 1));
+    await lifecycle.idle();
+    const version = (commandId: string) => lifecycle.reports().filter((r) => r.commandId === commandId).map((r) => [r.reportId.slice(0, 8), r.tamiyoPolicyVersion]);
+    expect(version(before.commandId)).toStrictEqual([['field-re', 'tamiyo_gnn_v1'], ['fr-synth', 'tamiyo_gnn_v1']]);
+    expect(version(after.commandId)).toStrictEqual([['field-re', 'tamiyo_gnn_v1@meta-7'], ['fr-synth', 'tamiyo_gnn_v1@meta-7']]);
   });
 
   test('a timeout decision is reported too: NEUTRAL, with the timeout note', async () => {

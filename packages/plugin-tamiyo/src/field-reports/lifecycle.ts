@@ -94,6 +94,12 @@ export interface DecisionObservation {
   readonly timedOut?: boolean | undefined;
   /** Overrides the outcome mapping of {@link stepOutcome}. */
   readonly outcome?: FieldReportOutcome | undefined;
+  /**
+   * The policy version that made the decision (`tamiyo_policy_version`); default the lifecycle's
+   * `policyVersion()` at the time the report is written. A controller whose policy can be
+   * replaced passes the version it decided with.
+   */
+  readonly policyVersion?: string | undefined;
 }
 
 /** Cumulative counts since the lifecycle opened. */
@@ -271,6 +277,7 @@ export class FieldReportLifecycle {
     const timeoutNote = events.find((e) => e.description.startsWith('timeout'))?.description;
     const notes = timeoutNote ?? events.at(-1)?.description ?? command.annotations['reason'] ?? '';
     const commandId = command.commandId !== '' ? command.commandId : randomUUID();
+    const policyVersion = o.policyVersion ?? this.policyVersion();
     const step = create(FieldReportSchema, {
       version: 1,
       reportId: `${STEP_REPORT_PREFIX}${commandId}`,
@@ -281,7 +288,7 @@ export class FieldReportLifecycle {
       outcome: o.outcome ?? stepOutcome(command, o.timedOut),
       metrics,
       observationWindowEpochs: 1,
-      tamiyoPolicyVersion: this.policyVersion(),
+      tamiyoPolicyVersion: policyVersion,
       notes,
       ...(command.issuedAt !== undefined ? { issuedAt: command.issuedAt } : { issuedAt: timestampFromMs(this.clock.nowMs()) }),
     });
@@ -289,7 +296,7 @@ export class FieldReportLifecycle {
     const written: FieldReport[] = [step];
     const synthesised: { report: FieldReport; commandId: string; target: number }[] = [];
     try {
-      synthesised.push(...this.observe(o, runId, blueprintId, lossDelta, events));
+      synthesised.push(...this.observe(o, runId, blueprintId, lossDelta, events, policyVersion));
     } catch (error) {
       // Window bookkeeping never fails a decision (reference P9): the per-decision report stands.
       this.logger?.warn('tamiyo: observation-window bookkeeping failed', { error: describe(error) });
@@ -327,7 +334,7 @@ export class FieldReportLifecycle {
   }
 
   /** Updates the windows with one decision; returns the reports of the windows it completes. */
-  private observe(o: DecisionObservation, runId: string, blueprintId: string, lossDelta: number, events: readonly DecisionEvent[]) {
+  private observe(o: DecisionObservation, runId: string, blueprintId: string, lossDelta: number, events: readonly DecisionEvent[], policyVersion: string) {
     const { packet, command } = o;
     const target = this.settings.observationWindowEpochs;
     if (command.commandId !== '' && !this.windows.has(command.commandId)) {
@@ -335,7 +342,7 @@ export class FieldReportLifecycle {
         seed_id: command.targetSeedId,
         blueprint_id: blueprintId,
         training_run_id: runId,
-        policy_version: this.policyVersion(),
+        policy_version: policyVersion,
         start_epoch: packet.currentEpoch,
         collected: 0,
         target,

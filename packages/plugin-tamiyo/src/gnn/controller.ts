@@ -446,7 +446,7 @@ export class GnnController implements Controller {
     }
     const blueprintRisk = Number.parseFloat(command.annotations.blueprint_risk ?? '');
     if (Number.isFinite(blueprintRisk)) metrics.blueprint_risk = blueprintRisk;
-    recorder.record({ packet, command, lossDelta, metrics, events, timedOut }).catch((error: unknown) => {
+    recorder.record({ packet, command, lossDelta, metrics, events, timedOut, policyVersion: this.policyVersion }).catch((error: unknown) => {
       this.init.logger?.warn('tamiyo: the field report of a decision was not recorded', { commandId: command.commandId, error: describe(error) });
     });
   }
