@@ -1,8 +1,9 @@
 // Parity of the ONNX policy with PyTorch Geometric (issue 17, decision 0058). The fixture's
 // weights (a small configuration of the same architecture) and graphs come from
 // scripts/export-parity-inputs.ts; expected.json holds the outputs of scripts/gnn_parity.py
-// (torch_geometric HeteroConv of SAGEConv / GATConv, evaluation mode, float64 on CPU), run on
-// the machine with the GPU. Both graphs: every relation populated, and four relations empty.
+// (torch_geometric HeteroConv of SAGEConv / GATConv, evaluation mode: float64 and float32 on CPU,
+// float32 on CUDA), run on the machine with the GPU (an NVIDIA H100, torch 2.11.0+cu130, PyG
+// 2.8.0.post1). Both graphs: every relation populated, and four relations empty.
 import { OnnxRuntime, ParameterSet, tensor } from '@esper/onnx';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -96,6 +97,19 @@ describe('parity with PyTorch Geometric (fixture gnn-parity)', () => {
       got.forEach((v, i) => expect(Math.abs(v - want[i]!), `onnx ${output}[${i}]`).toBeLessThan(TOLERANCE));
       // The unfolded float64 TS implementation agrees too (it checks the same architecture).
       ours[output]!.forEach((v, i) => expect(Math.abs(v - want[i]!), `reference-gnn ${output}[${i}]`).toBeLessThan(TOLERANCE));
+    }
+  });
+
+  test.each(inputs.graphs.map((g) => [g.name, g] as const))('%s: every output within 1e-4 of torch_geometric on CUDA (float32)', async (name, g) => {
+    expect(expected.environment.gpu, 'expected.json must come from the machine with the GPU').toMatch(/NVIDIA/);
+    const ref = expected.graphs[name]!.outputs.cuda_float32!;
+    const session = await runtime.createSession(buildPolicyGraph(weights, inputs.dims));
+    const out = await session.run(packGraph(toGraph(g), inputs.dims));
+    for (const output of POLICY_OUTPUTS) {
+      const want = ref[output]!;
+      const got = [...(out[output]!.data as Float32Array)];
+      expect(got.length, output).toBe(want.length);
+      got.forEach((v, i) => expect(Math.abs(v - want[i]!), `onnx ${output}[${i}] vs cuda`).toBeLessThan(TOLERANCE));
     }
   });
 });
