@@ -9,6 +9,26 @@ import { POLICY_LAYOUT } from './layout.js';
 export type PolicyFeeds = Record<string, TensorData>;
 
 const I64 = (data: BigInt64Array, dims: number[]) => tensor('int64', dims, data);
+
+const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
+
+/**
+ * An int64 index column written as int32 pairs: indices here are small and non-negative, so on a
+ * little-endian machine the low word is the value and the high word 0. This skips one `BigInt()`
+ * per element on the decision path (ports without little-endian fall back to it).
+ */
+class IndexColumn {
+  readonly data: BigInt64Array;
+  private readonly words: Int32Array;
+  constructor(length: number) {
+    this.data = new BigInt64Array(length);
+    this.words = new Int32Array(this.data.buffer);
+  }
+  set(i: number, value: number): void {
+    if (LITTLE_ENDIAN) this.words[2 * i] = value;
+    else this.data[i] = BigInt(value);
+  }
+}
 const F32 = (data: Float32Array, dims: number[]) => tensor('float32', dims, data);
 
 /**
@@ -94,12 +114,12 @@ export function packGraph(graph: PolicyGraph, dims: PolicyDims = REFERENCE_DIMS)
     const L = gl.relations.length;
     const E = gl.relations.reduce((a, r) => a + graph.edges[r]!.count, 0);
     const EH = E * heads;
-    const qsrc = new BigInt64Array(E);
-    const qdst = new BigInt64Array(E);
+    const qsrc = new IndexColumn(E);
+    const qdst = new IndexColumn(E);
     const attr = new Float32Array(E * L * EDGE_ATTR_DIM);
-    const seg = new BigInt64Array(E);
-    const segh = new BigInt64Array(EH);
-    const msg = new BigInt64Array(EH);
+    const seg = new IndexColumn(E);
+    const segh = new IndexColumn(EH);
+    const msg = new IndexColumn(EH);
     const agg = new Float32Array(total * EH);
     let e = 0;
     let segBase = 0;
@@ -115,36 +135,36 @@ export function packGraph(graph: PolicyGraph, dims: PolicyDims = REFERENCE_DIMS)
       for (let i = 0; i < edges.count; i++, e++) {
         const j = edges.src[i]!;
         const to = edges.dst[i]!;
-        qsrc[e] = BigInt(qBase[s] + j * sStride + sb);
-        qdst[e] = BigInt(qBase[d] + to * dStride + db);
+        qsrc.set(e, qBase[s] + j * sStride + sb);
+        qdst.set(e, qBase[d] + to * dStride + db);
         attr.set(edges.attr.subarray(i * EDGE_ATTR_DIM, (i + 1) * EDGE_ATTR_DIM), (e * L + slot) * EDGE_ATTR_DIM);
-        const sg = BigInt(segBase + to);
-        seg[e] = sg;
+        const sg = segBase + to;
+        seg.set(e, sg);
         const row = mBase[s] + (j * mStride + sb) * heads;
         const aggRow = (off[d] + to) * EH + e * heads;
         for (let h = 0; h < heads; h++) {
-          segh[e * heads + h] = sg;
-          msg[e * heads + h] = BigInt(row + h);
+          segh.set(e * heads + h, sg);
+          msg.set(e * heads + h, row + h);
           agg[aggRow + h] = w;
         }
       }
       segBase += n[d];
     });
     const p = `gat${k}_`;
-    feeds[`${p}qsrc`] = I64(qsrc, [E]);
-    feeds[`${p}qdst`] = I64(qdst, [E]);
+    feeds[`${p}qsrc`] = I64(qsrc.data, [E]);
+    feeds[`${p}qdst`] = I64(qdst.data, [E]);
     feeds[`${p}attr`] = F32(attr, [E, L * EDGE_ATTR_DIM]);
-    feeds[`${p}seg`] = I64(seg, [E]);
-    feeds[`${p}segh`] = I64(segh, [E, heads]);
+    feeds[`${p}seg`] = I64(seg.data, [E]);
+    feeds[`${p}segh`] = I64(segh.data, [E, heads]);
     feeds[`${p}segmax0`] = F32(new Float32Array(segBase * heads).fill(-Infinity), [segBase, heads]);
     feeds[`${p}segsum0`] = F32(new Float32Array(segBase * heads), [segBase, heads]);
-    feeds[`${p}msg`] = I64(msg, [EH]);
+    feeds[`${p}msg`] = I64(msg.data, [EH]);
     feeds[`${p}agg`] = F32(agg, [total, EH]);
   });
 
-  const seedRows = new BigInt64Array(n.seed);
-  for (let i = 0; i < n.seed; i++) seedRows[i] = BigInt(off.seed + i);
-  feeds.seed_rows = I64(seedRows, [n.seed]);
+  const seedRows = new IndexColumn(n.seed);
+  for (let i = 0; i < n.seed; i++) seedRows.set(i, off.seed + i);
+  feeds.seed_rows = I64(seedRows.data, [n.seed]);
   feeds.blueprint_row = I64(BigInt64Array.of(BigInt(off.blueprint)), [1]);
   return feeds;
 }
