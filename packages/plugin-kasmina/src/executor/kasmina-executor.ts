@@ -662,7 +662,9 @@ export class KasminaExecutor implements SeedExecutor {
    * One Leyline `SeedState` per slot, in slot order (DORMANT ones are the free slots): stage,
    * last seed gradient norm, slot depth, epochs since germination, the blueprint's risk and
    * `metrics` `alpha`, `epochs_in_stage`, `blend_steps`, `training_steps`, `seed_grad_norm`,
-   * `isolation_violations`, `parameters` (scalar count), `kernel_latency_ms`.
+   * `isolation_violations`, `parameters` (scalar count), `kernel_latency_ms` and `slot_features`
+   * (the slot's width: the length a CHANNEL `alpha_vec` must have, which a controller cannot
+   * learn from the slot-independent blueprint descriptors).
    */
   exportSeedStates(): readonly SeedState[] {
     return [...this.seeds.values()].map((seed) =>
@@ -682,6 +684,7 @@ export class KasminaExecutor implements SeedExecutor {
           isolation_violations: seed.isolationViolations,
           parameters: seed.seed?.parameterCount ?? 0,
           kernel_latency_ms: seed.kernelLatencyMs,
+          slot_features: seed.slot.features,
         },
       }),
     );

@@ -23,12 +23,19 @@ export function initialAlphaVec(channels: number): number[] {
  * P8: adds the blend-mode annotations of a SEED command the policy built (tamiyo §14 P8), each
  * only if absent, when `settings.enabled`: `blend_mode`, `blend_mode_source` (`override` unless
  * CONVEX, else `heuristic`); with CONFIDENCE `gate_k`, `gate_tau`, `alpha_lo`, `alpha_hi` ("%.4f",
- * alphas clamped to [0, 1]); with CHANNEL `alpha_vec` (JSON list) and `alpha_vec_len` when the
- * blueprint's first layer declares C output channels with 0 < C ≤ `alphaVecMax` and the JSON fits
- * {@link ALPHA_VEC_MAX_CHARS}. Commands of other types, and a disabled flag, get nothing. Mutates
- * `command` (before signing); never throws.
+ * alphas clamped to [0, 1]); with CHANNEL `alpha_vec` (JSON list) and `alpha_vec_len` for C
+ * channels with 0 < C ≤ `alphaVecMax` when the JSON fits {@link ALPHA_VEC_MAX_CHARS}. C is
+ * `slotFeatures`, the target slot's width as the executor reports it (SeedState metric
+ * `slot_features`; Kasmina checks the vector's length against it), else the output channels the
+ * blueprint's first layer declares. Commands of other types, and a disabled flag, get nothing.
+ * Mutates `command` (before signing); never throws.
  */
-export function annotateBlendMode(command: AdaptationCommand, settings: BlendAnnotationSettings | undefined, metadata: BlueprintMetadata | undefined): void {
+export function annotateBlendMode(
+  command: AdaptationCommand,
+  settings: BlendAnnotationSettings | undefined,
+  metadata: BlueprintMetadata | undefined,
+  slotFeatures?: number,
+): void {
   if (settings?.enabled !== true || command.commandType !== CommandType.COMMAND_SEED) return;
   const a = command.annotations;
   const mode = settings.mode;
@@ -42,7 +49,7 @@ export function annotateBlendMode(command: AdaptationCommand, settings: BlendAnn
     a.alpha_lo ??= f4(clamp01(settings.alphaLo));
     a.alpha_hi ??= f4(clamp01(settings.alphaHi));
   } else if (mode === 'CHANNEL') {
-    const channels = metadata?.graph?.layers?.[0]?.output_channels;
+    const channels = slotFeatures ?? metadata?.graph?.layers?.[0]?.output_channels;
     if (channels === undefined || !Number.isInteger(channels) || channels <= 0 || channels > Math.max(1, settings.alphaVecMax)) return;
     const json = JSON.stringify(initialAlphaVec(channels));
     if (json.length > ALPHA_VEC_MAX_CHARS) return;
