@@ -53,7 +53,7 @@ describe('examples/quickstart', () => {
   });
 
   it.each([
-    ['an unknown controller', `{ ...base, tamiyo: { ...base.tamiyo, controller: 'learned' } }`, 'tamiyo.controller: expected one of "heuristic", "gnn", got "learned"', '[ESPER_CONFIG_INVALID]'],
+    ['an unknown controller', `{ ...base, tamiyo: { ...base.tamiyo, controller: 'learned' } }`, 'tamiyo.controller: expected one of "heuristic", "gnn", "remote", got "learned"', '[ESPER_CONFIG_INVALID]'],
     [
       'an unknown blueprint',
       `{ ...base, tamiyo: { heuristic: { ...base.tamiyo?.heuristic, blueprintRotation: ['conv9'] } } }`,
