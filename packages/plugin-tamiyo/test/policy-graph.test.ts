@@ -76,13 +76,16 @@ async function worstDifference(graph: PolicyGraph): Promise<number> {
 describe('folded policy graph vs the unfolded reference', () => {
   test('random graphs, some relations empty, repeated edges', async () => {
     let emptyRelations = 0;
+    let emptyTypes = 0;
     for (let s = 0; s < 12; s++) {
       const graph = randomGraph(100 + s, 0.3);
       emptyRelations += graph.edges.filter((e) => e.count === 0).length;
+      emptyTypes += NODE_TYPES.filter((t) => graph.counts[t] === 0).length;
       expect(await worstDifference(graph), `graph ${s}`).toBeLessThan(1e-4);
     }
-    // The seeds above do leave relations empty (and whole types: the counts start at 0).
+    // The seeds above do leave relations empty, and whole node types.
     expect(emptyRelations).toBeGreaterThan(20);
+    expect(emptyTypes).toBeGreaterThan(0);
   });
 
   test('every relation populated', async () => {
