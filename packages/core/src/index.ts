@@ -85,6 +85,13 @@ export { JsonLogger, type JsonLoggerOptions } from './kernel/logger.js';
 export { ManualClock, SystemClock, type Clock } from './kernel/ports/clock.js';
 export type { LogFields, LogLevel, Logger } from './kernel/ports/logger.js';
 export type { BlueprintCatalog, BlueprintRuntime, SeedKernel } from './kernel/ports/blueprints.js';
+export {
+  catalogBlueprintMetadata,
+  type BlueprintMetadataLookupOptions,
+  type BlueprintMetadataSource,
+  type BlueprintRecord,
+  type BlueprintSafetySheet,
+} from './kernel/ports/blueprint-metadata.js';
 export type { CommandSigner } from './kernel/ports/command-signer.js';
 export type { Controller, EvaluateOptions, PolicyUpdateResult } from './kernel/ports/controller.js';
 export type { EmergencyChannel } from './kernel/ports/emergency.js';

@@ -24,7 +24,7 @@ describe('public surface of @esper/core', () => {
       'PortUnavailableError', 'ProvidesMismatchError', 'ResolvedConfig', 'RunStoppedError',
       'SIGNATURE_ANNOTATION', 'SecurityConfigError', 'SettingMetaError', 'SigningSecretMissingError',
       'SystemClock', 'TeardownError', 'TelemetryPacketBuilder', 'TelemetryPacketInvalidError', 'Tokens',
-      'UnknownHookError', 'buildTelemetryPacket', 'checkFreshness', 'commandSigningPayload',
+      'UnknownHookError', 'buildTelemetryPacket', 'catalogBlueprintMetadata', 'checkFreshness', 'commandSigningPayload',
       'coreConfigSchema', 'createEsper', 'defineConfig', 'definePlugin', 'definePort', 'deriveHealth',
       'describeSettings', 'formatIssue', 'isEsperError', 'listPorts', 'loadConfig', 'loadConfigFile',
       'maskValue', 'parsePriorityName', 'portInfo', 'priorityForEvents', 'priorityForLevel',

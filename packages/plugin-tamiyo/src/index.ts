@@ -161,13 +161,22 @@ export { GnnController, timeoutCommand, type GnnControllerInit, type GnnPersiste
 export { ALPHA_VEC_MAX_CHARS, annotateBlendMode, initialAlphaVec, type BlendAnnotationSettings } from './gnn/blend.js';
 export { DIGESTED_REGISTRIES, preparePolicySession, registryDigests, type CandidateContext } from './gnn/policy-owner.js';
 export { gnnOptionsSchema, deviceOrder, type GnnOptions, type GnnOptionsInput } from './gnn/options.js';
-export { DeferredGnnController, descriptorMetadata } from './gnn/plugin-glue.js';
+export { DeferredGnnController, descriptorMetadata, gnnBlueprintMetadata } from './gnn/plugin-glue.js';
+// Blueprint metadata (Urza) for the GNN controller (decision 0065).
+export { BlueprintMetadataCache, type BlueprintMetadataCacheInit, type MetadataResolution } from './metadata/cache.js';
+export { FileBlueprintMetadata, parseBlueprintMetadataFile, type FileBlueprintMetadataOptions } from './metadata/file-source.js';
+export { BlueprintMetadataFileError } from './metadata/errors.js';
+export { layeredBlueprintMetadata } from './metadata/layered.js';
+export { blueprintMetadataFromRecord, recordFromFields, type RecordConversion } from './metadata/record.js';
+export { blueprintRecordSchema, graphMetadataSchema, type BlueprintRecordFields, type BlueprintRecordInput, type GraphMetadataFields } from './metadata/schema.js';
 export {
   BREAKER_STATE,
   COVERAGE_MAP_MAX_CHARS,
   GNN_DECISION_EVENT,
   INFERENCE_ERROR_EVENT,
+  METADATA_ERROR_EVENT,
   TIMEOUT_INFERENCE_EVENT,
+  TIMEOUT_URZA_EVENT,
   annotateCoverage,
   gnnDecisionTelemetry,
   type BlueprintReading,

@@ -60,7 +60,7 @@ export function tamiyo(options: Partial<TamiyoPluginInput> = {}) {
     configSchema: tamiyoPluginSchema,
     factoryOptions: options,
     provides: [Tokens.Controller],
-    optionalRequires: [Tokens.BlueprintCatalog, Tokens.Oona],
+    optionalRequires: [Tokens.BlueprintCatalog, Tokens.BlueprintMetadata, Tokens.Oona],
     // Loading the GNN policy (weights, ONNX session, warm-up) takes seconds on a busy machine.
     // Stopping a service drains its requests (tamiyo.service.drainTimeoutMs).
     hookTimeoutsMs: { start: 120_000, stop: 60_000 },

@@ -2,6 +2,7 @@ import { PortConflictError, PortNameError } from './errors.js';
 import type { EventBus } from './events.js';
 import type {
   BlueprintCatalog,
+  BlueprintMetadataSource,
   BlueprintRuntime,
   Clock,
   CommandSigner,
@@ -152,6 +153,14 @@ export const Tokens = {
   /** Blueprint catalogue (BlueprintDescriptor by id). */
   BlueprintCatalog: corePort<BlueprintCatalog>('BlueprintCatalog', {
     description: 'blueprint catalogue: BlueprintDescriptor by id',
+  }),
+  /**
+   * Blueprint metadata (Urza): descriptor, safety data sheet and graph metadata by id, looked up
+   * asynchronously under the caller's budget. Absent: controllers fall back to the
+   * `BlueprintCatalog` (`catalogBlueprintMetadata`).
+   */
+  BlueprintMetadata: corePort<BlueprintMetadataSource>('BlueprintMetadata', {
+    description: 'blueprint metadata (Urza): descriptor, BSDS and graph metadata by id, async under a budget',
   }),
   /** Loads seed kernels for blueprints. */
   BlueprintRuntime: corePort<BlueprintRuntime>('BlueprintRuntime', {

@@ -8,6 +8,7 @@ import {
   type Clock,
   type Controller,
   type EvaluateOptions,
+  type BlueprintMetadataSource,
   type EventInput,
   type Logger,
   type PolicyUpdateResult,
@@ -26,6 +27,7 @@ import { LossDeltaTracker } from '../risk/loss-delta.js';
 import type { NormaliserState } from '../graph/normaliser.js';
 import type { Registry } from '../graph/registry.js';
 import { NoBlueprintsError } from '../errors.js';
+import { BlueprintMetadataCache, type MetadataResolution } from '../metadata/cache.js';
 import { TAMIYO_ISSUER, type CommandSigning } from '../heuristic/commands.js';
 import type { TelemetryEmitter } from '../heuristic/controller.js';
 import { ARCHITECTURE_VERSION, REFERENCE_DIMS, type PolicyDims } from '../policy/architecture.js';
@@ -34,7 +36,15 @@ import { buildPolicyGraph } from '../policy/graph.js';
 import { packGraph } from '../policy/pack.js';
 import { annotateBlendMode, type BlendAnnotationSettings } from './blend.js';
 import { preparePolicySession } from './policy-owner.js';
-import { annotateCoverage, gnnDecisionTelemetry, INFERENCE_ERROR_EVENT, TIMEOUT_INFERENCE_EVENT, type BlueprintReading } from './telemetry.js';
+import {
+  annotateCoverage,
+  gnnDecisionTelemetry,
+  INFERENCE_ERROR_EVENT,
+  METADATA_ERROR_EVENT,
+  TIMEOUT_INFERENCE_EVENT,
+  TIMEOUT_URZA_EVENT,
+  type BlueprintReading,
+} from './telemetry.js';
 
 /** Where the builder's normaliser and registries persist (off the decision path). */
 export interface GnnPersistence {
@@ -57,14 +67,27 @@ export interface GnnControllerInit {
   readonly blueprints: readonly string[];
   /** Step budget of `evaluateStep`, ms (`TAMIYO_STEP_TIMEOUT_MS`); 0 disables. */
   readonly stepTimeoutMs: number;
-  /** Blueprint metadata for the builder (tamiyo §8.2); none: empty metadata. */
+  /**
+   * Blueprint metadata (Urza, the run's `Tokens.BlueprintMetadata`; decision 0065) for the graph
+   * builder and the risk engine: looked up per candidate blueprint under `metadataTimeoutMs`
+   * (in `evaluateStep`) and cached for `metadataCacheTtlMs`. Ignored when `metadata` is given.
+   */
+  readonly metadataSource?: BlueprintMetadataSource | undefined;
+  /** Age after which a cached blueprint record is looked up again, ms (`tamiyo.metadataCacheTtlMs`); default 300 000. */
+  readonly metadataCacheTtlMs?: number | undefined;
+  /** Immediate blueprint metadata (tamiyo §8.2) instead of `metadataSource`: no cache, no budget. Neither: empty metadata. */
   readonly metadata?: ((blueprintId: string) => BlueprintMetadata | undefined) | undefined;
   readonly maxLayers?: number | undefined;
   readonly maxActivations?: number | undefined;
   readonly maxParameters?: number | undefined;
   /** Persist normaliser and registries here; none: in memory only. */
   readonly persistence?: GnnPersistence | undefined;
-  /** Budget of blueprint metadata lookups, ms (`metadata_timeout_budget_ms` indicator); default 10. */
+  /**
+   * Budget of a blueprint metadata lookup in `evaluateStep`, ms (`metadata_timeout_budget_ms`
+   * indicator); default 10; 0 disables. A late lookup is abandoned (its result still fills the
+   * cache): the decision goes on without metadata and, if it seeds that blueprint, emits
+   * `timeout_urza` and counts a metadata breaker failure.
+   */
   readonly metadataTimeoutMs?: number | undefined;
   /** Risk thresholds and breaker limits (`riskConfigFrom(tamiyo settings)`); defaults for what is left out. */
   readonly risk?: Partial<RiskConfig> | undefined;
@@ -106,6 +129,9 @@ export function timeoutCommand(epoch: number): AdaptationCommand {
     },
   });
 }
+
+/** The resolution when there is no metadata source. */
+const NO_METADATA: MetadataResolution = Object.freeze({ metadata: undefined, timedOut: false, cached: true, waitedMs: 0 });
 
 /** Rejection value of a run that passed the remaining step budget. */
 const BUDGET_EXCEEDED: unique symbol = Symbol('tamiyo.budget_exceeded');
@@ -155,6 +181,8 @@ export class GnnController implements Controller {
   private slot: SessionSlot;
   private readonly retiring = new Set<Promise<void>>();
   private readonly updates: PolicyUpdateIngestor<OnnxPolicySession>;
+  /** Blueprint metadata by blueprint id (decision 0065); absent without a `metadataSource`. */
+  readonly metadataCache: BlueprintMetadataCache | undefined;
 
   private constructor(
     private readonly init: GnnControllerInit,
@@ -179,6 +207,12 @@ export class GnnController implements Controller {
       logger: init.logger,
     });
     if (init.persistence !== undefined) this.restore(init.persistence);
+    this.metadataCache =
+      init.metadata === undefined && init.metadataSource !== undefined
+        ? new BlueprintMetadataCache({ source: init.metadataSource, ttlMs: init.metadataCacheTtlMs ?? 300_000, clock: this.clock, logger: init.logger })
+        : undefined;
+    // Pre-warm (tamiyo §4 step 1, keyed by blueprint id): the rotation's records, off the decision path.
+    this.metadataCache?.prewarm(this.blueprints);
   }
 
   /**
@@ -217,12 +251,13 @@ export class GnnController implements Controller {
 
   /** Per-step decision, bounded by the step budget (P1). */
   evaluateStep(packet: SystemStatePacket, options: EvaluateOptions = {}): Promise<AdaptationCommand> {
-    return this.decide(packet, this.init.stepTimeoutMs > 0 ? this.init.stepTimeoutMs : undefined, options.signal);
+    const metadataMs = this.init.metadataTimeoutMs ?? 10;
+    return this.decide(packet, this.init.stepTimeoutMs > 0 ? this.init.stepTimeoutMs : undefined, metadataMs > 0 ? metadataMs : undefined, options.signal);
   }
 
-  /** Epoch-boundary decision: the same pipeline without the step budget; the caller's signal aborts it. */
+  /** Epoch-boundary decision: the same pipeline without the step and metadata budgets; the caller's signal aborts it. */
   evaluateEpoch(packet: SystemStatePacket, options: EvaluateOptions = {}): Promise<AdaptationCommand> {
-    return this.decide(packet, undefined, options.signal);
+    return this.decide(packet, undefined, undefined, options.signal);
   }
 
   /**
@@ -252,6 +287,7 @@ export class GnnController implements Controller {
   /** Persists what changed and releases the policy sessions (and their workers). Field reports stay with their owner. */
   async dispose(): Promise<void> {
     this.schedulePersist();
+    this.metadataCache?.close();
     await this.persisting.catch(() => undefined);
     await this.slot.session.dispose();
     await Promise.allSettled([...this.retiring]);
@@ -272,11 +308,27 @@ export class GnnController implements Controller {
     this.retiring.add(done);
   }
 
-  private async decide(packet: SystemStatePacket, budgetMs: number | undefined, signal: AbortSignal | undefined): Promise<AdaptationCommand> {
+  /**
+   * The candidate blueprint's metadata: immediate (`metadata`), from the cache, or looked up
+   * within `metadataBudgetMs` (none: no limit). Undefined when there is no source.
+   */
+  private resolveMetadata(blueprintId: string, metadataBudgetMs: number | undefined, signal: AbortSignal | undefined): MetadataResolution | Promise<MetadataResolution> {
+    if (this.init.metadata !== undefined) return { metadata: this.init.metadata(blueprintId), timedOut: false, cached: true, waitedMs: 0 };
+    const cache = this.metadataCache;
+    if (cache === undefined) return NO_METADATA;
+    return cache.fresh(blueprintId) ?? cache.resolve(blueprintId, metadataBudgetMs, signal);
+  }
+
+  private async decide(packet: SystemStatePacket, budgetMs: number | undefined, metadataBudgetMs: number | undefined, signal: AbortSignal | undefined): Promise<AdaptationCommand> {
+    signal?.throwIfAborted();
+    const blueprintId = this.currentBlueprint;
+    const decisionStarted = this.clock.monotonicMs();
+    // Tamiyo §4 steps 1–2 and 6 as one lookup: the candidate blueprint is the one a SEED names.
+    const pending = this.resolveMetadata(blueprintId, metadataBudgetMs, signal);
+    const found = pending instanceof Promise ? await pending : pending;
     signal?.throwIfAborted();
     const started = this.clock.monotonicMs();
-    const blueprintId = this.currentBlueprint;
-    const metadata = this.init.metadata?.(blueprintId);
+    const metadata = found.metadata;
     const graph = this.builder.build(packet, blueprintId, metadata ?? {});
     const allowed = metadata?.allowed_parameters === undefined ? undefined : Object.keys(metadata.allowed_parameters);
     const ctx = { packet, graph, policyVersion: ARCHITECTURE_VERSION, allowedParameters: metadata === undefined ? undefined : (allowed ?? []) };
@@ -292,6 +344,14 @@ export class GnnController implements Controller {
     const unsigned = outcome.kind === 'timeout' ? timeoutCommand(packet.currentEpoch) : outcome.decision.command;
     const events: EventInput[] = [];
     if (timedOut) events.push({ description: TIMEOUT_INFERENCE_EVENT, level: TelemetryLevel.WARNING, attributes: { budget_ms: (budgetMs ?? 0).toFixed(1) } });
+    // Blueprint resolution (§4 step 6): only a SEED needs its blueprint's record. A lookup that was
+    // late for the graph may have landed in the cache while the policy ran.
+    const op = unsigned.payload.case === 'seedOperation' ? unsigned.payload.value : undefined;
+    const seeded = unsigned.commandType === CommandType.COMMAND_SEED && op !== undefined && op.blueprintId !== '' ? op.blueprintId : undefined;
+    const resolved = seeded === undefined ? undefined : seeded === blueprintId && !found.timedOut ? found : (this.metadataCache?.fresh(seeded) ?? (seeded === blueprintId ? found : NO_METADATA));
+    const blueprintTimedOut = resolved?.timedOut === true;
+    if (blueprintTimedOut) events.push({ description: TIMEOUT_URZA_EVENT, level: TelemetryLevel.WARNING, attributes: { budget_ms: (metadataBudgetMs ?? 0).toFixed(1) } });
+    if (found.error !== undefined) events.push({ description: METADATA_ERROR_EVENT, level: TelemetryLevel.WARNING, attributes: { blueprint_id: blueprintId, error: found.error.slice(0, 300) } });
     if (outcome.kind === 'decided' && outcome.error !== undefined) {
       events.push({ description: INFERENCE_ERROR_EVENT, level: TelemetryLevel.WARNING, attributes: { error: outcome.error } });
     }
@@ -305,9 +365,8 @@ export class GnnController implements Controller {
     }
     // Risk engine (§4 steps 5, 7, 8): loss delta, the ordered rules with the command's blueprint, degraded inputs.
     const lossDelta = this.losses.observe(packet);
-    const op = unsigned.payload.case === 'seedOperation' ? unsigned.payload.value : undefined;
-    const blueprint = unsigned.commandType === CommandType.COMMAND_SEED && op !== undefined && op.blueprintId !== '' ? metadata : undefined;
-    const risk = this.risk.evaluate(unsigned, { packet, timedOut, blueprintTimedOut: false, lossDelta, blueprint, coverage: graph.coverage });
+    const blueprint = blueprintTimedOut ? undefined : resolved?.metadata;
+    const risk = this.risk.evaluate(unsigned, { packet, timedOut, blueprintTimedOut, lossDelta, blueprint, coverage: graph.coverage });
     events.push(...risk.events);
     annotateCoverage(unsigned, graph.coverage);
     // The signature covers every annotation above.
@@ -315,10 +374,13 @@ export class GnnController implements Controller {
     const lastAction = outcome.kind === 'decided' ? outcome.decision.lastAction : undefined;
     if (lastAction !== undefined) {
       this.lastAction = lastAction;
-      if (command.commandType === CommandType.COMMAND_SEED) this.rotation++;
+      if (command.commandType === CommandType.COMMAND_SEED) {
+        this.rotation++;
+        this.metadataCache?.prewarm([this.currentBlueprint]);
+      }
     }
     const reading: BlueprintReading | undefined = blueprint === undefined ? undefined : { risk: blueprintRisk(blueprint), tier: blueprintTierName(blueprint) };
-    this.report({ packet, command, graph, outcome, started, policyMs, budgetMs, lossDelta, events, risk, blueprint: reading });
+    this.report({ packet, command, graph, outcome, started: decisionStarted, policyMs, budgetMs, lossDelta, events, risk, blueprint: reading });
     this.recordFieldReport(packet, command, lossDelta, events, timedOut, lastAction);
     this.schedulePersist();
     return command;

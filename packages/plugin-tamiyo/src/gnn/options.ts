@@ -37,6 +37,12 @@ export const gnnOptionsSchema = z
       reference: 'tamiyo §6.1, §17 item 5',
       description: "Blueprint ids the blueprint node stands for, in turn (the next after each germination). Empty: the BlueprintCatalog's, in order.",
     }),
+    blueprintMetadataPath: z.string().min(1).optional().meta({
+      reference: 'tamiyo §8, decision 0065',
+      unset: "the run's `BlueprintMetadata` port if a plugin provides one, else the BlueprintCatalog's descriptors",
+      description:
+        'Blueprint metadata file (JSON `{"blueprints": [...]}` or `.ndjson`): per blueprint its risk, tier, stage, quarantine, BSDS block and graph metadata. Re-read when it changes; ids it lacks come from the BlueprintCatalog.',
+    }),
     maxLayers: z.number().int().min(1).default(3).meta({ reference: 'tamiyo §2.4', description: 'Most layer nodes.' }),
     maxActivations: z.number().int().min(1).default(1).meta({ reference: 'tamiyo §2.4', description: 'Most activation nodes.' }),
     maxParameters: z.number().int().min(1).default(1).meta({ reference: 'tamiyo §2.4', description: 'Most parameter nodes.' }),

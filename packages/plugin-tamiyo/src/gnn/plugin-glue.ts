@@ -1,10 +1,23 @@
 import { join } from 'node:path';
-import { Tokens, type Controller, type EvaluateOptions, type PolicyUpdateResult, type Resolver, type SetupContext } from '@esper/core';
+import {
+  Tokens,
+  catalogBlueprintMetadata,
+  type BlueprintCatalog,
+  type BlueprintMetadataSource,
+  type Controller,
+  type EvaluateOptions,
+  type PolicyUpdateResult,
+  type Resolver,
+  type SetupContext,
+} from '@esper/core';
 import type { AdaptationCommand, BlueprintDescriptor, PolicyUpdate, SystemStatePacket } from '@esper/core/leyline';
 import { OnnxPolicyBackend } from '../backends/onnx-backend.js';
 import type { BlueprintMetadata } from '../graph/builder.js';
 import type { TamiyoConfig } from '../config.js';
 import type { FieldReportRecorder } from '../field-reports/recorder.js';
+import { FileBlueprintMetadata } from '../metadata/file-source.js';
+import { layeredBlueprintMetadata } from '../metadata/layered.js';
+import { blueprintMetadataFromRecord } from '../metadata/record.js';
 import { initPolicyWeights } from '../policy/architecture.js';
 import { riskConfigFrom } from '../risk/config.js';
 import { packGraph, warmUpGraph } from '../policy/pack.js';
@@ -12,17 +25,33 @@ import { loadPolicyWeights } from '../policy/weights.js';
 import { GnnController } from './controller.js';
 import { deviceOrder, type GnnOptions } from './options.js';
 
-/** Blueprint metadata from a catalogue descriptor (tamiyo §8.2 fields the descriptor has). */
+/** Blueprint metadata from a catalogue descriptor (the tamiyo §8.2 fields a descriptor has). */
 export function descriptorMetadata(d: BlueprintDescriptor): BlueprintMetadata {
-  const allowed = Object.fromEntries(Object.entries(d.allowedParameters).map(([name, b]) => [name, { min: b.minValue, max: b.maxValue }]));
-  return {
-    risk: d.risk,
-    stage: d.stage,
-    tier_index: d.tier,
-    quarantine_only: d.quarantineOnly,
-    approval_required: d.approvalRequired,
-    ...(Object.keys(allowed).length > 0 ? { allowed_parameters: allowed } : {}),
-  };
+  return blueprintMetadataFromRecord({ descriptor: d }).metadata;
+}
+
+/**
+ * The GNN controller's blueprint metadata (decision 0065): `tamiyo.gnn.blueprintMetadataPath`
+ * if set, else the run's `Tokens.BlueprintMetadata`, each falling back to the BlueprintCatalog's
+ * descriptors for ids it lacks; the catalogue alone when neither is there.
+ *
+ * @throws `BlueprintMetadataFileError` when the file is missing or invalid.
+ */
+export async function gnnBlueprintMetadata(
+  ctx: SetupContext<GnnPluginOptions>,
+  provided: BlueprintMetadataSource | undefined,
+  catalog: BlueprintCatalog | undefined,
+): Promise<BlueprintMetadataSource | undefined> {
+  const fallback = catalog === undefined ? undefined : catalogBlueprintMetadata(catalog);
+  const path = ctx.options.gnn.blueprintMetadataPath;
+  const primary =
+    path === undefined
+      ? provided
+      : await FileBlueprintMetadata.open(path, {
+          clock: ctx.clock,
+          onReloadError: (error) => ctx.logger.warn('tamiyo: the changed blueprint metadata file was not loaded; the previous records stay in use', { error: error.message }),
+        });
+  return primary === undefined ? fallback : layeredBlueprintMetadata(primary, fallback);
 }
 
 /**
@@ -81,6 +110,7 @@ export function createGnnController(ctx: SetupContext<GnnPluginOptions>, r: Reso
   const { options } = ctx;
   const gnn = options.gnn;
   const catalog = r.tryResolve(Tokens.BlueprintCatalog);
+  const providedMetadata = r.tryResolve(Tokens.BlueprintMetadata);
   const blueprints = gnn.blueprints.length > 0 ? gnn.blueprints : (catalog?.list().map((d) => d.blueprintId) ?? []);
   const registryDir = options.policy.registryDir ?? join(ctx.run.dir, 'tamiyo');
   const devices = deviceOrder(gnn.devices, options.policy.device);
@@ -99,15 +129,13 @@ export function createGnnController(ctx: SetupContext<GnnPluginOptions>, r: Reso
       blueprints,
       stepTimeoutMs: options.stepTimeoutMs,
       metadataTimeoutMs: options.metadataTimeoutMs,
+      metadataCacheTtlMs: options.metadataCacheTtlMs,
+      metadataSource: await gnnBlueprintMetadata(ctx, providedMetadata, catalog),
       risk: riskConfigFrom(options),
       conservative: options.risk.conservativeMode,
       blend: options.blendAnnotations,
       fieldReports,
       updates: { signer: r.tryResolve(Tokens.Signer), settings: options.policyUpdates },
-      metadata: (id) => {
-        const d = catalog?.get(id);
-        return d === undefined ? undefined : descriptorMetadata(d);
-      },
       maxLayers: gnn.maxLayers,
       maxActivations: gnn.maxActivations,
       maxParameters: gnn.maxParameters,

@@ -10,6 +10,13 @@ export const GNN_DECISION_EVENT = 'gnn_decision';
 export const TIMEOUT_INFERENCE_EVENT = 'timeout_inference';
 /** Description of the WARNING event of a failed inference (the decision is the neutral PAUSE). */
 export const INFERENCE_ERROR_EVENT = 'inference_error';
+/**
+ * Description of the WARNING event of a SEED whose blueprint metadata lookup passed its budget
+ * (reference name; attribute `budget_ms`, the metadata budget "%.1f"; tamiyo §4 step 6).
+ */
+export const TIMEOUT_URZA_EVENT = 'timeout_urza';
+/** Description of the WARNING event of a failed blueprint metadata lookup (attributes `blueprint_id`, `error`); the decision goes on without metadata. */
+export const METADATA_ERROR_EVENT = 'metadata_error';
 /** Longest `coverage_map` annotation (tamiyo §10.1 item 10). */
 export const COVERAGE_MAP_MAX_CHARS = 1024;
 

@@ -8,6 +8,7 @@ export * from './trainer.js';
 export * from './policy-backend.js';
 export * from './field-report-store.js';
 export * from './blueprints.js';
+export * from './blueprint-metadata.js';
 export * from './emergency.js';
 export * from './oona.js';
 export * from './signer.js';
