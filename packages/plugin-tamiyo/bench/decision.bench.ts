@@ -8,6 +8,7 @@
 //   --no-worker          run inference on the main thread instead of the worker (no abandonable deadline)
 //   --trainer            run Tolaria's epoch benchmark (MNIST MLP training) in a child process meanwhile
 //   --trainer-threads N  intra-op threads of that trainer (default 1)
+//   --trainer-nice N     start that trainer under `nice -n N` (every thread of it; default 0)
 //   --devices LIST       the policy's device fallback order (default cpu; P7: webgpu, cuda)
 // On the GPU machine: bash packages/plugin-tamiyo/bench/device-bundle.sh here, then carry
 // .device/node and run `bash .device/node/run-tamiyo.sh && taskset -c 0,1 /tmp/node/node
@@ -28,6 +29,7 @@ const threads = Number(arg('threads', '1'));
 const worker = !process.argv.includes('--no-worker');
 const withTrainer = process.argv.includes('--trainer');
 const trainerThreads = arg('trainer-threads', '1');
+const trainerNice = Number(arg('trainer-nice', '0'));
 const devices = arg('devices', 'cpu').split(',') as PolicyDevice[];
 const BUDGET_MS = 5;
 
@@ -57,9 +59,12 @@ async function main(): Promise<void> {
     // From source (pnpm bench) the trainer is the tsx-run epoch benchmark; from the device bundle, epoch.mjs beside this file.
     const bundled = !import.meta.url.endsWith('.ts');
     const args = ['--epochs', '200', '--k', '25', '--threads', trainerThreads, '--progress'];
-    trainer = bundled
-      ? spawn(process.execPath, [join(import.meta.dirname, 'epoch.mjs'), ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
-      : spawn(process.execPath, ['--conditions=@esper/source', '--import', 'tsx', 'packages/plugin-tolaria/bench/epoch.bench.ts', ...args], { cwd: join(import.meta.dirname, '..', '..', '..'), stdio: ['ignore', 'pipe', 'inherit'] });
+    const command = bundled
+      ? [process.execPath, join(import.meta.dirname, 'epoch.mjs'), ...args]
+      : [process.execPath, '--conditions=@esper/source', '--import', 'tsx', 'packages/plugin-tolaria/bench/epoch.bench.ts', ...args];
+    // `nice` applies to the whole trainer process, its ONNX Runtime and V8 threads included.
+    const [file, ...rest] = trainerNice !== 0 ? ['nice', '-n', String(trainerNice), ...command] : command;
+    trainer = spawn(file as string, rest, { cwd: join(import.meta.dirname, '..', '..', '..'), stdio: ['ignore', 'pipe', 'inherit'] });
     trainer.stdout?.on('data', (chunk: Buffer) => (trainerLines += chunk.toString()));
     // Let it load MNIST and start training: its first epoch line says it is.
     for (let i = 0; i < 600 && !trainerLines.includes('epoch 0:'); i++) await new Promise((r) => setTimeout(r, 100));
@@ -76,7 +81,7 @@ async function main(): Promise<void> {
   });
   console.log(
     `GNN policy: ${policyParameterCount().toLocaleString('en')} parameters, loaded in ${(performance.now() - t0).toFixed(0)} ms ` +
-      `(warm-up ${controller.session.warmUpMs.toFixed(1)} ms) on ${controller.session.device} (asked: ${devices.join(', ')}), ${threads} ORT thread(s), ${worker ? 'worker thread' : 'main thread'}${withTrainer ? `, Tolaria training beside it (${trainerThreads} thread(s))` : ''}`,
+      `(warm-up ${controller.session.warmUpMs.toFixed(1)} ms) on ${controller.session.device} (asked: ${devices.join(', ')}), ${threads} ORT thread(s), ${worker ? 'worker thread' : 'main thread'}${withTrainer ? `, Tolaria training beside it (${trainerThreads} thread(s)${trainerNice !== 0 ? `, nice ${trainerNice}` : ''})` : ''}`,
   );
   console.log(`budget ${BUDGET_MS} ms (TAMIYO_STEP_TIMEOUT_MS default); ${runs} decisions per row after 20 warm-up decisions\n`);
   console.log('seeds | decision p50    p99 |  inference p50    p99 | build+pack p50    p99 | p99 ≤ budget');
