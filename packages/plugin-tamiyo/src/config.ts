@@ -101,6 +101,26 @@ const policyUpdatesSchema = z
       reference: 'tamiyo §2.1, §13',
       description: 'Maximum age of a policy update, s; 0 disables the age check.',
     }),
+    // Delivery (decision 0064): the reference's Weatherlight loop around consume_policy_updates.
+    consume: z.boolean().optional().meta({
+      env: 'TAMIYO_CONSUME_POLICY_UPDATES',
+      reference: 'tamiyo §1, §13',
+      unset: 'on when the run has an Oona and the controller has a policy (`gnn`)',
+      description: 'Read `PolicyUpdate`s from the policy stream and ingest each into the controller (and the service’s run controllers).',
+    }),
+    stream: z.string().min(1).optional().meta({
+      reference: 'tamiyo §1',
+      unset: 'the Oona policy stream (`oona.policyStream`)',
+      description: 'Stream the policy updates are read from.',
+    }),
+    batchSize: z.number().int().positive().default(10).meta({
+      reference: 'tamiyo §1 (`count`)',
+      description: 'Policy updates read per batch.',
+    }),
+    blockMs: z.number().int().positive().default(1000).meta({
+      reference: 'tamiyo §1 (`block_ms`)',
+      description: 'How long one read of the policy stream waits for an update, ms (stopping the plugin ends the wait at once).',
+    }),
   })
   .prefault({});
 

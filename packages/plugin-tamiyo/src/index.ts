@@ -95,7 +95,25 @@ export {
   type PolicyBundleHeader,
   type PolicyBundleInput,
 } from './policy-updates/bundle.js';
-export { POLICY_UPDATE_REJECTIONS, PolicyValidationError, type PolicyUpdateRejectionReason } from './policy-updates/errors.js';
+export { POLICY_UPDATE_REJECTIONS, PolicyPublishError, PolicyValidationError, type PolicyUpdateRejectionReason } from './policy-updates/errors.js';
+// Delivery of policy updates over Oona (decision 0064).
+export {
+  consumePolicyUpdates,
+  emptyConsumerStats,
+  PolicyUpdateConsumer,
+  PolicyUpdateFanout,
+  type ConsumePolicyUpdatesOptions,
+  type PolicyUpdateConsumerInit,
+  type PolicyUpdateConsumerStats,
+  type PolicyUpdateTarget,
+} from './policy-updates/consume.js';
+export {
+  packPolicyUpdate,
+  policyVersionFor,
+  publishPolicyUpdate,
+  type PolicyUpdateSource,
+  type PublishedPolicyUpdate,
+} from './policy-updates/publish.js';
 export {
   checkOnnxModel,
   encodeSafetensors,
@@ -199,6 +217,14 @@ export {
 } from './service/protocol.js';
 export { RemoteDecisionError, RemoteServiceLoopError, RemoteSigningError, ServiceStoppingError } from './service/errors.js';
 export { OrderedLanes } from './service/lanes.js';
+export {
+  REPLY_STREAM_EXPIRED_EVENT,
+  SERVICE_DEGRADED_EVENT,
+  serviceTelemetryPacket,
+  type ServiceRunReading,
+  type ServiceTelemetryCounts,
+  type ServiceTelemetryInput,
+} from './service/telemetry.js';
 export {
   TamiyoService,
   type ControllerFactory,

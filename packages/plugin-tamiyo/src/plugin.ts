@@ -8,6 +8,7 @@ import { openFieldReports } from './field-reports/plugin-glue.js';
 import type { FieldReportLifecycle } from './field-reports/lifecycle.js';
 import { gnnOptionsSchema } from './gnn/options.js';
 import { createGnnController } from './gnn/plugin-glue.js';
+import { policyUpdateDelivery, type PolicyUpdateDelivery } from './policy-updates/plugin-glue.js';
 import { remoteOptionsSchema, serviceOptionsSchema } from './service/options.js';
 import { createRemoteController, startTamiyoService } from './service/plugin-glue.js';
 import type { ControllerFactory, TamiyoService } from './service/service.js';
@@ -75,25 +76,38 @@ export function tamiyo(options: Partial<TamiyoPluginInput> = {}) {
       ctx.provide(Tokens.Controller, (r) => createController(ctx, r, fieldReports, (c) => (managed = c)));
       // Service mode (decision 0061): one controller per training run, made as the run's own.
       let service: TamiyoService | undefined;
+      // Policy updates from Oona's policy stream (decision 0064), to the run's controller and the service's.
+      let updates: PolicyUpdateDelivery | undefined;
+      ctx.onDispose(() => updates?.stop());
       return {
         async start(hc) {
           // An unknown blueprint fails the boot before anything is written to the run directory.
           if (ctx.options.controller === 'heuristic') resolveBlueprintRotation(ctx.options.heuristic.blueprintRotation, hc.tryResolve(Tokens.BlueprintCatalog));
           fieldReports = await openFieldReports(ctx, hc);
           // Builds the controller now, so its blueprint check fails the boot instead of the first epoch.
-          hc.resolve(Tokens.Controller);
+          const runController = hc.resolve(Tokens.Controller);
           await managed?.ready();
+          updates = policyUpdateDelivery(ctx, hc.resolver, runController);
           if (ctx.options.service.enabled) {
             const perRun: ControllerFactory = async () => {
               let own: ManagedController | undefined;
               const controller = createController(ctx, hc.resolver, fieldReports, (c) => (own = c));
               await own?.ready();
-              return { controller, close: () => own?.dispose() };
+              const detach = await updates?.attach(controller);
+              return {
+                controller,
+                close: () => {
+                  detach?.();
+                  return own?.dispose();
+                },
+              };
             };
             service = await startTamiyoService(ctx, hc.resolver, perRun);
           }
+          await updates?.start();
         },
         async stop() {
+          await updates?.stop();
           await service?.stop();
         },
         async onEpochEnd(_payload, hc) {

@@ -39,3 +39,19 @@ export class PolicyValidationError extends EsperError<'ESPER_TAMIYO_POLICY_INVAL
     );
   }
 }
+
+/**
+ * A policy update could not be published: Oona did not append it (dropped, rate-limited, refused
+ * by the open publish breaker or given up by the retry buffer), or the file given is neither an
+ * ONNX model nor policy weights.
+ */
+export class PolicyPublishError extends EsperError<'ESPER_TAMIYO_POLICY_PUBLISH'> {
+  constructor(detail: string, options?: { cause?: unknown }) {
+    super(
+      'ESPER_TAMIYO_POLICY_PUBLISH',
+      `Policy update not published: ${detail}. Check the Oona connection and its health (breaker, backlog), ` +
+        'or the file (an .onnx model, a safetensors state_dict or a checkpoint written by savePolicyWeights), then publish again.',
+      options,
+    );
+  }
+}

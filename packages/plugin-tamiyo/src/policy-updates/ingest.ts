@@ -31,7 +31,7 @@ export interface PolicyOwner<Candidate = unknown> {
 }
 
 /** Settings of the checks (`tamiyo.policyUpdates`): version and age checks and the age limit. */
-export type PolicyUpdateSettings = TamiyoConfig['policyUpdates'];
+export type PolicyUpdateSettings = Pick<TamiyoConfig['policyUpdates'], 'verify' | 'maxAgeSec'>;
 
 /** Constructor arguments of {@link PolicyUpdateIngestor}. */
 export interface PolicyUpdateIngestorInit<Candidate> {
