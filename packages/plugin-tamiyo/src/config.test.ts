@@ -69,6 +69,9 @@ const REFERENCE_ENV_NAMES = [
   'TAMIYO_POLICY_DIR',
 ];
 
+/** Env settings this port adds beside the reference's (policy-update delivery, decision 0064). */
+const PORT_ENV_NAMES = ['TAMIYO_CONSUME_POLICY_UPDATES'];
+
 /**
  * Every option with its default and where the reference documents it. `undefined` rows are
  * settings that are unset by default: either unset in the reference too, or (decision 0040) a
@@ -95,6 +98,10 @@ const DEFAULTS: ReadonlyArray<readonly [path: string, value: unknown, reference:
   ['risk.conservativeExitAfter', 3, '§9.3 rule M exits in the entering step (§17 item 2); 3 stable decisions here (decision 0059)'],
   ['policyUpdates.verify', true, '§2.1 TAMIYO_VERIFY_UPDATES true'],
   ['policyUpdates.maxAgeSec', 0, '§2.1 TAMIYO_UPDATE_FRESHNESS_SEC 0'],
+  ['policyUpdates.consume', undefined, '§1 Weatherlight runs consume_policy_updates (on with an Oona and a GNN controller, decision 0064)'],
+  ['policyUpdates.stream', undefined, "§1 consume_policy_updates' stream: the bus's policy stream"],
+  ['policyUpdates.batchSize', 10, '§1 consume_policy_updates count=10'],
+  ['policyUpdates.blockMs', 1000, '§1 consume_policy_updates block_ms=1000'],
   ['fieldReports.walPath', undefined, '§2.2 var/tamiyo/field_reports.log (now <run.dir>/tamiyo/field_reports.log, decision 0040)'],
   ['fieldReports.retentionHours', 24, '§2.1 TAMIYO_FIELD_REPORT_RETENTION_HOURS 24'],
   ['fieldReports.maxRetries', 3, '§2.1 TAMIYO_FIELD_REPORT_MAX_RETRIES 3'],
@@ -117,6 +124,7 @@ const ENV_SAMPLES: ReadonlyArray<readonly [name: string, raw: string, value: unk
   ['TAMIYO_ENABLE_COMPILE', 'off', false],
   ['TAMIYO_VERIFY_UPDATES', 'no', false],
   ['TAMIYO_UPDATE_FRESHNESS_SEC', '30', 30],
+  ['TAMIYO_CONSUME_POLICY_UPDATES', 'false', false],
   ['TAMIYO_FIELD_REPORT_RETENTION_HOURS', '48', 48],
   ['TAMIYO_FIELD_REPORT_MAX_RETRIES', '0', 0],
   ['TAMIYO_FR_OBS_WINDOW_EPOCHS', '2', 2],
@@ -153,7 +161,7 @@ describe('tamiyoConfigSchema defaults', () => {
 
 describe('TAMIYO_ENV', () => {
   test('maps every Tamiyo setting of the reference; the signing secret stays with the kernel', () => {
-    const own = REFERENCE_ENV_NAMES.filter((name) => name !== 'ESPER_LEYLINE_SECRET');
+    const own = [...REFERENCE_ENV_NAMES.filter((name) => name !== 'ESPER_LEYLINE_SECRET'), ...PORT_ENV_NAMES];
     expect(Object.keys(TAMIYO_ENV).sort()).toStrictEqual([...own].sort());
     expect(CORE_ENV.ESPER_LEYLINE_SECRET).toBe('security.leylineSecret');
   });
