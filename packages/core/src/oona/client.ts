@@ -221,6 +221,17 @@ export class OonaClient implements Oona {
     return this.housekeeper.run();
   }
 
+  async trimStream(stream: string, limits: { readonly ttlMs?: number | null; readonly maxLength?: number | null }): Promise<number> {
+    this.core.assertOpen();
+    return this.housekeeper.trim(stream, limits.ttlMs ?? null, limits.maxLength ?? null);
+  }
+
+  async deleteStream(stream: string): Promise<void> {
+    this.core.assertOpen();
+    await this.core.backend.deleteStream(stream);
+    this.housekeeper.forget(stream);
+  }
+
   // ---------------------------------------------------------------- lifecycle
 
   close(): Promise<void> {

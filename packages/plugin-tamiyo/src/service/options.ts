@@ -41,6 +41,22 @@ export const serviceOptionsSchema = z
     replyCacheSize: z.number().int().positive().default(1_024).meta({
       description: 'Admitted requests remembered (the oldest forgotten beyond this), so a redelivered request is answered with the command already sent instead of being decided twice.',
     }),
+    telemetryIntervalMs: z.number().int().nonnegative().default(10_000).meta({
+      description: 'How often the service emits its telemetry packet (`tamiyo.service.*`: requests, answers, expired, duplicates, queue depth, runs, decision latency) through the run’s Telemetry, ms; 0: only every `telemetryEveryRequests`.',
+    }),
+    telemetryEveryRequests: z.number().int().nonnegative().default(0).meta({
+      description: 'Also emit the telemetry packet after every N requests received; 0 disables.',
+    }),
+    housekeepingIntervalMs: z.number().int().nonnegative().default(60_000).meta({
+      description: 'How often the reply streams the service answered on are trimmed and expired, ms; 0 disables.',
+    }),
+    // Answers matter for one deadline (about a second): ten minutes keeps them for debugging.
+    replyTtlMs: z.number().int().nonnegative().default(600_000).meta({
+      description: 'Answers older than this are trimmed from the reply streams (never one its trainer has not read), ms; 0 keeps them.',
+    }),
+    replyStreamIdleMs: z.number().int().nonnegative().default(3_600_000).meta({
+      description: 'A reply stream that got no answer for this long is deleted with its consumer group (its trainer has finished or gone), ms; 0 never deletes.',
+    }),
   })
   .prefault({});
 

@@ -18,7 +18,8 @@ export function createRemoteController(ctx: SetupContext<TamiyoPluginOptions>, r
 
 /**
  * Starts the Tamiyo service of `tamiyo.service` on the run's Oona, making one controller per
- * training run with `controllers` (the config's own controller choice).
+ * training run with `controllers` (the config's own controller choice); its telemetry packets go
+ * through the run's Telemetry.
  *
  * @throws {@link RemoteServiceLoopError} when the config's controller is `remote`.
  */
@@ -29,6 +30,7 @@ export async function startTamiyoService(ctx: SetupContext<TamiyoPluginOptions>,
     signer: r.resolve(Tokens.CommandSigner),
     clock: ctx.clock,
     logger: ctx.logger,
+    telemetry: r.tryResolve(Tokens.Telemetry),
     controllers,
     options: ctx.options.service,
   });

@@ -89,7 +89,14 @@ export class RemoteController implements Controller {
       if (this.init.signer.ephemeral) throw new RemoteSigningError('remote controller');
       const { oona } = this.init;
       await oona.ensureGroups({ streams: [this.replyStream] });
-      const onError = (error: unknown): void => this.init.logger?.warn('tamiyo remote: reading answers failed; retrying', { error: String(error) });
+      const onError = (error: unknown): void => {
+        // The service deletes a reply stream idle past tamiyo.service.replyStreamIdleMs, group included: make it again.
+        if ((error as { code?: unknown } | undefined)?.code === 'ESPER_OONA_NO_GROUP') {
+          oona.ensureGroups({ streams: [this.replyStream] }).catch((e: unknown) => this.init.logger?.warn('tamiyo remote: recreating the reply group failed', { error: String(e) }));
+          return;
+        }
+        this.init.logger?.warn('tamiyo remote: reading answers failed; retrying', { error: String(error) });
+      };
       const handler = (command: AdaptationCommand, delivery: OonaMessageOf<BusMessageType.ADAPTATION_COMMAND>) => this.onAnswer(command, delivery.attributes);
       this.subscriptions.push(oona.subscribe(AdaptationCommandSchema, handler, { stream: this.replyStream, onError, blockMs: 250 }));
       if (this.options.watchEmergency && oona.streams.emergency !== this.replyStream) {

@@ -1,9 +1,17 @@
-import type { Clock, CommandSigner, Controller, Logger, Oona, OonaMessageOf, OonaSubscription } from '@esper/core';
-import { AdaptationCommandSchema, SystemStatePacketSchema, type AdaptationCommand, type BusMessageType, type SystemStatePacket } from '@esper/core/leyline';
+import type { Clock, CommandSigner, Controller, EventInput, Logger, Oona, OonaMessageOf, OonaSubscription, Telemetry } from '@esper/core';
+import {
+  AdaptationCommandSchema,
+  SystemStatePacketSchema,
+  TelemetryLevel,
+  type AdaptationCommand,
+  type BusMessageType,
+  type SystemStatePacket,
+} from '@esper/core/leyline';
 import { RemoteSigningError, ServiceStoppingError } from './errors.js';
 import { OrderedLanes } from './lanes.js';
 import { serviceOptionsSchema, type ServiceOptions } from './options.js';
 import { parseRequest, remotePauseCommand, replyAttributes, type RemoteRequest } from './protocol.js';
+import { REPLY_STREAM_EXPIRED_EVENT, serviceTelemetryPacket, type ServiceTelemetryCounts } from './telemetry.js';
 
 /** A controller the service made for one training run, with how to release it. */
 export interface ServedController {
@@ -28,6 +36,11 @@ export interface TamiyoServiceInit {
   readonly signer: CommandSigner;
   readonly clock: Clock;
   readonly logger?: Logger;
+  /**
+   * Where the service's telemetry packets go (every `telemetryIntervalMs`, every
+   * `telemetryEveryRequests` requests, and once when it stops); none: no packets.
+   */
+  readonly telemetry?: Telemetry | undefined;
   /** `tamiyo.service` options; defaults for what is left out. */
   readonly options?: Partial<ServiceOptions>;
 }
@@ -53,13 +66,24 @@ export interface TamiyoServiceStats {
   readonly failed: number;
   /** Answers Oona did not append (dropped, refused or given up). */
   readonly unsent: number;
+  /** Decisions answered: signed commands (or `service_error` PAUSEs) Oona appended to their reply stream. */
+  readonly answered: number;
+  /** Old answers trimmed from reply streams by {@link TamiyoService.housekeeping}. */
+  readonly replyEntriesTrimmed: number;
+  /** Reply streams deleted by {@link TamiyoService.housekeeping} after `replyStreamIdleMs` without an answer. */
+  readonly replyStreamsDeleted: number;
   /** Controllers held now (one per training run). */
   readonly runs: number;
   /** Requests admitted and not yet answered. */
   readonly pending: number;
+  /** Reply streams answered on and not yet deleted by housekeeping. */
+  readonly replyStreams: number;
 }
 
-type Counter = Exclude<keyof TamiyoServiceStats, 'runs' | 'pending'>;
+type Counter = Exclude<keyof TamiyoServiceStats, 'runs' | 'pending' | 'replyStreams'>;
+
+/** Most decision latencies kept between two telemetry packets (the newest are kept). */
+const LATENCY_WINDOW = 4_096;
 
 interface Reply {
   readonly stream: string;
@@ -75,6 +99,8 @@ interface Answer {
 interface HeldController {
   readonly served: Promise<ServedController>;
   lastUsedMs: number;
+  /** Requests decided by it. */
+  decisions: number;
 }
 
 /**
@@ -95,6 +121,12 @@ interface HeldController {
  *
  * A request is acknowledged on Oona when it is admitted, not when it is answered: a crash loses
  * the requests in progress (their trainers time out and WAIT) rather than deciding them again.
+ *
+ * Telemetry and housekeeping: a `tamiyo.service.*` packet through `telemetry` (see
+ * `serviceTelemetryPacket`) every `telemetryIntervalMs` and every `telemetryEveryRequests`
+ * requests; every `housekeepingIntervalMs` the reply streams it answered on are trimmed by
+ * `replyTtlMs` and deleted after `replyStreamIdleMs` without an answer. Both also run on demand
+ * ({@link emitTelemetry}, {@link housekeeping}).
  */
 export class TamiyoService {
   private readonly options: ServiceOptions;
@@ -112,7 +144,18 @@ export class TamiyoService {
     late: 0,
     failed: 0,
     unsent: 0,
+    answered: 0,
+    replyEntriesTrimmed: 0,
+    replyStreamsDeleted: 0,
   };
+  /** Reply streams answered on, with the wall-clock time of the last answer. */
+  private readonly replyStreams = new Map<string, number>();
+  private latenciesMs: number[] = [];
+  private pendingEvents: EventInput[] = [];
+  private lastCounts: ServiceTelemetryCounts | undefined;
+  private telemetrySequence = 0;
+  private readonly timers: ReturnType<typeof setInterval>[] = [];
+  private housekeepingRun: Promise<unknown> | undefined;
   private started = false;
   private stopping: Promise<void> | undefined;
 
@@ -141,6 +184,14 @@ export class TamiyoService {
       this.subscriptions.push(oona.subscribe(SystemStatePacketSchema, handler, { stream: oona.streams.emergency, onError }));
     }
     this.init.logger?.info('tamiyo service: serving decision requests', { stream, group: oona.group, consumer: oona.consumer });
+    const every = (ms: number, task: () => Promise<unknown>): void => {
+      if (ms <= 0) return;
+      const timer = setInterval(() => void task(), ms);
+      timer.unref();
+      this.timers.push(timer);
+    };
+    if (this.init.telemetry !== undefined) every(this.options.telemetryIntervalMs, () => this.emitTelemetry());
+    every(this.options.housekeepingIntervalMs, () => this.housekeeping());
   }
 
   /**
@@ -149,6 +200,7 @@ export class TamiyoService {
    */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
+      for (const timer of this.timers.splice(0)) clearInterval(timer);
       this.lanes.close(new ServiceStoppingError());
       await Promise.allSettled(this.subscriptions.map((s) => s.stop()));
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -158,19 +210,97 @@ export class TamiyoService {
       ]);
       clearTimeout(timer);
       if (!drained) this.init.logger?.warn('tamiyo service: stopped with requests still being decided', { pending: this.lanes.pending });
+      // The last packet reports the drained state, with the runs still held.
+      await this.emitTelemetry();
       for (const key of [...this.held.keys()]) this.release(key);
       await Promise.allSettled([...this.releasing]);
+      await this.housekeepingRun?.catch(() => undefined);
     })();
     return this.stopping;
   }
 
   /** Counters since start, and the gauges now. */
   stats(): TamiyoServiceStats {
-    return { ...this.counters, runs: this.held.size, pending: this.lanes.pending };
+    return { ...this.counters, runs: this.held.size, pending: this.lanes.pending, replyStreams: this.replyStreams.size };
+  }
+
+  /**
+   * Emits the service's telemetry packet now (totals, gauges, the decision latencies and events
+   * since the previous packet, one reading per run's controller). Resolves when the run's
+   * Telemetry took it; never throws (a failure is logged). Does nothing without `telemetry`.
+   */
+  async emitTelemetry(): Promise<void> {
+    const telemetry = this.init.telemetry;
+    if (telemetry === undefined) return;
+    const { clock } = this.init;
+    const counts = this.stats();
+    const now = clock.monotonicMs();
+    const runs = [...this.held.entries()].map(([trainingRunId, h]) => ({ trainingRunId, decisions: h.decisions, idleMs: Math.max(0, now - h.lastUsedMs) }));
+    const latenciesMs = this.latenciesMs;
+    const events = this.pendingEvents;
+    this.latenciesMs = [];
+    this.pendingEvents = [];
+    const previous = this.lastCounts;
+    this.lastCounts = counts;
+    this.telemetrySequence++;
+    try {
+      const { packet, priority } = serviceTelemetryPacket(
+        { sequence: this.telemetrySequence, counts, previous, latenciesMs, runs, events, maxQueued: this.options.maxQueued },
+        clock,
+      );
+      await telemetry.emit(packet, priority);
+    } catch (error) {
+      this.init.logger?.warn('tamiyo service: a telemetry packet was not delivered', { error: String(error) });
+    }
+  }
+
+  /**
+   * Housekeeping of the reply streams answered on: a stream without an answer for
+   * `replyStreamIdleMs` is deleted with its consumer group (`reply_stream_expired` event in the
+   * next packet); the others lose the answers older than `replyTtlMs`, never one their trainer
+   * has not read (Oona's rules). The catalogue's streams and the request stream are never
+   * touched, whatever a request names as its reply stream. Needs an Oona client with
+   * `trimStream`/`deleteStream`; without them it does nothing. Never throws; runs one at a time.
+   * Resolves what it removed.
+   */
+  housekeeping(): Promise<{ readonly trimmed: number; readonly deleted: readonly string[] }> {
+    const run = (this.housekeepingRun ?? Promise.resolve()).catch(() => undefined).then(() => this.housekeepOnce());
+    this.housekeepingRun = run;
+    return run;
+  }
+
+  private async housekeepOnce(): Promise<{ trimmed: number; deleted: string[] }> {
+    const { oona, clock, logger } = this.init;
+    const { replyTtlMs, replyStreamIdleMs } = this.options;
+    let trimmed = 0;
+    const deleted: string[] = [];
+    const now = clock.nowMs();
+    for (const [stream, lastAnswerMs] of [...this.replyStreams]) {
+      const idleMs = now - lastAnswerMs;
+      try {
+        if (replyStreamIdleMs > 0 && idleMs >= replyStreamIdleMs && oona.deleteStream !== undefined) {
+          await oona.deleteStream(stream);
+          // An answer published while the stream was being deleted keeps it tracked.
+          if (this.replyStreams.get(stream) === lastAnswerMs) this.replyStreams.delete(stream);
+          this.counters.replyStreamsDeleted++;
+          deleted.push(stream);
+          this.pendingEvents.push({ description: REPLY_STREAM_EXPIRED_EVENT, level: TelemetryLevel.INFO, attributes: { stream, idle_ms: String(Math.round(idleMs)) } });
+        } else if (replyTtlMs > 0 && oona.trimStream !== undefined) {
+          trimmed += await oona.trimStream(stream, { ttlMs: replyTtlMs });
+        }
+      } catch (error) {
+        logger?.warn('tamiyo service: housekeeping of a reply stream failed', { stream, error: String(error) });
+      }
+    }
+    this.counters.replyEntriesTrimmed += trimmed;
+    if (trimmed > 0 || deleted.length > 0) logger?.debug('tamiyo service: reply streams housekept', { trimmed, deleted: deleted.join(',') });
+    return { trimmed, deleted };
   }
 
   private async onRequest(packet: SystemStatePacket, attributes: Readonly<Record<string, string>>): Promise<void> {
     this.counters.received++;
+    const n = this.options.telemetryEveryRequests;
+    if (n > 0 && this.counters.received % n === 0) void this.emitTelemetry();
     const request = parseRequest(packet, attributes);
     if (request === undefined) {
       this.counters.ignored++;
@@ -182,7 +312,7 @@ export class TamiyoService {
     const seen = this.answers.get(key);
     if (seen !== undefined) {
       this.counters.duplicates++;
-      if (seen.reply !== undefined) await this.publish(seen.reply);
+      if (seen.reply !== undefined) await this.publish(seen.reply, false);
       return;
     }
     if (this.init.clock.nowMs() >= request.deadlineMs) {
@@ -211,8 +341,12 @@ export class TamiyoService {
     const signal = AbortSignal.timeout(left);
     try {
       const { controller } = await this.controllerFor(runKey);
+      const started = clock.monotonicMs();
       command =
         request.evaluate === 'step' ? await controller.evaluateStep(request.packet, { signal }) : await controller.evaluateEpoch(request.packet, { signal });
+      this.recordLatency(clock.monotonicMs() - started);
+      const held = this.held.get(runKey);
+      if (held !== undefined) held.decisions++;
       this.counters.decided++;
       if (clock.nowMs() > request.deadlineMs) this.counters.late++;
       attributes = replyAttributes(request, 'decided');
@@ -229,10 +363,22 @@ export class TamiyoService {
       attributes = replyAttributes(request, 'failed', detail);
     }
     answer.reply = { stream: request.replyTo, command, attributes };
-    await this.publish(answer.reply);
+    await this.publish(answer.reply, true);
   }
 
-  private async publish(reply: Reply): Promise<void> {
+  private recordLatency(ms: number): void {
+    this.latenciesMs.push(ms);
+    if (this.latenciesMs.length > LATENCY_WINDOW) this.latenciesMs.splice(0, this.latenciesMs.length - LATENCY_WINDOW);
+  }
+
+  /** Whether housekeeping may trim or delete `stream`: never a catalogue stream or the request stream. */
+  private isReplyStream(stream: string): boolean {
+    const { streams } = this.init.oona;
+    return stream !== this.options.requestStream && !Object.values(streams).includes(stream);
+  }
+
+  private async publish(reply: Reply, first: boolean): Promise<void> {
+    if (this.isReplyStream(reply.stream)) this.replyStreams.set(reply.stream, this.init.clock.nowMs());
     let result;
     try {
       result = await this.init.oona.publishMessage(AdaptationCommandSchema, reply.command, { stream: reply.stream, attributes: reply.attributes });
@@ -243,6 +389,8 @@ export class TamiyoService {
     if (result === false) {
       this.counters.unsent++;
       this.init.logger?.warn('tamiyo service: an answer was not published', { stream: reply.stream, commandId: reply.command.commandId });
+    } else if (first) {
+      this.counters.answered++;
     }
   }
 
@@ -264,7 +412,7 @@ export class TamiyoService {
     }
     this.evict(now, runKey);
     const served = Promise.resolve().then(() => this.init.controllers(runKey));
-    this.held.set(runKey, { served, lastUsedMs: now });
+    this.held.set(runKey, { served, lastUsedMs: now, decisions: 0 });
     // A factory that fails is asked again on the run's next request.
     served.catch(() => this.held.delete(runKey));
     return served;

@@ -280,6 +280,18 @@ export interface Oona {
    * consumer group has not acknowledged. Resolves entries removed per stream.
    */
   housekeeping(): Promise<Readonly<Record<string, number>>>;
+  /**
+   * Housekeeping of one stream outside the catalogue (a per-run reply stream, …), which
+   * {@link housekeeping} does not visit: removes entries older than `limits.ttlMs` and beyond
+   * `limits.maxLength` by the same rules, never past an entry some consumer group has not
+   * acknowledged. Resolves the count removed. Optional: clients without it leave such streams be.
+   */
+  trimStream?(stream: string, limits: { readonly ttlMs?: number | null; readonly maxLength?: number | null }): Promise<number>;
+  /**
+   * Deletes a stream with its entries and consumer groups, for a stream whose readers are gone
+   * (a reader still subscribed sees its group missing). Optional, like {@link trimStream}.
+   */
+  deleteStream?(stream: string): Promise<void>;
   /** Stops subscriptions (finishing in-flight handlers), flushes retries and buffered publishes, releases connections. */
   close(): Promise<void>;
 }

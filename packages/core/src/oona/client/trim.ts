@@ -42,31 +42,43 @@ export class Housekeeper {
     const removed: Record<string, number> = {};
     for (const { stream, ttl, cap } of plan) {
       if (!ttl && !cap) continue;
-      let bound: string | undefined = ttl ? await this.ageBound(stream, ttl, now) : undefined;
-      if (cap) {
-        const length = await core.backend.length(stream);
-        if (length > cap) {
-          // The first entry to keep; at most 10 000 are looked at per run (the next run continues).
-          const k = Math.min(length - cap, 10_000);
-          const head = await core.backend.range(stream, '-', '+', k + 1);
-          const keep = head[head.length - 1];
-          if (keep !== undefined) bound = bound === undefined ? keep.id : maxStreamId(keep.id, bound);
-        }
-      }
-      if (bound === undefined) {
-        removed[stream] = 0;
-        continue;
-      }
-      const safe = await this.safeTrimBound(stream);
-      const minId = safe === undefined ? bound : minStreamId(bound, safe);
-      if (safe !== undefined && compareStreamIds(safe, bound) < 0) {
-        // Blocked only if an entry the bound would have removed is still needed.
-        const [first] = await core.backend.range(stream, safe, '+', 1);
-        if (first !== undefined && compareStreamIds(first.id, bound) < 0) core.metrics.inc('trim_blocked');
-      }
-      removed[stream] = await core.backend.trimMinId(stream, minId);
+      removed[stream] = await this.trim(stream, ttl, cap, now);
     }
     return removed;
+  }
+
+  /**
+   * Trims one stream by `ttl` (ms, by entry-id time and watermarks) and `cap` (entries), with
+   * the same rules as a housekeeping run; null or 0 leaves that bound off. Resolves the count
+   * removed. Used by {@link run} and for streams outside the catalogue (`Oona.trimStream`).
+   */
+  async trim(stream: string, ttl: number | null, cap: number | null, now: number = this.core.clock.nowMs()): Promise<number> {
+    const core = this.core;
+    let bound: string | undefined = ttl ? await this.ageBound(stream, ttl, now) : undefined;
+    if (cap) {
+      const length = await core.backend.length(stream);
+      if (length > cap) {
+        // The first entry to keep; at most 10 000 are looked at per run (the next run continues).
+        const k = Math.min(length - cap, 10_000);
+        const head = await core.backend.range(stream, '-', '+', k + 1);
+        const keep = head[head.length - 1];
+        if (keep !== undefined) bound = bound === undefined ? keep.id : maxStreamId(keep.id, bound);
+      }
+    }
+    if (bound === undefined) return 0;
+    const safe = await this.safeTrimBound(stream);
+    const minId = safe === undefined ? bound : minStreamId(bound, safe);
+    if (safe !== undefined && compareStreamIds(safe, bound) < 0) {
+      // Blocked only if an entry the bound would have removed is still needed.
+      const [first] = await core.backend.range(stream, safe, '+', 1);
+      if (first !== undefined && compareStreamIds(first.id, bound) < 0) core.metrics.inc('trim_blocked');
+    }
+    return core.backend.trimMinId(stream, minId);
+  }
+
+  /** Forgets the watermarks of a stream that was deleted. */
+  forget(stream: string): void {
+    this.marks.delete(stream);
   }
 
   /**
