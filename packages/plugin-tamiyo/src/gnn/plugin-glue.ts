@@ -121,8 +121,10 @@ export function createGnnController(ctx: SetupContext<GnnPluginOptions>, r: Reso
     warmUpFeeds: packGraph(warmUpGraph()),
     onFallback: (e) => ctx.logger.info(`tamiyo: GNN policy ${e.phase === 'load' ? 'could not load' : 'failed to run'} on ${e.from}${e.to === null ? '' : `; using ${e.to}`}`, { reason: e.reason }),
   });
-  const controller = new DeferredGnnController(async () =>
-    GnnController.create({
+  const controller = new DeferredGnnController(async () => {
+    // The metadata file first: a bad one fails the start before the policy is loaded.
+    const metadataSource = await gnnBlueprintMetadata(ctx, providedMetadata, catalog);
+    return GnnController.create({
       weights: gnn.weightsPath !== undefined ? await loadPolicyWeights(gnn.weightsPath) : initPolicyWeights(gnn.seed ?? ctx.run.seed),
       backend,
       signer: r.resolve(Tokens.CommandSigner),
@@ -130,7 +132,7 @@ export function createGnnController(ctx: SetupContext<GnnPluginOptions>, r: Reso
       stepTimeoutMs: options.stepTimeoutMs,
       metadataTimeoutMs: options.metadataTimeoutMs,
       metadataCacheTtlMs: options.metadataCacheTtlMs,
-      metadataSource: await gnnBlueprintMetadata(ctx, providedMetadata, catalog),
+      metadataSource,
       risk: riskConfigFrom(options),
       conservative: options.risk.conservativeMode,
       blend: options.blendAnnotations,
@@ -143,7 +145,7 @@ export function createGnnController(ctx: SetupContext<GnnPluginOptions>, r: Reso
       clock: ctx.clock,
       telemetry: r.resolve(Tokens.Telemetry),
       logger: ctx.logger,
-    }),
-  );
+    });
+  });
   return controller;
 }
