@@ -160,6 +160,12 @@ interface SessionSlot {
  * rejects with the signal's reason when the caller's deadline aborts it. A seedless packet takes
  * the no-seed fast path (no inference). A failed inference (CPU included) is the neutral PAUSE.
  *
+ * Blueprint metadata (decision 0065) comes from `metadataSource` through a
+ * {@link BlueprintMetadataCache} keyed by blueprint id: one lookup of the candidate blueprint
+ * feeds the graph builder and the risk engine. `evaluateStep` waits for it at most
+ * `metadataTimeoutMs` (a SEED of a blueprint whose record is late gets `timeout_urza` and a
+ * metadata breaker failure); `evaluateEpoch` waits for it without a limit.
+ *
  * Policy updates (P3) go through a {@link PolicyUpdateIngestor}: a verified update is loaded
  * into a fresh session and swapped in between two decisions' inferences; a run already started
  * finishes on the old session, which is disposed when its last run settles. Nothing on the
