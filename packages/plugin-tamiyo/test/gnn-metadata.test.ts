@@ -23,11 +23,11 @@ async function harness(options: HarnessOptions) {
   return h;
 }
 
-/** A metadata file of `records` (JSON), returned opened with re-checks on every lookup. */
-async function metadataFile(records: readonly object[], clock: ManualClock, name = 'urza.json') {
-  const path = join(dir, name);
+/** A metadata file of `records` (JSON), opened with re-checks on every lookup (or every `recheckMs`). */
+async function metadataFile(records: readonly object[], clock: ManualClock, recheckMs = 0) {
+  const path = join(dir, 'urza.json');
   await writeFile(path, JSON.stringify({ blueprints: records }));
-  return { path, source: await FileBlueprintMetadata.open(path, { clock, recheckMs: 0 }) };
+  return { path, source: await FileBlueprintMetadata.open(path, { clock, recheckMs }) };
 }
 
 /**
@@ -58,7 +58,7 @@ const settle = () => new Promise((r) => setTimeout(r, 0));
 describe('GNN controller: blueprint metadata through the BlueprintMetadata port (decision 0065)', () => {
   test('a slow metadata source: each SEED past the budget is timeout_urza (WARNING, budget_ms) and a metadata breaker failure; the third opens it; the late result fills the cache', async () => {
     const clock = new ManualClock(Date.UTC(2026, 0, 1));
-    const { source: file } = await metadataFile([BP001], clock);
+    const { source: file } = await metadataFile([BP001], clock, 3_600_000);
     const slow = new GatedMetadata(file);
     const h = await harness({ clock, blueprints: ['BP001'], metadataSource: slow, metadataTimeoutMs: 5 });
     const packet = (epoch: number) => statePacket([DORMANT], epoch, 0.3);
@@ -82,7 +82,7 @@ describe('GNN controller: blueprint metadata through the BlueprintMetadata port 
     expect(slow.lookups).toBe(1);
 
     slow.release();
-    await settle();
+    while (h.controller.metadataCache?.fresh('BP001') === undefined) await settle();
     clock.advance(150); // past the breaker's 100 ms cool-down
     const served = await h.controller.evaluateStep(packet(4));
     expect(served.annotations).toMatchObject({ risk_reason: 'policy', blueprint_risk: '0.10', blueprint_tier: 'BLUEPRINT_TIER_SAFE', blueprint_stage: '2' });
@@ -109,7 +109,7 @@ describe('GNN controller: blueprint metadata through the BlueprintMetadata port 
   test('a quarantined record → bp_quarantine PAUSE (CRITICAL), blueprint annotations from the record', async () => {
     const clock = new ManualClock(Date.UTC(2026, 0, 1));
     const { source } = await metadataFile([{ ...BP001, tier: 'HIGH_RISK', quarantine_only: true }], clock);
-    const h = await harness({ clock, blueprints: ['BP001'], metadataSource: source, metadataTimeoutMs: 50 });
+    const h = await harness({ clock, blueprints: ['BP001'], metadataSource: source, metadataTimeoutMs: 5_000 });
     const command = await h.controller.evaluateStep(statePacket([DORMANT], 1));
     expect(command.commandType).toBe(CommandType.COMMAND_PAUSE);
     expect(command.annotations).toMatchObject({ risk_reason: 'bp_quarantine', blueprint_tier: 'BLUEPRINT_TIER_HIGH_RISK', blueprint_risk: '0.10', seed_id: 'slot0' });
