@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseEnv } from 'node:util';
 import type { Env } from '@esper/core';
+import type { PolicyToolsLoader } from './policy.js';
 
 /** Where the CLI reads and writes; injectable so tests run it in process. */
 export interface CliIo {
@@ -19,6 +20,8 @@ export interface CliIo {
   readonly progressStream?: NodeJS.WritableStream & { readonly isTTY?: boolean };
   /** Aborting stops `esper run` at the trainer's next step boundary (the binary wires SIGINT/SIGTERM). */
   readonly signal?: AbortSignal;
+  /** Loads `@esper/plugin-tamiyo` for `esper policy` (default: resolved from the config's folder). */
+  readonly policyTools?: PolicyToolsLoader;
 }
 
 /** `process.env` over the variables of `<cwd>/.env` (variables already set win). */

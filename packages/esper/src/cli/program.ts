@@ -11,6 +11,7 @@ import { runEsper } from '../run/run.js';
 import { serveEsper } from '../serve/serve.js';
 import { configReport, composeConfig, pluginsReport, validateReport } from './inspect.js';
 import { withDotEnv, type CliIo } from './io.js';
+import { addPolicyCommands, loadPolicyTools } from './policy.js';
 import { esperCode, formatCliError } from './report.js';
 
 /**
@@ -58,6 +59,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .version(readVersion(), '-v, --version', 'show the version')
     .helpOption('-h, --help', 'show help')
     .showSuggestionAfterError(true)
+    // Options after a command are that command's: `esper policy publish … --version <v>` is not `esper --version`.
+    .enablePositionalOptions()
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr, outputError: () => {} })
     .addHelpText('after', EXIT_HELP);
@@ -94,6 +97,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       });
       io.stdout('stopped\n');
     });
+
+  addPolicyCommands(program, { io, env, cwd, loader: io.policyTools ?? loadPolicyTools, onConfig: (config) => (configForErrors = config) });
 
   program
     .command('validate')
