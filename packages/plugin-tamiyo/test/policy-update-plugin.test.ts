@@ -94,6 +94,43 @@ describe('policy updates through the tamiyo plugin', () => {
     expect(versionOf(after.commandId)).toBe(`${ARCHITECTURE_VERSION}@pause-1`);
   });
 
+  test("service mode: an update reaches the service's run controllers, and a run served later starts on it", { timeout: 90_000 }, async () => {
+    const path = await pausingWeights();
+    const broker = `policy-service-${process.pid}-${Date.now()}`;
+    await using service = await startTestRun({
+      plugins: [
+        oonaMemory({ broker, group: 'tamiyo' }),
+        tamiyo({ controller: 'gnn', gnn: { blueprints: ['BP001'], devices: ['cpu'], worker: false }, stepTimeoutMs: 0, service: { enabled: true }, policyUpdates: { blockMs: 50 } }),
+      ],
+      config: { security },
+      runId: 'tamiyo-service',
+    });
+    const trainer = async (runId: string) =>
+      startTestRun({
+        plugins: [oonaMemory({ broker, group: `trainer-${runId}` }), tamiyo({ controller: 'remote', remote: { timeoutMs: 30_000 } })],
+        config: { security },
+        runId,
+      });
+    const packetOf = (runId: string, epoch: number) => Object.assign(statePacket([DORMANT, TRAINING], epoch), { trainingRunId: runId, packetId: `${runId}-${epoch}` });
+    await using first = await trainer('trainer-1');
+    const firstController = first.resolve(Tokens.Controller);
+    expect((await firstController.evaluateEpoch(packetOf('trainer-1', 0))).commandType).toBe(CommandType.COMMAND_SEED);
+
+    const oona = service.resolve(Tokens.Oona);
+    await publishPolicyUpdate(oona, service.resolve(Tokens.Signer), { path, policyVersion: 'pause-svc' });
+    await until(async () => service.logged('info', 'policy update from Oona accepted').length === 1 && (await oona.backlog(oona.streams.policy)) === 0, 30_000);
+
+    // The run the service already held decides with the new weights…
+    const again = await firstController.evaluateEpoch(packetOf('trainer-1', 1));
+    expect(again.commandType).toBe(CommandType.COMMAND_PAUSE);
+    expect(again.annotations.policy_action).toBe('2');
+    // …and so does a run it starts serving after the update (the accepted update is replayed to it).
+    await using second = await trainer('trainer-2');
+    const late = await second.resolve(Tokens.Controller).evaluateEpoch(packetOf('trainer-2', 0));
+    expect(late.commandType).toBe(CommandType.COMMAND_PAUSE);
+    expect(late.annotations.policy_action).toBe('2');
+  });
+
   test('tamiyo.policyUpdates.consume: false reads nothing; the heuristic controller never consumes', async () => {
     await using off = await startTestRun({
       plugins: [oonaMemory({ broker: `policy-off-${process.pid}-${Date.now()}` }), tamiyo({ controller: 'gnn', gnn: { blueprints: ['BP001'], devices: ['cpu'], worker: false }, policyUpdates: { consume: false } })],
