@@ -79,6 +79,25 @@ describe('tamiyo service telemetry and reply-stream housekeeping (memory broker)
     return { clock, svc, sent, trainer, oona, serviceOona };
   }
 
+  it('Oona trimStream keeps to the housekeeping rules on a stream outside the catalogue; deleteStream removes it', async () => {
+    const { clock, oona } = await setup({});
+    const writer = await oona('writer');
+    const reader = await oona('reader');
+    await reader.ensureGroups({ streams: ['own.stream'] });
+    for (let epoch = 0; epoch < 5; epoch++) await writer.publishMessage(SystemStatePacketSchema, runPacket('x', epoch), { stream: 'own.stream' });
+    // Nothing read yet: neither age nor length may remove an entry the reader's group needs.
+    clock.advance(10_000);
+    expect(await writer.trimStream!('own.stream', { ttlMs: 1_000, maxLength: 2 })).toBe(0);
+    const read: number[] = [];
+    await reader.consume(SystemStatePacketSchema, (p) => void read.push(p.currentEpoch), { stream: 'own.stream', count: 2 });
+    expect(read).toEqual([0, 1]);
+    // The cap would remove three; the group has read two, so two go.
+    expect(await writer.trimStream!('own.stream', { maxLength: 2 })).toBe(2);
+    expect(await writer.streamLength('own.stream')).toBe(3);
+    await writer.deleteStream!('own.stream');
+    expect(await writer.streamLength('own.stream')).toBe(0);
+  });
+
   it('emits a packet every N requests and on demand: totals, queue depth, runs, per-run controllers, decision latency', async () => {
     const { svc, sent, trainer } = await setup({ telemetryEveryRequests: 3 });
     const a = await trainer('run-a');
