@@ -164,6 +164,7 @@ export class PolicyUpdateConsumer {
   async stop(): Promise<void> {
     const subscription = this.subscription;
     if (subscription === undefined) return;
+    this.subscription = undefined;
     await subscription.stop();
     this.init.logger?.info('tamiyo: stopped consuming policy updates', { stream: subscription.stream, ...this.stats() });
   }
