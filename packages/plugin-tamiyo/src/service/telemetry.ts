@@ -1,6 +1,7 @@
 import { buildTelemetryPacket, priorityForEvents, priorityName, type Clock, type EventInput, type MetricInput } from '@esper/core';
 import { TelemetryLevel, type MessagePriority, type TelemetryPacket } from '@esper/core/leyline';
 import { TAMIYO_SOURCE } from '../heuristic/telemetry.js';
+import type { TamiyoServiceStats } from './service.js';
 
 /** Description of the INFO event of a reply stream the service deleted (attributes `stream`, `idle_ms`). */
 export const REPLY_STREAM_EXPIRED_EVENT = 'reply_stream_expired';
@@ -10,23 +11,8 @@ export const REPLY_STREAM_EXPIRED_EVENT = 'reply_stream_expired';
  */
 export const SERVICE_DEGRADED_EVENT = 'service_degraded';
 
-/** Counters of a service's telemetry (totals since start) and the gauges now. */
-export interface ServiceTelemetryCounts {
-  readonly received: number;
-  readonly ignored: number;
-  readonly duplicates: number;
-  readonly expired: number;
-  readonly decided: number;
-  readonly late: number;
-  readonly failed: number;
-  readonly unsent: number;
-  readonly answered: number;
-  readonly replyEntriesTrimmed: number;
-  readonly replyStreamsDeleted: number;
-  readonly runs: number;
-  readonly pending: number;
-  readonly replyStreams: number;
-}
+/** Counters of a service's telemetry (totals since start) and the gauges now: its {@link TamiyoServiceStats}. */
+export type ServiceTelemetryCounts = TamiyoServiceStats;
 
 /** One run's controller as the packet reports it. */
 export interface ServiceRunReading {
