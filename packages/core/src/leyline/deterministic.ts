@@ -9,7 +9,7 @@ import { scalarWireType } from './wire-types.js';
 // bytes, integer keys by value, bool false < true). Apart from map order, the bytes equal
 // protobuf-es `toBinary` (same implicit-presence rules: -0.0 and NaN are written, 0 is not).
 //
-// Speed: the writer is compiled once per message schema into a flat list of field plans that
+// Speed: the encoder is compiled once per message schema into a flat list of field plans that
 // read message properties directly, instead of going through protobuf-es reflection for every
 // field; it is faster than `toBinary` itself (see packages/core/bench/leyline.bench.ts).
 
@@ -235,7 +235,7 @@ function isZero(type: ScalarType, value: unknown): boolean {
   }
 }
 
-function writeScalar(w: BinaryWriter, type: ScalarType, value: unknown): void {
+function writeScalar(w: DeterministicWriter, type: ScalarType, value: unknown): void {
   switch (type) {
     case ScalarType.STRING:
       w.string(value as string);
@@ -285,7 +285,7 @@ function writeScalar(w: BinaryWriter, type: ScalarType, value: unknown): void {
   }
 }
 
-function writeScalarChecked(w: BinaryWriter, desc: DescMessage, fieldName: string, type: ScalarType, value: unknown): void {
+function writeScalarChecked(w: DeterministicWriter, desc: DescMessage, fieldName: string, type: ScalarType, value: unknown): void {
   try {
     writeScalar(w, type, value);
   } catch (e) {
@@ -296,7 +296,7 @@ function writeScalarChecked(w: BinaryWriter, desc: DescMessage, fieldName: strin
 
 // --- google.protobuf.Struct / Value / ListValue from their JSON representation --------------
 
-function writeJsonStruct(w: BinaryWriter, json: unknown): void {
+function writeJsonStruct(w: DeterministicWriter, json: unknown): void {
   if (typeof json !== 'object' || json === null) return;
   const obj = json as Obj;
   for (const key of sortedKeys(obj, ScalarType.STRING)) {
@@ -309,7 +309,7 @@ function writeJsonStruct(w: BinaryWriter, json: unknown): void {
   }
 }
 
-function writeJsonValue(w: BinaryWriter, json: unknown): void {
+function writeJsonValue(w: DeterministicWriter, json: unknown): void {
   switch (typeof json) {
     case 'number':
       w.tag(2, WireType.Bit64).double(json);
@@ -345,7 +345,7 @@ function writeJsonValue(w: BinaryWriter, json: unknown): void {
 
 // --- messages ------------------------------------------------------------------------------
 
-function writeMessageBody(w: BinaryWriter, desc: DescMessage, local: Local, value: unknown): void {
+function writeMessageBody(w: DeterministicWriter, desc: DescMessage, local: Local, value: unknown): void {
   switch (local) {
     case LOCAL_JSON_STRUCT:
       writeJsonStruct(w, value);
@@ -363,7 +363,7 @@ function writeMessageBody(w: BinaryWriter, desc: DescMessage, local: Local, valu
   }
 }
 
-function writeNested(w: BinaryWriter, no: number, desc: DescMessage, local: Local, delimited: boolean, value: unknown): void {
+function writeNested(w: DeterministicWriter, no: number, desc: DescMessage, local: Local, delimited: boolean, value: unknown): void {
   if (delimited) {
     w.tag(no, WireType.StartGroup);
     writeMessageBody(w, desc, local, value);
@@ -375,7 +375,7 @@ function writeNested(w: BinaryWriter, no: number, desc: DescMessage, local: Loca
   }
 }
 
-function writeFields(w: BinaryWriter, desc: DescMessage, msg: Obj): void {
+function writeFields(w: DeterministicWriter, desc: DescMessage, msg: Obj): void {
   const fields = plans.get(desc) ?? compile(desc);
   for (let i = 0; i < fields.length; i++) {
     const f = fields[i] as FieldPlan;
@@ -454,9 +454,8 @@ function writeFields(w: BinaryWriter, desc: DescMessage, msg: Obj): void {
 const textEncoder = new TextEncoder();
 
 /**
- * UTF-8 encoder for the writer: short ASCII strings (ids, metric names, annotation keys) are
- * copied byte by byte, which is several times faster than `TextEncoder.encode` for a few
- * characters; anything else goes through TextEncoder. Same bytes either way.
+ * UTF-8 encoder for the rare paths that go through protobuf-es's `BinaryWriter`: short ASCII
+ * strings are copied byte by byte, anything else goes through TextEncoder. Same bytes either way.
  */
 function encodeUtf8(text: string): Uint8Array {
   const n = text.length;
@@ -472,6 +471,213 @@ function encodeUtf8(text: string): Uint8Array {
   return textEncoder.encode(text);
 }
 
+/** Size of the shared output buffer; a call that needed more gives its larger buffer back. */
+const SCRATCH_BYTES = 4096;
+let shared: Uint8Array | undefined = new Uint8Array(SCRATCH_BYTES);
+
+/**
+ * The encoder's writer (decision 0063, "GC pressure"): writes straight into one growable byte
+ * buffer that is reused from call to call, instead of protobuf-es's `BinaryWriter`, which keeps
+ * bytes in number arrays and allocates a chunk per field and per nested message. A nested
+ * message reserves one byte for its length and its body moves only when the length needs more.
+ *
+ * Output bytes and errors are those of `BinaryWriter`: the common values (ASCII and other
+ * strings, in-range integers, doubles, booleans, byte arrays, non-negative 64-bit integers) are
+ * written here; anything else (negative 64-bit values, floats, fixed-width and zigzag types,
+ * values of the wrong JS type) goes through a `BinaryWriter`, which validates and encodes it.
+ */
+class DeterministicWriter {
+  private buf: Uint8Array;
+  private view: DataView;
+  private pos = 0;
+  private readonly forks: number[] = [];
+
+  constructor(buffer: Uint8Array) {
+    this.buf = buffer;
+    this.view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+  }
+
+  /** The bytes written, as a new array. */
+  finish(): Uint8Array {
+    if (this.forks.length !== 0) throw new Error('invalid state, fork stack not empty');
+    return this.buf.slice(0, this.pos);
+  }
+
+  /** The buffer, to give back for the next call. */
+  get buffer(): Uint8Array {
+    return this.buf;
+  }
+
+  private ensure(extra: number): void {
+    const need = this.pos + extra;
+    if (need <= this.buf.length) return;
+    const next = new Uint8Array(Math.max(need, this.buf.length * 2));
+    next.set(this.buf.subarray(0, this.pos));
+    this.buf = next;
+    this.view = new DataView(next.buffer);
+  }
+
+  /** An unsigned varint of a non-negative integer below 2^53. */
+  private varint(value: number): void {
+    this.ensure(10);
+    const buf = this.buf;
+    let pos = this.pos;
+    while (value > 0x7fffffff) {
+      buf[pos++] = (value % 128) | 0x80;
+      value = Math.floor(value / 128);
+    }
+    while (value > 0x7f) {
+      buf[pos++] = (value & 0x7f) | 0x80;
+      value >>>= 7;
+    }
+    buf[pos++] = value;
+    this.pos = pos;
+  }
+
+  /** Bytes of one `BinaryWriter` call: the rare types, and any value it must validate. */
+  private viaBinaryWriter(write: (w: BinaryWriter) => void): this {
+    const w = new BinaryWriter(encodeUtf8);
+    write(w);
+    return this.raw(w.finish());
+  }
+
+  fork(): this {
+    this.ensure(1);
+    this.forks.push(this.pos);
+    this.pos++;
+    return this;
+  }
+
+  join(): this {
+    const start = this.forks.pop();
+    if (start === undefined) throw new Error('invalid state, fork stack empty');
+    const length = this.pos - start - 1;
+    if (length < 0x80) {
+      this.buf[start] = length;
+      return this;
+    }
+    let size = 1;
+    for (let v = length; v > 0x7f; v >>>= 7) size++;
+    this.ensure(size - 1);
+    this.buf.copyWithin(start + size, start + 1, this.pos);
+    const end = this.pos + size - 1;
+    this.pos = start;
+    this.varint(length);
+    this.pos = end;
+    return this;
+  }
+
+  tag(fieldNo: number, type: WireType): this {
+    this.varint(((fieldNo << 3) | type) >>> 0);
+    return this;
+  }
+
+  raw(chunk: Uint8Array): this {
+    this.ensure(chunk.length);
+    this.buf.set(chunk, this.pos);
+    this.pos += chunk.length;
+    return this;
+  }
+
+  uint32(value: number): this {
+    if (typeof value !== 'number' || value >>> 0 !== value) return this.viaBinaryWriter((w) => w.uint32(value));
+    this.varint(value);
+    return this;
+  }
+
+  int32(value: number): this {
+    if (typeof value !== 'number' || (value | 0) !== value || value < 0) return this.viaBinaryWriter((w) => w.int32(value));
+    this.varint(value);
+    return this;
+  }
+
+  bool(value: boolean): this {
+    this.ensure(1);
+    this.buf[this.pos++] = value ? 1 : 0;
+    return this;
+  }
+
+  double(value: number): this {
+    if (typeof value !== 'number') return this.viaBinaryWriter((w) => w.double(value));
+    this.ensure(8);
+    this.view.setFloat64(this.pos, value, true);
+    this.pos += 8;
+    return this;
+  }
+
+  bytes(value: Uint8Array): this {
+    if (!(value instanceof Uint8Array)) return this.viaBinaryWriter((w) => w.bytes(value));
+    this.varint(value.byteLength);
+    return this.raw(value);
+  }
+
+  string(value: string): this {
+    if (typeof value !== 'string') return this.viaBinaryWriter((w) => w.string(value));
+    const n = value.length;
+    const lengthAt = this.pos;
+    this.varint(n);
+    this.ensure(n);
+    const buf = this.buf;
+    let pos = this.pos;
+    for (let i = 0; i < n; i++) {
+      const c = value.charCodeAt(i);
+      if (c > 0x7f) {
+        // Not ASCII: the UTF-8 length differs from the string length; write it again encoded.
+        this.pos = lengthAt;
+        const bytes = textEncoder.encode(value);
+        this.varint(bytes.length);
+        return this.raw(bytes);
+      }
+      buf[pos++] = c;
+    }
+    this.pos = pos;
+    return this;
+  }
+
+  int64(value: bigint | string): this {
+    return this.unsigned64(value) ? this : this.viaBinaryWriter((w) => w.int64(value));
+  }
+
+  uint64(value: bigint | string): this {
+    return this.unsigned64(value) ? this : this.viaBinaryWriter((w) => w.uint64(value));
+  }
+
+  /** Writes a bigint in [0, 2^53) as a varint (int64 and uint64 agree there); false otherwise. */
+  private unsigned64(value: bigint | string): boolean {
+    if (typeof value !== 'bigint' || value < 0n || value > 0x1fffffffffffffn) return false;
+    this.varint(Number(value));
+    return true;
+  }
+
+  float(value: number): this {
+    return this.viaBinaryWriter((w) => w.float(value));
+  }
+
+  fixed32(value: number): this {
+    return this.viaBinaryWriter((w) => w.fixed32(value));
+  }
+
+  sfixed32(value: number): this {
+    return this.viaBinaryWriter((w) => w.sfixed32(value));
+  }
+
+  sint32(value: number): this {
+    return this.viaBinaryWriter((w) => w.sint32(value));
+  }
+
+  fixed64(value: bigint | string): this {
+    return this.viaBinaryWriter((w) => w.fixed64(value));
+  }
+
+  sfixed64(value: bigint | string): this {
+    return this.viaBinaryWriter((w) => w.sfixed64(value));
+  }
+
+  sint64(value: bigint | string): this {
+    return this.viaBinaryWriter((w) => w.sint64(value));
+  }
+}
+
 /**
  * Encodes `message` deterministically, for signatures: fields in field-number order, map entries
  * sorted by key (string keys by UTF-8 bytes, integer keys numerically, `false` before `true`),
@@ -484,7 +690,13 @@ function encodeUtf8(text: string): Uint8Array {
  * as `toBinary` does.
  */
 export function toDeterministicBinary<Desc extends DescMessage>(schema: Desc, message: MessageShape<Desc>): Uint8Array {
-  const w = new BinaryWriter(encodeUtf8);
-  writeFields(w, schema, message as unknown as Obj);
-  return w.finish();
+  // The shared buffer is taken for the call (a nested call, if any, gets a fresh one).
+  const w = new DeterministicWriter(shared ?? new Uint8Array(SCRATCH_BYTES));
+  shared = undefined;
+  try {
+    writeFields(w, schema, message as unknown as Obj);
+    return w.finish();
+  } finally {
+    if (w.buffer.length <= 16 * SCRATCH_BYTES) shared = w.buffer;
+  }
 }

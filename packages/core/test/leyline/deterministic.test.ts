@@ -138,6 +138,33 @@ describe('toDeterministicBinary', () => {
     expect(hex(viaCopy)).toBe(hex(toDeterministicBinary(AdaptationCommandSchema, stripped)));
   });
 
+  it('equals toBinary for long, nested and non-ASCII fields and 64-bit extremes, also after a failed call and a buffer larger than it keeps', () => {
+    const long = (n: number, unit: string) => unit.repeat(Math.ceil(n / unit.length)).slice(0, n);
+    const cases: AdaptationCommand[] = [
+      // Lengths that need 1, 2 and 3 varint bytes, inside nested messages (the body moves).
+      ...[0, 1, 127, 128, 300, 16_383, 16_384, 70_000].map((n) =>
+        create(AdaptationCommandSchema, {
+          commandId: long(n, 'c'),
+          issuedAt: timestampFromMs(1_760_000_000_123),
+          payload: { case: 'seedOperation', value: { blueprintId: long(n, 'b'), parameters: { only: n / 7 } } },
+          annotations: { k: long(n, 'a') },
+        }),
+      ),
+      create(AdaptationCommandSchema, { commandId: long(200, '日本🙂é'), annotations: { e: '', k: long(129, '\uff21') }, issuedAt: timestampFromMs(-1) }),
+      create(AdaptationCommandSchema, { version: 4_000_000_000, commandType: CommandType.COMMAND_SEED, targetSeedId: 'x' }),
+      create(AdaptationCommandSchema, { payload: { case: 'rollbackPayload', value: { deep: { deeper: { list: [long(500, 'x'), -0, 1e300, null, false] } } } } }),
+    ];
+    const bad = create(AdaptationCommandSchema, { commandId: long(1000, 'z'), version: 2 ** 32 });
+    for (const c of [...cases, ...cases]) {
+      expect(() => toDeterministicBinary(AdaptationCommandSchema, bad)).toThrow(/AdaptationCommand\.version/);
+      expect(hex(toDeterministicBinary(AdaptationCommandSchema, c))).toBe(hex(toBinary(AdaptationCommandSchema, c)));
+    }
+    for (const step of [0n, 1n, 127n, 128n, 2n ** 53n - 1n, 2n ** 53n, 2n ** 64n - 1n]) {
+      const packet = create(SystemStatePacketSchema, { globalStep: step, packetId: long(140, 'p') });
+      expect(hex(toDeterministicBinary(SystemStatePacketSchema, packet)), String(step)).toBe(hex(toBinary(SystemStatePacketSchema, packet)));
+    }
+  });
+
   it('throws like toBinary on values that cannot be encoded', () => {
     const bad = create(AdaptationCommandSchema, { version: 2 ** 32 });
     expect(() => toBinary(AdaptationCommandSchema, bad)).toThrow(/version/);
