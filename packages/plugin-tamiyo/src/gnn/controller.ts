@@ -33,7 +33,7 @@ import type { TelemetryEmitter } from '../heuristic/controller.js';
 import { ARCHITECTURE_VERSION, REFERENCE_DIMS, type PolicyDims } from '../policy/architecture.js';
 import { decodeDecision, neutralDecision, type LastAction, type PolicyDecision } from '../policy/decode.js';
 import { buildPolicyGraph } from '../policy/graph.js';
-import { packGraph } from '../policy/pack.js';
+import { PackScratch, packGraph } from '../policy/pack.js';
 import { annotateBlendMode, type BlendAnnotationSettings } from './blend.js';
 import { preparePolicySession } from './policy-owner.js';
 import {
@@ -187,6 +187,10 @@ export class GnnController implements Controller {
   private slot: SessionSlot;
   private readonly retiring = new Set<Promise<void>>();
   private readonly updates: PolicyUpdateIngestor<OnnxPolicySession>;
+  /** Feed buffers reused between decisions (decision 0063, GC pressure); lent to one run at a time. */
+  private readonly packScratch = new PackScratch();
+  /** A run that was given feeds packed into {@link packScratch} has not settled yet. */
+  private packScratchLent = false;
   /** Blueprint metadata by blueprint id (decision 0065); absent without a `metadataSource`. */
   readonly metadataCache: BlueprintMetadataCache | undefined;
 
@@ -393,13 +397,18 @@ export class GnnController implements Controller {
   }
 
   private async infer(graph: PolicyGraph, ctx: Parameters<typeof decodeDecision>[1], started: number, budgetMs: number | undefined, signal: AbortSignal | undefined): Promise<Outcome> {
-    const feeds = packGraph(graph, this.dims);
+    // The scratch's buffers stay the run's until it settles (a worker copies them only when the run
+    // starts; an abandoned run may still be queued), so a decision overlapping one packs fresh arrays.
+    const scratch = this.packScratchLent ? undefined : this.packScratch;
+    const feeds = packGraph(graph, this.dims, scratch);
+    if (scratch !== undefined) this.packScratchLent = true;
     const t0 = this.clock.monotonicMs();
     const remaining = budgetMs === undefined ? undefined : Math.max(0, budgetMs - (t0 - started));
     // The run stays on the session it started on, even if an update swaps another in meanwhile.
     const slot = this.slot;
     slot.runs++;
     const run = slot.session.runFeeds(feeds, remaining === undefined ? { ...(signal ? { signal } : {}) } : { deadlineMs: remaining, ...(signal ? { signal } : {}) }).finally(() => {
+      if (scratch !== undefined) this.packScratchLent = false;
       slot.runs--;
       if (slot.retired && slot.runs === 0) this.retire(slot);
     });

@@ -20,9 +20,10 @@ const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
 class IndexColumn {
   readonly data: BigInt64Array;
   private readonly words: Int32Array;
-  constructor(length: number) {
-    this.data = new BigInt64Array(length);
-    this.words = new Int32Array(this.data.buffer);
+  /** `data`: a zero-filled column (fresh or from {@link PackScratch}). */
+  constructor(data: BigInt64Array) {
+    this.data = data;
+    this.words = new Int32Array(data.buffer, data.byteOffset, data.length * 2);
   }
   set(i: number, value: number): void {
     if (LITTLE_ENDIAN) this.words[2 * i] = value;
@@ -30,6 +31,53 @@ class IndexColumn {
   }
 }
 const F32 = (data: Float32Array, dims: number[]) => tensor('float32', dims, data);
+
+/**
+ * Typed-array storage that {@link packGraph} reuses from one call to the next (decision 0063,
+ * "GC pressure"): one grow-only buffer per feed, so a decision allocates no new `ArrayBuffer`s
+ * for its feeds once the buffers fit the largest graph seen. Every array handed out is
+ * zero-filled and has exactly the requested length.
+ *
+ * The feeds of a call that used a scratch share its buffers: the caller must not pack into the
+ * same scratch again until the previous feeds are no longer read (the run they were given to
+ * has settled). Without a scratch, `packGraph` allocates fresh arrays.
+ */
+export class PackScratch {
+  private readonly f32 = new Map<string, Float32Array>();
+  private readonly i64 = new Map<string, BigInt64Array>();
+
+  /** A zero-filled float32 array of `length` elements for the feed `key`. */
+  float32(key: string, length: number): Float32Array {
+    let base = this.f32.get(key);
+    if (base === undefined || base.length < length) {
+      base = new Float32Array(length);
+      this.f32.set(key, base);
+      return base;
+    }
+    const view = base.length === length ? base : base.subarray(0, length);
+    view.fill(0);
+    return view;
+  }
+
+  /** A zero-filled int64 array of `length` elements for the feed `key`. */
+  int64(key: string, length: number): BigInt64Array {
+    let base = this.i64.get(key);
+    if (base === undefined || base.length < length) {
+      base = new BigInt64Array(length);
+      this.i64.set(key, base);
+      return base;
+    }
+    const view = base.length === length ? base : base.subarray(0, length);
+    view.fill(0n);
+    return view;
+  }
+}
+
+/** Fresh (zero-filled) arrays: what `packGraph` uses without a scratch. */
+const FRESH = {
+  float32: (_key: string, length: number) => new Float32Array(length),
+  int64: (_key: string, length: number) => new BigInt64Array(length),
+};
 
 /**
  * Packs a built graph into the policy graph's feeds (decisions 0058, 0063): the six feature
@@ -40,9 +88,12 @@ const F32 = (data: Float32Array, dims: number[]) => tensor('float32', dims, data
  * no edges adds no rows. The dense matrices grow with nodes × edges, which is small for the
  * graphs the builder makes (tens of nodes).
  *
+ * With `scratch` the feeds' arrays come from (and alias) its buffers — see {@link PackScratch}
+ * for when that is safe; the feature matrices are the graph's own arrays either way.
+ *
  * @throws {@link PolicyWeightsError} when the graph has no seed node (the policy only runs with seeds).
  */
-export function packGraph(graph: PolicyGraph, dims: PolicyDims = REFERENCE_DIMS): PolicyFeeds {
+export function packGraph(graph: PolicyGraph, dims: PolicyDims = REFERENCE_DIMS, scratch?: PackScratch): PolicyFeeds {
   const n = graph.counts;
   if (n.seed < 1) throw new PolicyWeightsError('packGraph needs at least one seed node (a seedless packet takes the no-seed fast path)');
   const heads = dims.heads;
@@ -55,7 +106,8 @@ export function packGraph(graph: PolicyGraph, dims: PolicyDims = REFERENCE_DIMS)
   }
   const feeds: PolicyFeeds = {};
   for (const t of NODE_TYPES) feeds[`x_${t}`] = F32(graph.features[t], [n[t], FEATURE_DIMS[t]]);
-  const nodeType = new BigInt64Array(total);
+  const buf = scratch ?? FRESH;
+  const nodeType = buf.int64('node_type', total);
   NODE_TYPES.forEach((t, ti) => nodeType.fill(BigInt(ti), off[t], off[t] + n[t]));
   feeds.node_type = I64(nodeType, [total]);
   feeds.counts = I64(BigInt64Array.from(NODE_TYPES.map((t) => BigInt(n[t]))), [NODE_TYPES.length]);
@@ -75,7 +127,7 @@ export function packGraph(graph: PolicyGraph, dims: PolicyDims = REFERENCE_DIMS)
     rowsSoFar += n[t] * (layout.sage.srcRelations[t].length + 1);
   }
   const R = rowsSoFar + NODE_TYPES.length;
-  const sageAdj = new Float32Array(total * R);
+  const sageAdj = buf.float32('sage_adj', total * R);
   graph.edges.forEach((e, r) => {
     const { src, dst } = RELATIONS[r]!;
     const stride = layout.sage.srcRelations[src].length + 1;
@@ -114,13 +166,14 @@ export function packGraph(graph: PolicyGraph, dims: PolicyDims = REFERENCE_DIMS)
     const L = gl.relations.length;
     const E = gl.relations.reduce((a, r) => a + graph.edges[r]!.count, 0);
     const EH = E * heads;
-    const qsrc = new IndexColumn(E);
-    const qdst = new IndexColumn(E);
-    const attr = new Float32Array(E * L * EDGE_ATTR_DIM);
-    const seg = new IndexColumn(E);
-    const segh = new IndexColumn(EH);
-    const msg = new IndexColumn(EH);
-    const agg = new Float32Array(total * EH);
+    const p = `gat${k}_`;
+    const qsrc = new IndexColumn(buf.int64(`${p}qsrc`, E));
+    const qdst = new IndexColumn(buf.int64(`${p}qdst`, E));
+    const attr = buf.float32(`${p}attr`, E * L * EDGE_ATTR_DIM);
+    const seg = new IndexColumn(buf.int64(`${p}seg`, E));
+    const segh = new IndexColumn(buf.int64(`${p}segh`, EH));
+    const msg = new IndexColumn(buf.int64(`${p}msg`, EH));
+    const agg = buf.float32(`${p}agg`, total * EH);
     let e = 0;
     let segBase = 0;
     gl.relations.forEach((r, slot) => {
@@ -150,19 +203,18 @@ export function packGraph(graph: PolicyGraph, dims: PolicyDims = REFERENCE_DIMS)
       }
       segBase += n[d];
     });
-    const p = `gat${k}_`;
     feeds[`${p}qsrc`] = I64(qsrc.data, [E]);
     feeds[`${p}qdst`] = I64(qdst.data, [E]);
     feeds[`${p}attr`] = F32(attr, [E, L * EDGE_ATTR_DIM]);
     feeds[`${p}seg`] = I64(seg.data, [E]);
     feeds[`${p}segh`] = I64(segh.data, [E, heads]);
-    feeds[`${p}segmax0`] = F32(new Float32Array(segBase * heads).fill(-Infinity), [segBase, heads]);
-    feeds[`${p}segsum0`] = F32(new Float32Array(segBase * heads), [segBase, heads]);
+    feeds[`${p}segmax0`] = F32(buf.float32(`${p}segmax0`, segBase * heads).fill(-Infinity), [segBase, heads]);
+    feeds[`${p}segsum0`] = F32(buf.float32(`${p}segsum0`, segBase * heads), [segBase, heads]);
     feeds[`${p}msg`] = I64(msg.data, [EH]);
     feeds[`${p}agg`] = F32(agg, [total, EH]);
   });
 
-  const seedRows = new IndexColumn(n.seed);
+  const seedRows = new IndexColumn(buf.int64('seed_rows', n.seed));
   for (let i = 0; i < n.seed; i++) seedRows.set(i, off.seed + i);
   feeds.seed_rows = I64(seedRows.data, [n.seed]);
   feeds.blueprint_row = I64(BigInt64Array.of(BigInt(off.blueprint)), [1]);
