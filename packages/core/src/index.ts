@@ -109,7 +109,9 @@ export type {
 export type {
   BusSchema,
   ConsumeOptions,
+  EnsureGroupsOptions,
   Oona,
+  OonaGroupState,
   OonaHandler,
   OonaHealth,
   OonaMessage,

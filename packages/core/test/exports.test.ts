@@ -49,7 +49,7 @@ describe('public surface of @esper/core', () => {
     expect(Object.keys(oona).sort()).toEqual([
       'CircuitBreaker', 'FaultInjectingBackend', 'MAX_STREAM_ID', 'MAX_STREAM_ID_PART', 'MESSAGE_ROUTES',
       'OONA_COUNTERS', 'OONA_GAUGES', 'OONA_SOURCE_COUNTERS', 'OonaBackendError', 'OonaBusyGroupError',
-      'OonaClient', 'OonaClosedError', 'OonaConfigError', 'OonaIdTooSmallError', 'OonaNoGroupError',
+      'OonaCatalogueStreamError', 'OonaClient', 'OonaClosedError', 'OonaConfigError', 'OonaIdTooSmallError', 'OonaNoGroupError',
       'OonaOutcomeUnknownError', 'OonaReadCancelledError', 'OonaStreamIdError', 'OonaUnreachableError',
       'OonaUnroutableError', 'ZERO_ID', 'appendEntries', 'breakerSettingsSchema', 'compareStreamIds',
       'defaultConsumerName', 'maxStreamId', 'minStreamId', 'nextStreamId', 'oonaSettingsSchema',

@@ -627,7 +627,17 @@ export class RedisStreamBackend implements StreamBackend {
     await this.command(['XGROUP', 'CREATE', stream, group, '$', 'MKSTREAM']);
   }
 
-  async readGroup(stream: string, group: string, consumer: string, options: ReadGroupOptions): Promise<readonly StreamEntry[]> {
+  async deleteGroup(stream: string, group: string): Promise<boolean> {
+    try {
+      return Number(await this.command<number>(['XGROUP', 'DESTROY', stream, group])) === 1;
+    } catch (error) {
+      // XGROUP on a missing key: "ERR The XGROUP subcommand requires the key to exist…".
+      if (error instanceof OonaBackendError && /requires the key to exist|no such key/i.test(error.message)) return false;
+      throw error;
+    }
+  }
+
+    async readGroup(stream: string, group: string, consumer: string, options: ReadGroupOptions): Promise<readonly StreamEntry[]> {
     const args = ['XREADGROUP', 'GROUP', group, consumer, 'COUNT', String(Math.max(1, options.count))];
     if (options.blockMs === undefined) {
       args.push('STREAMS', stream, '>');

@@ -114,6 +114,12 @@ export interface StreamBackend {
   oldestPending(stream: string, group: string): Promise<string | undefined>;
   /** `XGROUP CREATE stream group $ MKSTREAM`. Throws OonaBusyGroupError when it exists. */
   createGroup(stream: string, group: string): Promise<void>;
+  /**
+   * Optional: `XGROUP DESTROY stream group` — removes the group with its pending entries and
+   * consumers; a blocked read of the group ends (with no entries, or OonaNoGroupError). Resolves
+   * whether it existed (false for a missing stream). Without it, `Oona.deleteGroup` fails.
+   */
+  deleteGroup?(stream: string, group: string): Promise<boolean>;
   /** `XREADGROUP GROUP g c COUNT n [BLOCK ms] STREAMS stream >`. Throws OonaNoGroupError. */
   readGroup(stream: string, group: string, consumer: string, options: ReadGroupOptions): Promise<readonly StreamEntry[]>;
   /**

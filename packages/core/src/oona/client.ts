@@ -12,7 +12,9 @@ import {
 import type {
   BusSchema,
   ConsumeOptions,
+  EnsureGroupsOptions,
   Oona,
+  OonaGroupState,
   OonaHandler,
   OonaHealth,
   OonaMessageHandler,
@@ -32,7 +34,8 @@ import { ClientCore, type OonaClientOptions } from './client/core.js';
 import { Publisher } from './client/publisher.js';
 import { Subscriptions } from './client/subscriptions.js';
 import { Housekeeper } from './client/trim.js';
-import { OonaBusyGroupError, OonaUnroutableError } from './errors.js';
+import { OonaBackendError, OonaBusyGroupError, OonaCatalogueStreamError, OonaUnroutableError } from './errors.js';
+import { nextStreamId } from './ids.js';
 import { OONA_COUNTERS } from './metrics.js';
 import type { OonaSettings } from './settings.js';
 
@@ -75,20 +78,42 @@ export class OonaClient implements Oona {
 
   // ---------------------------------------------------------------- groups
 
-  async ensureGroups(options?: { readonly streams?: readonly string[] }): Promise<void> {
+  async ensureGroups(options?: EnsureGroupsOptions): Promise<void> {
     this.core.assertOpen();
-    const streams = [...this.core.working];
-    if (this.core.streams.deadLetter !== undefined && !streams.includes(this.core.streams.deadLetter)) {
-      streams.push(this.core.streams.deadLetter);
-    }
+    // Another group goes on the named streams only; the client's own on the catalogue too.
+    const streams = options?.group === undefined ? this.catalogue() : [];
     for (const extra of options?.streams ?? []) if (!streams.includes(extra)) streams.push(extra);
+    const group = options?.group ?? this.core.group;
     for (const stream of streams) {
       try {
-        await this.core.backend.createGroup(stream, this.core.group);
+        await this.core.backend.createGroup(stream, group);
       } catch (error) {
         if (!(error instanceof OonaBusyGroupError)) throw error;
       }
     }
+  }
+
+  async describeGroups(stream: string): Promise<readonly OonaGroupState[]> {
+    this.core.assertOpen();
+    const out: OonaGroupState[] = [];
+    for (const g of await this.core.backend.groups(stream)) {
+      let oldest = g.pending > 0 ? await this.core.backend.oldestPending(stream, g.name) : undefined;
+      if (oldest === undefined) {
+        // The first entry after the last one delivered, if any (none after the largest id).
+        const after = nextStreamId(g.lastDeliveredId);
+        const [first] = after === undefined ? [] : await this.core.backend.range(stream, after, '+', 1);
+        oldest = first?.id;
+      }
+      out.push({ name: g.name, pending: g.pending, lag: g.lag, oldestNeededId: oldest });
+    }
+    return out;
+  }
+
+  async deleteGroup(stream: string, group: string): Promise<boolean> {
+    this.core.assertOpen();
+    if (group === this.core.group && this.catalogue().includes(stream)) throw new OonaCatalogueStreamError('deleteGroup', stream);
+    if (this.core.backend.deleteGroup === undefined) throw new OonaBackendError('This Oona backend cannot delete consumer groups (its StreamBackend has no deleteGroup).');
+    return this.core.backend.deleteGroup(stream, group);
   }
 
   // ---------------------------------------------------------------- publish
@@ -223,13 +248,22 @@ export class OonaClient implements Oona {
 
   async trimStream(stream: string, limits: { readonly ttlMs?: number | null; readonly maxLength?: number | null }): Promise<number> {
     this.core.assertOpen();
+    if (this.catalogue().includes(stream)) throw new OonaCatalogueStreamError('trimStream', stream);
     return this.housekeeper.trim(stream, limits.ttlMs ?? null, limits.maxLength ?? null);
   }
 
   async deleteStream(stream: string): Promise<void> {
     this.core.assertOpen();
+    if (this.catalogue().includes(stream)) throw new OonaCatalogueStreamError('deleteStream', stream);
     await this.core.backend.deleteStream(stream);
     this.housekeeper.forget(stream);
+  }
+
+  /** The catalogue's streams: the working streams and the dead letter (a new array). */
+  private catalogue(): string[] {
+    const streams = [...this.core.working];
+    if (this.core.streams.deadLetter !== undefined && !streams.includes(this.core.streams.deadLetter)) streams.push(this.core.streams.deadLetter);
+    return streams;
   }
 
   // ---------------------------------------------------------------- lifecycle

@@ -96,6 +96,23 @@ export class OonaConfigError extends EsperError<'ESPER_OONA_CONFIG'> {
 }
 
 /**
+ * A stream operation meant for streams outside the catalogue was asked of one of Oona's own
+ * streams: `trimStream` and `deleteStream` of a catalogue stream (housekeeping trims those by the
+ * configured bounds, and every client reads them), `deleteGroup` of the client's own group on one.
+ */
+export class OonaCatalogueStreamError extends EsperError<'ESPER_OONA_CATALOGUE_STREAM'> {
+  constructor(
+    readonly operation: 'trimStream' | 'deleteStream' | 'deleteGroup',
+    readonly stream: string,
+  ) {
+    super(
+      'ESPER_OONA_CATALOGUE_STREAM',
+      `${operation} refused "${stream}": it is one of Oona's own streams. Housekeeping trims those by oona.messageTtlMs and oona.maxStreamLength; ${operation} is for streams (and groups) of your own.`,
+    );
+  }
+}
+
+/**
  * A message type or schema that no Oona stream carries: `UNSPECIFIED`, a number this build does
  * not know, or a schema that is not a bus payload (e.g. a nested message).
  */

@@ -135,6 +135,11 @@ export class FaultInjectingBackend implements StreamBackend {
   groups: StreamBackend['groups'] = (...a) => this.guard('groups', () => this.inner.groups(...a));
   oldestPending: StreamBackend['oldestPending'] = (...a) => this.guard('oldestPending', () => this.inner.oldestPending(...a));
   createGroup: StreamBackend['createGroup'] = (...a) => this.guard('createGroup', () => this.inner.createGroup(...a));
+  /** The inner backend's `deleteGroup` (rejects with OonaBackendError without it). */
+  deleteGroup: NonNullable<StreamBackend['deleteGroup']> = (...a) =>
+    this.guard('deleteGroup', () =>
+      this.inner.deleteGroup === undefined ? Promise.reject(new OonaBackendError('the wrapped backend cannot delete consumer groups')) : this.inner.deleteGroup(...a),
+    );
   readGroup: StreamBackend['readGroup'] = (...a) => this.guard('readGroup', () => this.inner.readGroup(...a));
   ack: StreamBackend['ack'] = (...a) => this.guard('ack', () => this.inner.ack(...a));
   /** The inner backend's `readPending` (none without it: then this resolves no entries). */

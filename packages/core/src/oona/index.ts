@@ -28,6 +28,7 @@ export { OonaClient, type OonaClientOptions } from './client.js';
 export {
   OonaBackendError,
   OonaBusyGroupError,
+  OonaCatalogueStreamError,
   OonaClosedError,
   OonaConfigError,
   OonaIdTooSmallError,

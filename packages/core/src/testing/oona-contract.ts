@@ -25,7 +25,7 @@ import {
 } from '../leyline/index.js';
 import type { StreamBackend } from '../oona/backend.js';
 import { OonaClient } from '../oona/client.js';
-import { OonaUnroutableError } from '../oona/errors.js';
+import { OonaCatalogueStreamError, OonaUnroutableError } from '../oona/errors.js';
 import { FaultInjectingBackend } from '../oona/faults.js';
 import { OONA_COUNTERS, OONA_GAUGES } from '../oona/metrics.js';
 import type { OonaSettingsInput } from '../oona/settings.js';
@@ -1216,6 +1216,156 @@ export function describeOonaContract(name: string, factory: OonaContractFactory,
       await oona.consume(() => undefined, { count: 10 });
       clock.advance(ttl + 1);
       expect((await oona.housekeeping())[stream('normal')]).toBe(2);
+    });
+
+    // ---------------------------------------------------------------- a group per call; streams outside the catalogue
+
+    it('a per-call group: two replicas sharing the client group each see every entry with a group of their own; the shared group still splits', async () => {
+      const { oona: r1 } = await client({ group: 'replicas', consumer: 'r1' });
+      const { oona: r2 } = await client({ group: 'replicas', consumer: 'r2' });
+      const policy = stream('policy');
+      await r1.ensureGroups({ group: 'replicas.policy.r1', streams: [policy] });
+      await r2.ensureGroups({ group: 'replicas.policy.r2', streams: [policy] });
+      // Only the named streams get such a group.
+      expect((await r1.describeGroups(stream('normal'))).map((g) => g.name)).toEqual(['replicas']);
+      expect((await r1.describeGroups(policy)).map((g) => g.name).sort()).toEqual(['replicas', 'replicas.policy.r1', 'replicas.policy.r2']);
+
+      const update = create(PolicyUpdateSchema, { version: 1, policyId: 'p-1' });
+      expect(await r1.publishMessage(PolicyUpdateSchema, update)).toBe(true);
+      for (let i = 0; i < 4; i++) await r1.publish(BusMessageType.SYSTEM_STATE, state(i));
+
+      const got: string[] = [];
+      expect(await r1.consume(PolicyUpdateSchema, (u) => void got.push(`r1:${u.policyId}`), { group: 'replicas.policy.r1' })).toBe(1);
+      expect(await r2.consume(PolicyUpdateSchema, (u) => void got.push(`r2:${u.policyId}`), { group: 'replicas.policy.r2' })).toBe(1);
+      expect(got).toEqual(['r1:p-1', 'r2:p-1']);
+      // Requests on the shared group are still split between the replicas.
+      const A = collect();
+      const B = collect();
+      expect(await r1.consume(A.handler, { count: 2 })).toBe(2);
+      expect(await r2.consume(B.handler, { count: 10 })).toBe(2);
+      expect(new Set([...A.seen, ...B.seen].map((m) => m.messageId)).size).toBe(4);
+      // Each per-call group acknowledged in its own group: nothing is held back there.
+      for (const g of await r1.describeGroups(policy)) {
+        if (g.name !== 'replicas') expect(g).toMatchObject({ pending: 0, lag: 0, oldestNeededId: undefined });
+      }
+      // The client's group on the policy stream was not read: it still holds the update back.
+      expect(await r1.backlog(policy)).toBe(1);
+      // A group that does not exist is the usual error.
+      await expect(r1.consume(() => undefined, { group: 'nobody' })).rejects.toMatchObject({ code: 'ESPER_OONA_NO_GROUP' });
+    });
+
+    it('a per-call group and consumer: entries abandoned in that group are claimed in it, failures retried and acknowledged in it', async () => {
+      const { oona } = await client({ retryIdleMs: idleMs, retryMaxAttempts: 3 });
+      await oona.ensureGroups({ group: 'side', streams: [stream('normal')] });
+      await oona.publish(BusMessageType.SYSTEM_STATE, state(1));
+      const taken = await raw.readGroup(stream('normal'), 'side', 'dead-consumer', { count: 1 });
+      expect(taken).toHaveLength(1);
+      await elapse(idleMs + 5);
+      const seen: Array<[string, number]> = [];
+      let failOnce = true;
+      const handler = (m: OonaMessage): void => {
+        seen.push([m.messageId, m.attempt]);
+        if (failOnce) {
+          failOnce = false;
+          throw new Error('handler failure');
+        }
+      };
+      // Claimed from the dead consumer of `side` by `side-1`, fails, is requeued (retryBackoffMs 0).
+      expect(await oona.consume(handler, { group: 'side', consumer: 'side-1' })).toBe(1);
+      expect(seen).toEqual([[taken[0]!.id, 2]]);
+      expect(await oona.consume(handler, { group: 'side', consumer: 'side-1' })).toBe(1);
+      expect(seen[1]![1]).toBe(3);
+      const side = (await oona.describeGroups(stream('normal'))).find((g) => g.name === 'side')!;
+      expect(side).toMatchObject({ pending: 0, lag: 0, oldestNeededId: undefined });
+      // The client's own group saw the original and the requeued copy and handled none of them.
+      expect(await oona.backlog(stream('normal'))).toBe(2);
+    });
+
+    it('describeGroups reports what each group holds back; deleteGroup removes a group so it no longer pins trimming', async () => {
+      const { oona } = await client();
+      const own = stream('own.replies');
+      await oona.ensureGroups({ streams: [own] });
+      await oona.ensureGroups({ group: 'gone', streams: [own] });
+      const ids: string[] = [];
+      for (let i = 0; i < 3; i++) ids.push(await raw.append(own, { payload: new Uint8Array() }));
+      // `gone` read one entry and died; the client's group handled everything.
+      await raw.readGroup(own, 'gone', 'dead', { count: 1 });
+      await oona.consume(() => undefined, { stream: own, count: 10 });
+      const states = new Map((await oona.describeGroups(own)).map((g) => [g.name, g]));
+      expect(states.get('gone')).toMatchObject({ pending: 1, lag: 2, oldestNeededId: ids[0] });
+      expect(states.get('oona-test')).toMatchObject({ pending: 0, lag: 0, oldestNeededId: undefined });
+      await raw.ack(own, 'gone', [ids[0]!]);
+      expect((await oona.describeGroups(own)).find((g) => g.name === 'gone')!.oldestNeededId).toBe(ids[1]);
+      expect(await oona.trimStream(own, { maxLength: 1 })).toBe(1);
+
+      expect(await oona.deleteGroup(own, 'gone')).toBe(true);
+      expect(await oona.deleteGroup(own, 'gone')).toBe(false);
+      expect(await oona.deleteGroup(stream('missing'), 'gone')).toBe(false);
+      expect((await oona.describeGroups(own)).map((g) => g.name)).toEqual(['oona-test']);
+      expect(await oona.describeGroups(stream('missing'))).toEqual([]);
+      expect(await oona.trimStream(own, { maxLength: 1 })).toBe(1);
+      await expect(oona.consume(() => undefined, { stream: own, group: 'gone' })).rejects.toMatchObject({ code: 'ESPER_OONA_NO_GROUP' });
+      // The client's own group on a catalogue stream is refused; elsewhere it may go.
+      await expect(oona.deleteGroup(stream('normal'), 'oona-test')).rejects.toMatchObject({ code: 'ESPER_OONA_CATALOGUE_STREAM' });
+      expect(await oona.deleteGroup(own, 'oona-test')).toBe(true);
+    });
+
+    it('trimStream by age and by length never removes an entry that is pending or not yet delivered', async () => {
+      const { oona } = await client({ retryIdleMs: idleMs });
+      const own = stream('own.replies');
+      await oona.ensureGroups({ streams: [own] });
+      const base = clock.nowMs() - 120_000;
+      const ids: string[] = [];
+      for (let i = 0; i < 6; i++) ids.push(await raw.append(own, { payload: new Uint8Array() }, { id: `${base + i * 10_000}-0` }));
+      // The group handled two entries, one is pending with a dead consumer, three were never delivered.
+      await oona.consume(() => undefined, { stream: own, count: 2 });
+      await raw.readGroup(own, 'oona-test', 'dead', { count: 1 });
+      // By length (cap 1) and by age (all six are older than 1 s): only the two acknowledged go.
+      expect(await oona.trimStream(own, { maxLength: 1 })).toBe(2);
+      expect(await oona.trimStream(own, { ttlMs: 1_000 })).toBe(0);
+      expect((await raw.range(own, '-', '+', 10)).map((e) => e.id)).toEqual(ids.slice(2));
+      expect((await oona.metricsSnapshot()).trim_blocked).toBe(2);
+      // Once everything is handled, age removes what is older than the TTL and keeps the rest.
+      await elapse(idleMs + 5);
+      for (let i = 0; i < 3; i++) await oona.consume(() => undefined, { stream: own, count: 10 });
+      expect(await oona.backlog(own)).toBe(0);
+      // now − 85 s lies between the fourth entry (80 s old) and the fifth (70 s old).
+      expect(await oona.trimStream(own, { ttlMs: 85_000 })).toBe(2);
+      expect((await raw.range(own, '-', '+', 10)).map((e) => e.id)).toEqual(ids.slice(4));
+      // A second group that has read nothing pins what it has not seen, whatever the bounds.
+      await oona.ensureGroups({ group: 'audit', streams: [own] });
+      const late = await raw.append(own, { payload: new Uint8Array() });
+      await oona.consume(() => undefined, { stream: own, count: 10 });
+      expect(await oona.trimStream(own, { ttlMs: 1, maxLength: 1 })).toBe(2);
+      expect((await raw.range(own, '-', '+', 10)).map((e) => e.id)).toEqual([late]);
+      // No bound, or a missing stream: nothing to do.
+      expect(await oona.trimStream(own, {})).toBe(0);
+      expect(await oona.trimStream(stream('missing'), { ttlMs: 1, maxLength: 1 })).toBe(0);
+    });
+
+    it('deleteStream removes a stream with its entries and groups; trimStream and deleteStream refuse catalogue streams', async () => {
+      const { oona } = await client();
+      const own = stream('own.replies');
+      await oona.ensureGroups({ streams: [own] });
+      await oona.ensureGroups({ group: 'other', streams: [own] });
+      await oona.publish(BusMessageType.SYSTEM_STATE, state(1), { stream: own });
+      await oona.deleteStream(own);
+      expect(await oona.streamLength(own)).toBe(0);
+      expect(await oona.describeGroups(own)).toEqual([]);
+      await expect(oona.consume(() => undefined, { stream: own })).rejects.toMatchObject({ code: 'ESPER_OONA_NO_GROUP' });
+      // A missing stream is no error; the stream can be made again.
+      await oona.deleteStream(own);
+      await oona.ensureGroups({ streams: [own] });
+      await oona.publish(BusMessageType.SYSTEM_STATE, state(2), { stream: own });
+      expect(await oona.consume(() => undefined, { stream: own })).toBe(1);
+
+      await oona.publish(BusMessageType.SYSTEM_STATE, state(3));
+      for (const catalogued of [stream('normal'), stream('policy'), stream('kernels.requests'), stream('deadletter')]) {
+        await expect(oona.trimStream(catalogued, { maxLength: 1 })).rejects.toBeInstanceOf(OonaCatalogueStreamError);
+        await expect(oona.deleteStream(catalogued)).rejects.toMatchObject({ code: 'ESPER_OONA_CATALOGUE_STREAM' });
+      }
+      expect(await oona.streamLength(stream('normal'))).toBe(1);
+      expect(await oona.backlog(stream('normal'))).toBe(1);
     });
 
     it('subscribe and consume leave no abort listener on the caller\'s signal once they end', async () => {

@@ -371,6 +371,15 @@ export class MemoryStreamBackend implements StreamBackend {
     return Promise.resolve();
   }
 
+  async deleteGroup(stream: string, group: string): Promise<boolean> {
+    this.check();
+    const s = this.broker.stream(stream, false);
+    if (s === undefined || !s.groups.delete(group)) return Promise.resolve(false);
+    // Reads blocked on the group wake and find it gone (OonaNoGroupError), as after deleteStream.
+    for (const wake of [...s.waiters]) wake();
+    return Promise.resolve(true);
+  }
+
   async readGroup(
     stream: string,
     group: string,

@@ -123,6 +123,50 @@ export interface ConsumeOptions {
   readonly types?: readonly BusMessageType[];
   /** Cancels a blocking wait (handlers already running finish). */
   readonly signal?: AbortSignal;
+  /**
+   * Consumer group to read with, instead of the client's own ({@link Oona.group}). Everything
+   * of the call happens in this group — reads, acknowledgements, claims of entries abandoned in
+   * it, retries — and the group must exist on the stream: create it with
+   * `ensureGroups({ group, streams })`. A reader that must see every entry of a stream while
+   * the client's group shares the entries among replicas (the Tamiyo policy updates) reads with
+   * a group of its own.
+   */
+  readonly group?: string;
+  /** Consumer name inside {@link group} (default: the client's {@link Oona.consumer}). */
+  readonly consumer?: string;
+}
+
+/**
+ * Options of {@link Oona.ensureGroups}: without `group`, the client's group on the catalogue
+ * and on `streams`; with `group`, that group on `streams` only (the catalogue is left alone).
+ */
+export type EnsureGroupsOptions =
+  | {
+      /** Further streams outside the catalogue (a request or reply stream) that get the client's group too. */
+      readonly streams?: readonly string[];
+      readonly group?: undefined;
+    }
+  | {
+      /** The streams that get `group`. */
+      readonly streams: readonly string[];
+      /** A group other than the client's, for consumes that pass it (see {@link ConsumeOptions.group}). */
+      readonly group: string;
+    };
+
+/** What {@link Oona.describeGroups} reports of one consumer group. */
+export interface OonaGroupState {
+  readonly name: string;
+  /** Entries delivered to the group and not yet acknowledged. */
+  readonly pending: number;
+  /** Entries not yet delivered to the group; `undefined` when the backend cannot tell. */
+  readonly lag: number | undefined;
+  /**
+   * Id of the oldest entry the group still holds back (its oldest pending entry, else its
+   * first undelivered entry), `undefined` when it holds back none. Trimming never passes it; its
+   * time part (`<ms>-…`) says how long the group has left it unread or unacknowledged, so a
+   * group whose readers are gone shows here as an ever older id.
+   */
+  readonly oldestNeededId: string | undefined;
 }
 
 /** Options for {@link Oona.subscribe}. */
@@ -204,9 +248,11 @@ export interface Oona {
    * appended after its creation). Idempotent. Plugins call it when they start.
    *
    * `options.streams` names further streams outside the catalogue (a request or reply stream a
-   * plugin publishes to with `PublishOptions.stream`) that get this client's group too.
+   * plugin publishes to with `PublishOptions.stream`) that get this client's group too. With
+   * `options.group`, that group is created on `options.streams` only, for consumes that read
+   * with it ({@link ConsumeOptions.group}).
    */
-  ensureGroups(options?: { readonly streams?: readonly string[] }): Promise<void>;
+  ensureGroups(options?: EnsureGroupsOptions): Promise<void>;
   /**
    * Publishes serialized Leyline bytes of `messageType`. Resolves true when the entry was
    * appended; false when it was dropped (backpressure), rate-limited, refused by the open
@@ -265,6 +311,19 @@ export interface Oona {
   subscribe<Desc extends BusSchema>(schema: Desc, handler: OonaMessageHandler<Desc>, options?: TypedSubscribeOptions): OonaSubscription;
   /** Unconsumed work of this client's group on `stream`: pending (delivered, unacknowledged) + not yet delivered. */
   backlog(stream: string): Promise<number>;
+  /**
+   * Every consumer group of `stream` with what it holds back (empty for a missing stream), to
+   * find groups whose readers are gone. Optional: clients without it cannot list groups.
+   */
+  describeGroups?(stream: string): Promise<readonly OonaGroupState[]>;
+  /**
+   * Removes consumer group `group` from `stream` with its pending entries (Redis
+   * `XGROUP DESTROY`), so that it no longer holds back trimming; a reader still using it sees
+   * `OonaNoGroupError`. Resolves whether the group existed. Refuses the client's own group on a
+   * catalogue stream (`OonaCatalogueStreamError`): `ensureGroups` makes that one. Optional, like
+   * {@link describeGroups}.
+   */
+  deleteGroup?(stream: string, group: string): Promise<boolean>;
   /** Raw stream length (acknowledged entries included). */
   streamLength(stream: string): Promise<number>;
   /** Counters and gauges (see docs/oona.md for the key set). */
@@ -284,12 +343,15 @@ export interface Oona {
    * Housekeeping of one stream outside the catalogue (a per-run reply stream, …), which
    * {@link housekeeping} does not visit: removes entries older than `limits.ttlMs` and beyond
    * `limits.maxLength` by the same rules, never past an entry some consumer group has not
-   * acknowledged. Resolves the count removed. Optional: clients without it leave such streams be.
+   * acknowledged (pending or not yet delivered). Resolves the count removed (0 for a missing
+   * stream). Refuses a catalogue stream (`OonaCatalogueStreamError`): `housekeeping` trims those
+   * by the configured bounds. Optional: clients without it leave such streams be.
    */
   trimStream?(stream: string, limits: { readonly ttlMs?: number | null; readonly maxLength?: number | null }): Promise<number>;
   /**
    * Deletes a stream with its entries and consumer groups, for a stream whose readers are gone
-   * (a reader still subscribed sees its group missing). Optional, like {@link trimStream}.
+   * (a reader still subscribed sees its group missing). Nothing happens for a missing stream.
+   * Refuses a catalogue stream (`OonaCatalogueStreamError`). Optional, like {@link trimStream}.
    */
   deleteStream?(stream: string): Promise<void>;
   /** Stops subscriptions (finishing in-flight handlers), flushes retries and buffered publishes, releases connections. */

@@ -71,6 +71,19 @@ const REGISTERED_TYPES: Uint8Array = (() => {
  */
 export type AnyHandler = (first: never, delivery: OonaMessage) => unknown;
 
+/** Who reads in one round: the stream, the group and consumer (the call's or the client's), and their map key. */
+interface Reader {
+  readonly stream: string;
+  readonly group: string;
+  readonly consumer: string;
+  readonly key: string;
+}
+
+/** The map key of a reader: per-reader state (claim sweeps, recovery cursors) is kept apart for each group and consumer. */
+function readerKey(stream: string, group: string, consumer: string): string {
+  return `${stream}\u0000${group}\u0000${consumer}`;
+}
+
 /** Internal options of one consume round. */
 export interface RoundOptions extends ConsumeOptions {
   /** subscribe(): the signal already follows close(). */
@@ -98,11 +111,13 @@ export interface RoundResult {
 export class Consumer {
   private readonly guard: KernelGuard;
   private readonly scheduledRetries = new Map<NodeJS.Timeout, () => Promise<void>>();
+  /** Last claim sweep per reader (see {@link readerKey}). */
   private readonly lastClaimMs = new Map<string, number>();
   /**
-   * Streams whose own pending entries are read again before new ones, with the cursor of that
-   * read: after a read or an acknowledgement failed, entries the server delivered to this
-   * consumer (or that it handled) may never have reached it, or stay unacknowledged.
+   * Readers (stream, group and consumer, see {@link readerKey}) whose own pending entries are
+   * read again before new ones, with the cursor of that read: after a read or an
+   * acknowledgement failed, entries the server delivered to this consumer (or that it handled)
+   * may never have reached it, or stay unacknowledged.
    */
   private readonly recovering = new Map<string, string>();
 
@@ -175,6 +190,7 @@ export class Consumer {
    */
   async consumeOnce(handler: AnyHandler, options: RoundOptions): Promise<RoundResult> {
     const stream = options.stream ?? this.core.streams.normal;
+    const reader = this.readerOf(stream, options);
     const count = Math.max(1, options.count ?? 10);
     if (!this.core.consumeBreaker.allow()) {
       this.core.metrics.inc('breaker_consume_open');
@@ -182,9 +198,9 @@ export class Consumer {
       return { handled: 0, denied: true };
     }
     let claimed: ReadonlyArray<StreamEntry & { deliveries: number }> = NONE;
-    if (this.core.settings.retryIdleMs > 0 && this.claimDue(stream)) claimed = await this.claimStale(stream, count);
+    if (this.core.settings.retryIdleMs > 0 && this.claimDue(reader)) claimed = await this.claimStale(reader, count);
     let own: readonly StreamEntry[] = NONE;
-    if (claimed.length < count && this.recovering.has(stream)) own = await this.readOwnPending(stream, count - claimed.length);
+    if (claimed.length < count && this.recovering.has(reader.key)) own = await this.readOwnPending(reader, count - claimed.length);
     let fresh: readonly StreamEntry[] = NONE;
     if (claimed.length + own.length < count) {
       // subscribe() passes a signal that already follows close(); a consume with its own signal follows both for this read.
@@ -192,7 +208,7 @@ export class Consumer {
         options.signal === undefined || options.closeAware === true ? undefined : followSignals([this.core.closeController.signal, options.signal]);
       const signal = followed?.signal ?? options.signal ?? this.core.closeController.signal;
       try {
-        fresh = await this.core.backend.readGroup(stream, this.core.group, this.core.consumer, {
+        fresh = await this.core.backend.readGroup(stream, reader.group, reader.consumer, {
           count: count - claimed.length - own.length,
           ...(claimed.length === 0 && own.length === 0 && options.blockMs !== undefined ? { blockMs: options.blockMs } : {}),
           signal,
@@ -205,7 +221,7 @@ export class Consumer {
             this.core.metrics.inc('consume_errors');
             this.core.consumeBreaker.recordFailure();
             // The server may have delivered entries whose reply was lost: read them back first next time.
-            this.recover(stream);
+            this.recover(reader);
           }
           if (claimed.length === 0 && own.length === 0) throw error;
         }
@@ -225,39 +241,46 @@ export class Consumer {
       // awaited (an await per message cost more than the rest of the in-memory path).
       for (let i = 0; i < claimed.length; i++) {
         const entry = claimed[i]!;
-        const ran = this.process(stream, entry, entry.deliveries, handler, options, acks);
+        const ran = this.process(reader, entry, entry.deliveries, handler, options, acks);
         if (typeof ran === 'boolean' ? ran : await ran) handled++;
         this.core.metrics.inc('redelivered_total');
       }
       for (let i = 0; i < own.length; i++) {
         // Delivered to this consumer before (its reply or acknowledgement lost): a redelivery, not another abandoned attempt.
-        const ran = this.process(stream, own[i]!, 1, handler, options, acks);
+        const ran = this.process(reader, own[i]!, 1, handler, options, acks);
         if (typeof ran === 'boolean' ? ran : await ran) handled++;
         this.core.metrics.inc('redelivered_total');
       }
       for (let i = 0; i < fresh.length; i++) {
-        const ran = this.process(stream, fresh[i]!, 1, handler, options, acks);
+        const ran = this.process(reader, fresh[i]!, 1, handler, options, acks);
         if (typeof ran === 'boolean' ? ran : await ran) handled++;
       }
     } finally {
       // Acknowledged only after every handler of the batch has returned (or its retry is queued).
       // close() waits for it among the active consumes, even when this round threw.
-      if (acks.length > 0) acked = this.trackAck(this.ackBatch(stream, acks));
+      if (acks.length > 0) acked = this.trackAck(this.ackBatch(reader, acks));
       if (acked !== undefined && options.ackInFlight !== true) await acked;
     }
     return options.ackInFlight === true && acked !== undefined ? { handled, denied: false, acked } : { handled, denied: false };
   }
 
+  /** The reader of one round: the stream, and the call's group and consumer or the client's. */
+  private readerOf(stream: string, options: ConsumeOptions): Reader {
+    const group = options.group ?? this.core.group;
+    const consumer = options.consumer ?? this.core.consumer;
+    return { stream, group, consumer, key: readerKey(stream, group, consumer) };
+  }
+
   /** XACK of a handled batch; failures are counted and logged, never thrown. */
-  private async ackBatch(stream: string, acks: readonly string[]): Promise<void> {
+  private async ackBatch(reader: Reader, acks: readonly string[]): Promise<void> {
     try {
-      await this.core.backend.ack(stream, this.core.group, acks);
+      await this.core.backend.ack(reader.stream, reader.group, acks);
     } catch (error) {
       // Unacknowledged entries stay pending: read back by this consumer's next round (or claimed after retryIdleMs).
       this.core.metrics.inc('consume_errors');
       this.core.consumeBreaker.recordFailure();
-      this.recover(stream);
-      this.core.logger?.warn('oona ack failed', { stream, count: acks.length, error: describe(error) });
+      this.recover(reader);
+      this.core.logger?.warn('oona ack failed', { stream: reader.stream, group: reader.group, count: acks.length, error: describe(error) });
     }
   }
 
@@ -267,13 +290,13 @@ export class Consumer {
     return acked.finally(() => this.core.activeConsumes.delete(acked));
   }
 
-  /** Whether the claim sweep should run on `stream` now (at most every retryIdleMs / 2, capped at 5 s). */
-  private claimDue(stream: string): boolean {
+  /** Whether the claim sweep should run for `reader` now (at most every retryIdleMs / 2, capped at 5 s). */
+  private claimDue(reader: Reader): boolean {
     const now = this.core.clock.monotonicMs();
-    const last = this.lastClaimMs.get(stream);
+    const last = this.lastClaimMs.get(reader.key);
     const interval = Math.min(5_000, Math.max(1, Math.floor(this.core.settings.retryIdleMs / 2)));
     if (last !== undefined && now - last < interval) return false;
-    this.lastClaimMs.set(stream, now);
+    this.lastClaimMs.set(reader.key, now);
     return true;
   }
 
@@ -282,15 +305,16 @@ export class Consumer {
    * failing step ends the scan and counts as a consume error; what earlier steps claimed is
    * still returned (it is this consumer's now: dropping it would leave it to the next claim).
    */
-  private async claimStale(stream: string, count: number): Promise<Array<StreamEntry & { deliveries: number }>> {
+  private async claimStale(reader: Reader, count: number): Promise<Array<StreamEntry & { deliveries: number }>> {
+    const { stream } = reader;
     const out: Array<StreamEntry & { deliveries: number }> = [];
     let cursor = ZERO_ID;
     try {
       for (let step = 0; step < 16 && out.length < count; step++) {
         const result = await this.core.backend.autoClaim(
           stream,
-          this.core.group,
-          this.core.consumer,
+          reader.group,
+          reader.consumer,
           this.core.settings.retryIdleMs,
           cursor,
           Math.min(this.core.settings.retryBatchSize, count - out.length),
@@ -309,20 +333,21 @@ export class Consumer {
     return out;
   }
 
-  /** Marks `stream` for a read of this consumer's own pending entries (from the start) before new ones. */
-  private recover(stream: string): void {
-    if (this.core.backend.readPending !== undefined && !this.recovering.has(stream)) this.recovering.set(stream, ZERO_ID);
+  /** Marks `reader` for a read of its own pending entries (from the start) before new ones. */
+  private recover(reader: Reader): void {
+    if (this.core.backend.readPending !== undefined && !this.recovering.has(reader.key)) this.recovering.set(reader.key, ZERO_ID);
   }
 
   /**
    * Reads up to `count` of this consumer's own pending entries after the recovery cursor; the
    * recovery ends when fewer come back. A failure keeps the cursor for the next round.
    */
-  private async readOwnPending(stream: string, count: number): Promise<readonly StreamEntry[]> {
-    const after = this.recovering.get(stream)!;
+  private async readOwnPending(reader: Reader, count: number): Promise<readonly StreamEntry[]> {
+    const { stream } = reader;
+    const after = this.recovering.get(reader.key)!;
     let entries: readonly StreamEntry[];
     try {
-      entries = await this.core.backend.readPending!(stream, this.core.group, this.core.consumer, after, count);
+      entries = await this.core.backend.readPending!(stream, reader.group, reader.consumer, after, count);
     } catch (error) {
       if (error instanceof OonaNoGroupError) throw error;
       this.core.metrics.inc('consume_errors');
@@ -330,8 +355,8 @@ export class Consumer {
       this.core.logger?.warn('oona pending read failed', { stream, error: describe(error) });
       return NONE;
     }
-    if (entries.length < count) this.recovering.delete(stream);
-    else this.recovering.set(stream, entries[entries.length - 1]!.id);
+    if (entries.length < count) this.recovering.delete(reader.key);
+    else this.recovering.set(reader.key, entries[entries.length - 1]!.id);
     return entries;
   }
 
@@ -351,13 +376,14 @@ export class Consumer {
    * Ids to acknowledge go to `acks`.
    */
   private process(
-    stream: string,
+    reader: Reader,
     entry: StreamEntry,
     deliveries: number,
     handler: AnyHandler,
     options: RoundOptions,
     acks: string[],
   ): boolean | Promise<boolean> {
+    const stream = reader.stream;
     const bytes = entry.fields.payload;
     if (bytes === undefined) {
       // Not an Oona entry (written by something else): there is no envelope to hand anyone.
@@ -436,9 +462,9 @@ export class Consumer {
     try {
       result = options.decodeAs === undefined ? (handler as OonaHandler)(message) : handler(decoded as never, message);
     } catch (error) {
-      return this.handlerFailed(error, stream, entry, envelope, attempt, verdict, acks);
+      return this.handlerFailed(error, reader, entry, envelope, attempt, verdict, acks);
     }
-    if (isThenable(result)) return this.settle(result, stream, entry, envelope, attempt, verdict, acks, timed ? started : -1);
+    if (isThenable(result)) return this.settle(result, reader, entry, envelope, attempt, verdict, acks, timed ? started : -1);
     verdict.commit();
     if (timed) this.core.metrics.set('consume_latency_ms', performance.now() - started);
     acks.push(entry.id);
@@ -448,7 +474,7 @@ export class Consumer {
   /** The end of {@link process} for a handler that returned a promise. `started` < 0: not timed. */
   private async settle(
     result: PromiseLike<unknown>,
-    stream: string,
+    reader: Reader,
     entry: StreamEntry,
     envelope: EnvelopeTarget,
     attempt: number,
@@ -459,7 +485,7 @@ export class Consumer {
     try {
       await result;
     } catch (error) {
-      return this.handlerFailed(error, stream, entry, envelope, attempt, verdict, acks);
+      return this.handlerFailed(error, reader, entry, envelope, attempt, verdict, acks);
     }
     verdict.commit();
     if (started >= 0) this.core.metrics.set('consume_latency_ms', performance.now() - started);
@@ -469,7 +495,7 @@ export class Consumer {
 
   private async handlerFailed(
     error: unknown,
-    stream: string,
+    reader: Reader,
     entry: StreamEntry,
     envelope: EnvelopeTarget,
     attempt: number,
@@ -478,13 +504,14 @@ export class Consumer {
   ): Promise<boolean> {
     verdict.release();
     this.core.metrics.inc('handler_failures');
-    this.core.logger?.warn('oona handler failed', { stream, messageId: entry.id, attempt, error: describe(error) });
-    await this.handleFailure(stream, entry, envelope, attempt, acks);
+    this.core.logger?.warn('oona handler failed', { stream: reader.stream, group: reader.group, messageId: entry.id, attempt, error: describe(error) });
+    await this.handleFailure(reader, entry, envelope, attempt, acks);
     return true;
   }
 
   /** Retry with backoff, or dead-letter after the last attempt (append first, then acknowledge). */
-  private async handleFailure(stream: string, entry: StreamEntry, envelope: EnvelopeTarget, attempt: number, acks: string[]): Promise<void> {
+  private async handleFailure(reader: Reader, entry: StreamEntry, envelope: EnvelopeTarget, attempt: number, acks: string[]): Promise<void> {
+    const stream = reader.stream;
     if (attempt >= this.core.settings.retryMaxAttempts) {
       if (await this.exhaust(stream, entry, envelope, attempt)) acks.push(entry.id);
       return;
@@ -494,7 +521,7 @@ export class Consumer {
       const fields = this.rewrite(envelope, attempt);
       try {
         await this.core.backend.append(stream, fields);
-        await this.core.backend.ack(stream, this.core.group, [entry.id]);
+        await this.core.backend.ack(stream, reader.group, [entry.id]);
         this.core.metrics.inc('retry_total');
       } catch (error) {
         // The original stays pending; the claim sweep redelivers it.
