@@ -102,6 +102,7 @@ export {
   emptyConsumerStats,
   PolicyUpdateConsumer,
   PolicyUpdateFanout,
+  policyUpdateGroup,
   type ConsumePolicyUpdatesOptions,
   type PolicyUpdateConsumerInit,
   type PolicyUpdateConsumerStats,

@@ -32,6 +32,8 @@ describeDeliveryScenarios(
       const backend = await connect();
       try {
         for (const s of ['normal', 'emergency', 'telemetry', 'policy', 'kr', 'kready', 'kerr', 'deadletter']) await backend.deleteStream(`${prefix}oona.${s}`);
+        // The replica scenario's service streams.
+        for (const s of [`${prefix}tamiyo.requests`, `tamiyo.replies.${prefix}r1`]) await backend.deleteStream(s);
       } finally {
         await backend.close();
       }

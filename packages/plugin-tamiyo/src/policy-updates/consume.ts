@@ -1,4 +1,4 @@
-import type { Logger, Oona, OonaMessageOf, OonaSubscription, PolicyUpdateResult } from '@esper/core';
+import { isEsperError, SystemClock, type Clock, type Logger, type Oona, type OonaMessageOf, type OonaSubscription, type PolicyUpdateResult } from '@esper/core';
 import { timestampMs } from '@bufbuild/protobuf/wkt';
 import { PolicyUpdateSchema, type BusMessageType, type PolicyUpdate } from '@esper/core/leyline';
 import { decodeBundle } from './bundle.js';
@@ -39,6 +39,12 @@ export interface ConsumePolicyUpdatesOptions {
   readonly blockMs?: number | undefined;
   /** Ends a waiting read early. */
   readonly signal?: AbortSignal | undefined;
+  /**
+   * Consumer group to read with (default: the client's, `oona.group`); it must exist on the
+   * stream (`oona.ensureGroups({ group, streams })`). {@link policyUpdateGroup} names one of
+   * this Tamiyo's own, as {@link PolicyUpdateConsumer} uses.
+   */
+  readonly group?: string | undefined;
   readonly logger?: Logger | undefined;
   /** Counters to add to (a fresh set when left out); pass the same object to every call of one consumer (it also keys the `superseded` check). */
   readonly stats?: PolicyUpdateConsumerStats | undefined;
@@ -93,15 +99,36 @@ function handlerFor(target: PolicyUpdateTarget, stats: PolicyUpdateConsumerStats
 }
 
 /**
+ * The consumer group a Tamiyo instance reads policy updates with:
+ * `<oona.group>.policy.<oona.consumer>` (decision 0064). The Oona consumer name (`oona.consumer`,
+ * default `<hostname>-<pid>`) is the instance id: replicas sharing `oona.group` to share the
+ * service's requests need distinct consumer names anyway, so each gets a group of its own and
+ * every replica sees every update.
+ */
+export function policyUpdateGroup(oona: Pick<Oona, 'group' | 'consumer'>): string {
+  return `${policyUpdateGroupPrefix(oona)}${oona.consumer}`;
+}
+
+/** The name prefix of every {@link policyUpdateGroup} of Tamiyos sharing `oona.group`: `<oona.group>.policy.`. */
+export function policyUpdateGroupPrefix(oona: Pick<Oona, 'group'>): string {
+  return `${oona.group}.policy.`;
+}
+
+/** How long a policy-update group of another instance may leave an update unread before a starting consumer deletes it, by default. */
+export const DEFAULT_STALE_POLICY_GROUP_MS = 10 * 60_000;
+
+/**
  * One read of the policy stream (the reference's `consume_policy_updates(bus, stream, count,
- * block_ms)`): reads up to `count` `PolicyUpdate`s with the client's consumer group and ingests
+ * block_ms)`): reads up to `count` `PolicyUpdate`s with the client's consumer group (or
+ * `options.group`) and ingests
  * each into `target`, one after another in arrival order, acknowledging each once its result is
  * known. Other message types on the stream are acknowledged and skipped by Oona. Resolves the
  * number of updates handed to `target`.
  *
- * The client's group must exist on the stream (`oona.ensureGroups()`); a group sees only entries
- * appended after it was created. Each group gets every update once: Tamiyos that must all see
- * every update need groups of their own (`oona.group`).
+ * The group must exist on the stream (`oona.ensureGroups()`, or `ensureGroups({ group, streams })`
+ * for another group); a group sees only entries appended after it was created. Each group gets
+ * every update once: Tamiyos that must all see every update read with groups of their own
+ * (`group: policyUpdateGroup(oona)`, as {@link PolicyUpdateConsumer} does).
  */
 export function consumePolicyUpdates(oona: Oona, target: PolicyUpdateTarget, options: ConsumePolicyUpdatesOptions = {}): Promise<number> {
   const handler = handlerFor(target, options.stats ?? emptyConsumerStats(), options.logger);
@@ -110,6 +137,7 @@ export function consumePolicyUpdates(oona: Oona, target: PolicyUpdateTarget, opt
     count: options.count ?? 10,
     blockMs: options.blockMs ?? 1000,
     ...(options.signal !== undefined ? { signal: options.signal } : {}),
+    ...(options.group !== undefined ? { group: options.group } : {}),
   });
 }
 
@@ -123,6 +151,23 @@ export interface PolicyUpdateConsumerInit {
   readonly count?: number | undefined;
   /** How long one read waits, ms (default 1000); `stop()` ends a waiting read at once. */
   readonly blockMs?: number | undefined;
+  /**
+   * Consumer group to read with (default: {@link policyUpdateGroup}, this instance's own, created
+   * at `start` and deleted at `stop`). Passing `oona.group` shares the updates among the
+   * instances of that group again, as before decision 0064's follow-up; a group passed here is
+   * never deleted.
+   */
+  readonly group?: string | undefined;
+  /**
+   * At `start`, another instance's group (named with this instance's
+   * {@link policyUpdateGroupPrefix}) that has left an update unread or unacknowledged this long,
+   * ms, is deleted: its Tamiyo is gone (a live one reads within `blockMs`), and the group would
+   * keep the policy stream from being trimmed. Default {@link DEFAULT_STALE_POLICY_GROUP_MS}; 0
+   * never deletes. Only with the default group and an Oona that can list and delete groups.
+   */
+  readonly staleGroupMs?: number | undefined;
+  /** Wall clock for the stale-group age (default: the system clock). */
+  readonly clock?: Clock | undefined;
   readonly logger?: Logger | undefined;
 }
 
@@ -133,6 +178,14 @@ export interface PolicyUpdateConsumerInit {
  * once accepted or rejected. Read errors are logged and retried with backoff by the
  * subscription. `stop()` ends the waiting read, lets the update in progress finish and resolves
  * once its acknowledgement is sent.
+ *
+ * It reads with a consumer group of this instance's own ({@link policyUpdateGroup}), so every
+ * Tamiyo — service replicas sharing `oona.group` included — ingests every update published
+ * while it runs. The group is made at `start` (at the stream's end) and deleted at `stop`;
+ * groups left by instances that died are deleted by the next instance of the same `oona.group`
+ * that starts, once stale (`staleGroupMs`). If the group disappears under a running consumer
+ * (deleted as stale during a long outage), it is made again and reading goes on from the
+ * stream's end.
  */
 export class PolicyUpdateConsumer {
   private readonly counters = emptyConsumerStats();
@@ -145,28 +198,82 @@ export class PolicyUpdateConsumer {
     return this.init.stream ?? this.init.oona.streams.policy;
   }
 
-  /** Creates the client's group on the stream (idempotent) and starts reading. */
+  /** The consumer group this consumer reads with. */
+  get group(): string {
+    return this.init.group ?? policyUpdateGroup(this.init.oona);
+  }
+
+  /** Whether the group is this instance's own (made at start, deleted at stop) rather than one passed in. */
+  private get ownsGroup(): boolean {
+    return this.init.group === undefined;
+  }
+
+  /** Deletes stale groups of gone instances (own group only), creates the group (idempotent) and starts reading. */
   async start(): Promise<void> {
     if (this.subscription !== undefined) return;
     const { oona, logger } = this.init;
-    const stream = this.stream;
-    await oona.ensureGroups(stream === oona.streams.policy ? undefined : { streams: [stream] });
+    const { stream, group } = this;
+    if (this.ownsGroup) await this.deleteStaleGroups();
+    await this.ensureGroup();
     this.subscription = oona.subscribe(PolicyUpdateSchema, handlerFor(this.init.target, this.counters, logger), {
       stream,
+      group,
       count: this.init.count ?? 10,
       blockMs: this.init.blockMs ?? 1000,
-      onError: (error) => logger?.warn('tamiyo: reading policy updates failed; retrying', { stream, error: String(error) }),
+      onError: (error) => {
+        if (isEsperError(error, 'ESPER_OONA_NO_GROUP')) {
+          logger?.warn('tamiyo: the policy-update group is gone (deleted as stale?); making it again, updates published meanwhile are not seen', { stream, group });
+          this.ensureGroup().catch((e: unknown) => logger?.warn('tamiyo: making the policy-update group again failed', { stream, group, error: String(e) }));
+          return;
+        }
+        logger?.warn('tamiyo: reading policy updates failed; retrying', { stream, group, error: String(error) });
+      },
     });
-    logger?.info('tamiyo: consuming policy updates', { stream, group: oona.group, consumer: oona.consumer });
+    logger?.info('tamiyo: consuming policy updates', { stream, group, consumer: oona.consumer });
   }
 
-  /** Stops reading; resolves when the update in progress is handled and acknowledged. Idempotent. */
+  /** Stops reading; resolves when the update in progress is handled and acknowledged, and this instance's group is deleted. Idempotent. */
   async stop(): Promise<void> {
     const subscription = this.subscription;
     if (subscription === undefined) return;
     this.subscription = undefined;
     await subscription.stop();
-    this.init.logger?.info('tamiyo: stopped consuming policy updates', { stream: subscription.stream, ...this.stats() });
+    const { oona, logger } = this.init;
+    if (this.ownsGroup && oona.deleteGroup !== undefined) {
+      try {
+        await oona.deleteGroup(subscription.stream, this.group);
+      } catch (error) {
+        // Left behind, it is deleted as stale by the next instance that starts.
+        logger?.warn('tamiyo: deleting the policy-update group failed', { stream: subscription.stream, group: this.group, error: String(error) });
+      }
+    }
+    logger?.info('tamiyo: stopped consuming policy updates', { stream: subscription.stream, ...this.stats() });
+  }
+
+  private ensureGroup(): Promise<void> {
+    const { oona } = this.init;
+    const { stream, group } = this;
+    return group === oona.group ? oona.ensureGroups(stream === oona.streams.policy ? undefined : { streams: [stream] }) : oona.ensureGroups({ group, streams: [stream] });
+  }
+
+  /** Deletes the groups of other instances of this `oona.group` that left an update unread for `staleGroupMs`. Never throws. */
+  private async deleteStaleGroups(): Promise<void> {
+    const { oona, logger } = this.init;
+    const staleMs = this.init.staleGroupMs ?? DEFAULT_STALE_POLICY_GROUP_MS;
+    if (staleMs <= 0 || oona.describeGroups === undefined || oona.deleteGroup === undefined) return;
+    const { stream, group } = this;
+    const prefix = policyUpdateGroupPrefix(oona);
+    const nowMs = (this.init.clock ?? new SystemClock()).nowMs();
+    try {
+      for (const g of await oona.describeGroups(stream)) {
+        if (!g.name.startsWith(prefix) || g.name === group || g.oldestNeededId === undefined) continue;
+        const heldMs = nowMs - entryIdMs(g.oldestNeededId);
+        if (heldMs < staleMs) continue;
+        if (await oona.deleteGroup(stream, g.name)) logger?.info('tamiyo: deleted the policy-update group of a gone instance', { stream, group: g.name, heldMs });
+      }
+    } catch (error) {
+      logger?.warn('tamiyo: looking for stale policy-update groups failed', { stream, error: String(error) });
+    }
   }
 
   /** Counters since start (a copy). */
@@ -253,6 +360,12 @@ export class PolicyUpdateFanout implements PolicyUpdateTarget {
     this.chain = next.catch(() => undefined);
     return next;
   }
+}
+
+/** The time part of a stream entry id (`<ms>-<seq>`), ms; ids too large for a number count as new. */
+function entryIdMs(id: string): number {
+  const ms = Number(id.slice(0, id.indexOf('-')));
+  return Number.isSafeInteger(ms) ? ms : Number.POSITIVE_INFINITY;
 }
 
 /** Whether an (accepted, so well-formed) update's bundle is metadata-only. */
