@@ -1,44 +1,21 @@
-// The remote-service scenarios on a real redis-server: the one the vitest global setup found or
-// started (test/setup/redis.ts), else skipped (REQUIRE_REDIS makes that an error).
-import { RedisStreamBackend } from '@esper/plugin-oona-redis';
+// The service scenarios on a real redis-server (test/redis-backend.ts), else skipped.
+import { connectRedis, deleteRedisStreams, redisAvailable } from './redis-backend.js';
 import { describeServiceScenarios } from './service-scenarios.js';
 
-const url = process.env.OONA_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
-
-async function connect(): Promise<RedisStreamBackend> {
-  const backend = new RedisStreamBackend({ url, connectTimeoutMs: 1_000, startTimeoutMs: 2_000 });
-  await backend.connect();
-  return backend;
-}
-
-async function available(): Promise<boolean> {
-  try {
-    await (await connect()).close();
-    return true;
-  } catch (error) {
-    if (process.env.REQUIRE_REDIS) throw new Error(`REQUIRE_REDIS is set but ${url} is unreachable`, { cause: error });
-    return false;
-  }
-}
-
-const skip = !(await available());
+const skip = !(await redisAvailable());
 let n = 0;
 describeServiceScenarios(
   'redis',
   {
     prefix: () => `tamiyo-service-${process.pid}-${Date.now()}-${n++}:`,
-    backend: connect,
-    cleanup: async (prefix) => {
-      const backend = await connect();
-      try {
-        // The scenarios' streams: the catalogue's, the request stream and the reply streams.
-        const names = ['normal', 'emergency', 'telemetry', 'policy', 'kr', 'kready', 'kerr'].map((s) => `${prefix}oona.${s}`);
-        names.push(`${prefix}tamiyo.requests`, ...['run-a', 'run-b', 'r'].map((r) => `tamiyo.replies.${prefix}${r}`));
-        for (const stream of names) await backend.deleteStream(stream);
-      } finally {
-        await backend.close();
-      }
-    },
+    backend: connectRedis,
+    // The scenarios' streams: the catalogue's, the request stream and the reply streams.
+    cleanup: (prefix) =>
+      deleteRedisStreams([
+        ...['normal', 'emergency', 'telemetry', 'policy', 'kr', 'kready', 'kerr'].map((s) => `${prefix}oona.${s}`),
+        `${prefix}tamiyo.requests`,
+        ...['run-a', 'run-b', 'r'].map((r) => `tamiyo.replies.${prefix}${r}`),
+      ]),
   },
   skip,
 );
