@@ -471,6 +471,9 @@ function encodeUtf8(text: string): Uint8Array {
   return textEncoder.encode(text);
 }
 
+/** Largest finite float32 (protobuf-es `FLOAT32_MAX`). */
+const FLOAT32_MAX = 3.4028234663852886e38;
+
 /** Size of the shared output buffer; a call that needed more gives its larger buffer back. */
 const SCRATCH_BYTES = 4096;
 let shared: Uint8Array | undefined = new Uint8Array(SCRATCH_BYTES);
@@ -482,9 +485,10 @@ let shared: Uint8Array | undefined = new Uint8Array(SCRATCH_BYTES);
  * message reserves one byte for its length and its body moves only when the length needs more.
  *
  * Output bytes and errors are those of `BinaryWriter`: the common values (ASCII and other
- * strings, in-range integers, doubles, booleans, byte arrays, non-negative 64-bit integers) are
- * written here; anything else (negative 64-bit values, floats, fixed-width and zigzag types,
- * values of the wrong JS type) goes through a `BinaryWriter`, which validates and encodes it.
+ * strings, in-range integers, doubles, in-range floats, booleans, byte arrays, non-negative
+ * 64-bit integers) are written here; anything else (negative 64-bit values, fixed-width and
+ * zigzag types, values of the wrong JS type) goes through a `BinaryWriter`, which validates and
+ * encodes it.
  */
 class DeterministicWriter {
   private buf: Uint8Array;
@@ -650,7 +654,14 @@ class DeterministicWriter {
   }
 
   float(value: number): this {
-    return this.viaBinaryWriter((w) => w.float(value));
+    // BinaryWriter refuses finite numbers outside the float32 range (and non-numbers).
+    if (typeof value !== 'number' || value > FLOAT32_MAX || value < -FLOAT32_MAX) {
+      if (typeof value !== 'number' || Number.isFinite(value)) return this.viaBinaryWriter((w) => w.float(value));
+    }
+    this.ensure(4);
+    this.view.setFloat32(this.pos, value, true);
+    this.pos += 4;
+    return this;
   }
 
   fixed32(value: number): this {

@@ -159,6 +159,17 @@ describe('toDeterministicBinary', () => {
       expect(() => toDeterministicBinary(AdaptationCommandSchema, bad)).toThrow(/AdaptationCommand\.version/);
       expect(hex(toDeterministicBinary(AdaptationCommandSchema, c))).toBe(hex(toBinary(AdaptationCommandSchema, c)));
     }
+    for (const value of [0.1, -0, Number.NaN, Infinity, -Infinity, 3.4028234663852886e38, -1e-45, 1e39]) {
+      const c = create(AdaptationCommandSchema, { payload: { case: 'seedOperation', value: { parameters: { p: value } } } });
+      let expected: string;
+      try {
+        expected = hex(toBinary(AdaptationCommandSchema, c));
+      } catch {
+        expect(() => toDeterministicBinary(AdaptationCommandSchema, c), String(value)).toThrow(/invalid float32/);
+        continue;
+      }
+      expect(hex(toDeterministicBinary(AdaptationCommandSchema, c)), String(value)).toBe(expected);
+    }
     for (const step of [0n, 1n, 127n, 128n, 2n ** 53n - 1n, 2n ** 53n, 2n ** 64n - 1n]) {
       const packet = create(SystemStatePacketSchema, { globalStep: step, packetId: long(140, 'p') });
       expect(hex(toDeterministicBinary(SystemStatePacketSchema, packet)), String(step)).toBe(hex(toBinary(SystemStatePacketSchema, packet)));
