@@ -48,10 +48,31 @@ export function annotateCoverage(command: AdaptationCommand, coverage: Coverage)
   const a = command.annotations;
   a.feature_coverage ??= averageCoverage(coverage).toFixed(3);
   if (a.coverage_map === undefined) {
-    const json = JSON.stringify(Object.fromEntries(coverage));
+    const json = derivedOf(coverage).mapJson;
     if (json.length <= COVERAGE_MAP_MAX_CHARS) a.coverage_map = json;
   }
   a.coverage_types ??= JSON.stringify(typedCoverage(coverage));
+}
+
+/** What the annotations and the packet derive from one coverage map, computed once per map. */
+interface CoverageDerived {
+  /** `JSON.stringify(Object.fromEntries(coverage))`. */
+  readonly mapJson: string;
+  /** {@link typedCoverage}'s entries. */
+  readonly typed: readonly (readonly [string, number])[];
+}
+
+// Coverage maps from a build are never modified, and a steady run's builds share one
+// (decision 0063, GC pressure): derive once per map.
+const derived = new WeakMap<Coverage, CoverageDerived>();
+
+function derivedOf(coverage: Coverage): CoverageDerived {
+  let d = derived.get(coverage);
+  if (d === undefined) {
+    d = { mapJson: JSON.stringify(Object.fromEntries(coverage)), typed: Object.entries(typedCoverage(coverage)) };
+    derived.set(coverage, d);
+  }
+  return d;
 }
 
 /** Per-type coverage with `edges.layer_connects` present (0 when the build had no such key). */
@@ -141,7 +162,7 @@ export function gnnDecisionTelemetry(input: GnnTelemetryInput, clock: Clock): Te
   );
   if (input.coverage.size > 0) {
     metrics.push({ name: 'tamiyo.gnn.feature_coverage', value: averageCoverage(input.coverage), unit: 'ratio' });
-    for (const [type, value] of Object.entries(typedCoverage(input.coverage))) metrics.push({ name: `tamiyo.gnn.feature_coverage.${type}`, value, unit: 'ratio' });
+    for (const [type, value] of derivedOf(input.coverage).typed) metrics.push({ name: `tamiyo.gnn.feature_coverage.${type}`, value, unit: 'ratio' });
   } else {
     metrics.push({ name: 'tamiyo.gnn.feature_coverage.edges.layer_connects', value: 0, unit: 'ratio' });
   }

@@ -170,20 +170,36 @@ const num = (v: unknown, fallback = 0): number => (typeof v === 'number' && Numb
 const has = (o: object, k: string): boolean => Object.prototype.hasOwnProperty.call(o, k) && (o as Record<string, unknown>)[k] !== undefined;
 const clamp = (v: number, lo: number, hi: number): number => Math.min(hi, Math.max(lo, v));
 
-/** Builds a relation's edge arrays from a flat list `[s0, d0, a0, a1, a2, s1, …]`. */
-function edgesFrom(flat: readonly number[]): RelationEdges {
-  const count = flat.length / (2 + EDGE_ATTR_DIM);
-  const src = new Int32Array(count);
-  const dst = new Int32Array(count);
-  const attr = new Float32Array(count * EDGE_ATTR_DIM);
-  for (let e = 0, o = 0; e < count; e++, o += 5) {
-    src[e] = flat[o] as number;
-    dst[e] = flat[o + 1] as number;
-    attr[e * 3] = flat[o + 2] as number;
-    attr[e * 3 + 1] = flat[o + 3] as number;
-    attr[e * 3 + 2] = flat[o + 4] as number;
+/** An empty relation (its arrays have no elements to change), shared by every build. */
+const NO_EDGES: RelationEdges = Object.freeze({ count: 0, src: new Int32Array(0), dst: new Int32Array(0), attr: new Float32Array(0) });
+
+/**
+ * The relations' edge arrays from flat lists `[s0, d0, a0, a1, a2, s1, …]` (`lengths[r]` numbers
+ * of `lists[r]` are used): one `src`, one `dst` and one `attr` array for the whole build, each
+ * relation a view of its part (three array buffers per build, not three per relation).
+ */
+function edgesFrom(lists: readonly (readonly number[])[], lengths: Int32Array): RelationEdges[] {
+  let total = 0;
+  for (let r = 0; r < lists.length; r++) total += (lengths[r] as number) / (2 + EDGE_ATTR_DIM);
+  const srcAll = new Int32Array(total);
+  const dstAll = new Int32Array(total);
+  const attrAll = new Float32Array(total * EDGE_ATTR_DIM);
+  const edges = new Array<RelationEdges>(lists.length);
+  let e = 0;
+  for (let r = 0; r < lists.length; r++) {
+    const flat = lists[r] as readonly number[];
+    const count = (lengths[r] as number) / (2 + EDGE_ATTR_DIM);
+    const first = e;
+    for (let i = 0, o = 0; i < count; i++, o += 5, e++) {
+      srcAll[e] = flat[o] as number;
+      dstAll[e] = flat[o + 1] as number;
+      attrAll[e * 3] = flat[o + 2] as number;
+      attrAll[e * 3 + 1] = flat[o + 3] as number;
+      attrAll[e * 3 + 2] = flat[o + 4] as number;
+    }
+    edges[r] = count === 0 ? NO_EDGES : { count, src: srcAll.subarray(first, e), dst: dstAll.subarray(first, e), attr: attrAll.subarray(first * EDGE_ATTR_DIM, e * EDGE_ATTR_DIM) };
   }
-  return { count, src, dst, attr };
+  return edges;
 }
 
 /**
@@ -202,8 +218,23 @@ export class PolicyGraphBuilder {
   readonly maxParameters: number;
   readonly normaliser: FeatureNormaliser;
   readonly registries: GraphRegistries;
-  private readonly present = new Map<string, number>();
-  private readonly observed = new Map<string, number>();
+  // Coverage bookkeeping without per-build Maps (decision 0063, GC pressure): every key gets a
+  // slot once; a build counts into the slots and lists them in first-observed order.
+  private readonly slotOf = new Map<string, number>();
+  private readonly slotKeys: string[] = [];
+  private observedN = new Int32Array(64);
+  private presentN = new Int32Array(64);
+  private seenIn = new Int32Array(64);
+  private order = new Int32Array(64);
+  private orderLength = 0;
+  private builds = 0;
+  /** The previous build's coverage, returned again while the values are the same. */
+  private lastCoverage: Map<string, number> | undefined;
+  private lastOrder = new Int32Array(0);
+  private lastValues = new Float64Array(0);
+  // Edge lists, kept (and their capacity) from build to build; `edgeLengths[r]` numbers are this build's.
+  private readonly edgeLists: number[][] = RELATIONS.map(() => []);
+  private readonly edgeLengths = new Int32Array(RELATIONS.length);
 
   constructor(options: PolicyGraphBuilderOptions = {}) {
     this.maxLayers = options.maxLayers ?? 3;
@@ -214,14 +245,78 @@ export class PolicyGraphBuilder {
   }
 
   private cover(key: string, isPresent: boolean): void {
-    this.observed.set(key, (this.observed.get(key) ?? 0) + 1);
-    if (isPresent) this.present.set(key, (this.present.get(key) ?? 0) + 1);
+    let slot = this.slotOf.get(key);
+    if (slot === undefined) {
+      slot = this.slotKeys.length;
+      this.slotKeys.push(key);
+      this.slotOf.set(key, slot);
+      if (slot >= this.observedN.length) this.growSlots(2 * this.observedN.length);
+    }
+    if (this.seenIn[slot] !== this.builds) {
+      this.seenIn[slot] = this.builds;
+      this.observedN[slot] = 0;
+      this.presentN[slot] = 0;
+      this.order[this.orderLength++] = slot;
+    }
+    this.observedN[slot]!++;
+    if (isPresent) this.presentN[slot]!++;
+  }
+
+  private growSlots(size: number): void {
+    const grow = (a: Int32Array) => {
+      const b = new Int32Array(size);
+      b.set(a);
+      return b;
+    };
+    this.observedN = grow(this.observedN);
+    this.presentN = grow(this.presentN);
+    this.seenIn = grow(this.seenIn);
+    this.order = grow(this.order);
+  }
+
+  /**
+   * This build's per-key coverage (`present / observed`) in first-observed order. The previous
+   * build's map is returned when every key and value is the same (a coverage map is never
+   * modified), so steady-state decisions share one map and what is derived from it.
+   */
+  private coverage(): Coverage {
+    const n = this.orderLength;
+    const last = this.lastCoverage;
+    let same = last !== undefined && this.lastOrder.length === n;
+    const values = this.lastValues.length === n ? this.lastValues : new Float64Array(n);
+    const order = this.lastOrder.length === n ? this.lastOrder : new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      const slot = this.order[i] as number;
+      const value = (this.presentN[slot] as number) / (this.observedN[slot] as number);
+      if (same && (order[i] !== slot || values[i] !== value)) same = false;
+      order[i] = slot;
+      values[i] = value;
+    }
+    this.lastOrder = order;
+    this.lastValues = values;
+    if (same && last !== undefined) return last;
+    const coverage = new Map<string, number>();
+    for (let i = 0; i < n; i++) coverage.set(this.slotKeys[order[i] as number] as string, values[i] as number);
+    this.lastCoverage = coverage;
+    return coverage;
+  }
+
+  private push(r: number, s: number, d: number, a0: number, a1: number, a2: number): void {
+    const list = this.edgeLists[r] as number[];
+    const n = this.edgeLengths[r] as number;
+    list[n] = s;
+    list[n + 1] = d;
+    list[n + 2] = a0;
+    list[n + 3] = a1;
+    list[n + 4] = a2;
+    this.edgeLengths[r] = n + 5;
   }
 
   /** Builds the graph of `packet` with `blueprintId` as its blueprint node. */
   build(packet: SystemStatePacket, blueprintId: string, metadata: BlueprintMetadata = EMPTY_META): PolicyGraph {
-    this.present.clear();
-    this.observed.clear();
+    this.builds++;
+    this.orderLength = 0;
+    this.edgeLengths.fill(0);
     const norm = this.normaliser;
     const run = packet.trainingRunId || 'run';
     const metrics = packet.trainingMetrics;
@@ -435,8 +530,7 @@ export class PolicyGraphBuilder {
     const ld = (l: number) => (l + 1) / Math.max(1, L);
     const ar = (a: number) => (a + 1) / Math.max(1, A);
     const pr = (p: number) => (p + 1) / Math.max(1, P);
-    const lists: number[][] = RELATIONS.map(() => []);
-    const push = (r: number, s: number, d: number, a0: number, a1: number, a2: number) => void lists[r]!.push(s, d, a0, a1, a2);
+    const push = (r: number, s: number, d: number, a0: number, a1: number, a2: number) => this.push(r, s, d, a0, a1, a2);
     for (let i = 0; i < S; i++) {
       push(R.influences, 0, i, 1, stageNorm[i]!, seedRisk[i]!);
       push(R.reports, i, 0, 1, stageNorm[i]!, seedRisk[i]!);
@@ -493,7 +587,7 @@ export class PolicyGraphBuilder {
       const [s, d] = pair;
       if (Number.isInteger(s) && Number.isInteger(d) && s! >= 0 && s! < L && d! >= 0 && d! < L) push(R.connects, s!, d!, ld(s!), ld(d!), risk);
     }
-    if (lists[R.connects]!.length === 0) for (let l = 0; l + 1 < L; l++) push(R.connects, l, l + 1, ld(l), ld(l + 1), risk);
+    if (this.edgeLengths[R.connects] === 0) for (let l = 0; l + 1 < L; l++) push(R.connects, l, l + 1, ld(l), ld(l + 1), risk);
 
     // Seed monitors (19/20): explicit pairs, else each passing seed watches its depth's layer.
     if (S > 0 && L > 0) {
@@ -528,11 +622,12 @@ export class PolicyGraphBuilder {
       }
     }
 
-    const edges = lists.map(edgesFrom);
-    for (const [key, r] of EDGE_COVERAGE) this.cover(key, edges[r]!.count > 0);
-
-    const coverage = new Map<string, number>();
-    for (const [key, n] of this.observed) coverage.set(key, (this.present.get(key) ?? 0) / n);
+    const edges = edgesFrom(this.edgeLists, this.edgeLengths);
+    for (let i = 0; i < EDGE_COVERAGE.length; i++) {
+      const [key, r] = EDGE_COVERAGE[i]!;
+      this.cover(key, edges[r]!.count > 0);
+    }
+    const coverage = this.coverage();
 
     return {
       counts: { global: 1, seed: S, blueprint: 1, layer: L, activation: A, parameter: P },
@@ -563,6 +658,19 @@ export function coverageTypes(coverage: Coverage): Record<string, number> {
     sums.set(family, entry);
   }
   return Object.fromEntries([...sums].map(([k, [s, n]]) => [k, s / n]));
+}
+
+/** JSON of {@link coverageTypes}, computed once per coverage map (decision 0063, GC pressure). */
+const typesJson = new WeakMap<Coverage, string>();
+
+/** `JSON.stringify(coverageTypes(coverage))`, remembered for the map (maps from a build are never modified). */
+export function coverageTypesJson(coverage: Coverage): string {
+  let json = typesJson.get(coverage);
+  if (json === undefined) {
+    json = JSON.stringify(coverageTypes(coverage));
+    typesJson.set(coverage, json);
+  }
+  return json;
 }
 
 /** Mean of the per-key coverage (0 when empty). */

@@ -11,7 +11,7 @@ import {
   type AdaptationCommand,
   type SystemStatePacket,
 } from '@esper/core/leyline';
-import { averageCoverage, coverageTypes, type PolicyGraph } from '../graph/builder.js';
+import { averageCoverage, coverageTypesJson, type PolicyGraph } from '../graph/builder.js';
 import { BLENDING_METHODS } from '../graph/registry.js';
 import { TAMIYO_ISSUER } from '../heuristic/commands.js';
 
@@ -148,7 +148,7 @@ export function neutralDecision(ctx: Omit<DecodeContext, 'graph'> & { graph?: Po
 
 function addCoverage(annotations: Record<string, string>, graph: PolicyGraph): void {
   annotations.feature_coverage = averageCoverage(graph.coverage).toFixed(3);
-  annotations.coverage_types = JSON.stringify(coverageTypes(graph.coverage));
+  annotations.coverage_types = coverageTypesJson(graph.coverage);
 }
 
 /**

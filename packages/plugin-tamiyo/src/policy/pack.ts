@@ -190,7 +190,9 @@ export function packGraph(graph: PolicyGraph, dims: PolicyDims = REFERENCE_DIMS,
         const to = edges.dst[i]!;
         qsrc.set(e, qBase[s] + j * sStride + sb);
         qdst.set(e, qBase[d] + to * dStride + db);
-        attr.set(edges.attr.subarray(i * EDGE_ATTR_DIM, (i + 1) * EDGE_ATTR_DIM), (e * L + slot) * EDGE_ATTR_DIM);
+        const from = i * EDGE_ATTR_DIM;
+        const to0 = (e * L + slot) * EDGE_ATTR_DIM;
+        for (let c = 0; c < EDGE_ATTR_DIM; c++) attr[to0 + c] = edges.attr[from + c]!;
         const sg = segBase + to;
         seg.set(e, sg);
         const row = mBase[s] + (j * mStride + sb) * heads;
