@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { create } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { LeylineSigner, ManualClock } from '@esper/core';
-import { FaultInjectingBackend, OonaClient } from '@esper/core/oona';
+import type { OonaClient } from '@esper/core/oona';
 import { silentLogger } from '@esper/core/testing';
 import {
   FieldReportOutcome,
@@ -14,8 +14,8 @@ import {
   type MessagePriority,
   type TelemetryPacket,
 } from '@esper/core/leyline';
-import { MemoryBroker } from '@esper/plugin-oona-memory';
 import { afterEach, describe, expect, test } from 'vitest';
+import { reportBus } from './report-bus.js';
 import {
   FIELD_REPORT_INDEX_FILE,
   FIELD_REPORT_WINDOWS_FILE,
@@ -33,23 +33,8 @@ afterEach(async () => {
   await Promise.allSettled(open.splice(0).map((o) => o.close()));
 });
 
-/** An Oona client on an in-process broker, with fault injection; `published()` lists the report ids on the bus. */
-async function bus(clock: ManualClock) {
-  const broker = new MemoryBroker(clock);
-  const faults = new FaultInjectingBackend(broker.backend());
-  const settings = { group: 'tamiyo', consumer: 'c1', retryBackoffMs: 0, publishRetryBufferSize: 0, messageTtlMs: null };
-  const oona = new OonaClient({ backend: faults, clock, settings });
-  const reader = new OonaClient({ backend: broker.backend(), clock, settings: { ...settings, group: 'reader' } });
-  await oona.ensureGroups();
-  await reader.ensureGroups();
-  open.push(oona, reader);
-  const seen: string[] = [];
-  const published = async (): Promise<string[]> => {
-    while ((await reader.consume(FieldReportSchema, (r) => void seen.push(r.reportId), { count: 100 })) > 0);
-    return [...seen];
-  };
-  return { oona, faults, published };
-}
+/** The reports' bus (test/report-bus.ts), closed after each test. */
+const bus = (clock: ManualClock) => reportBus(clock, open);
 
 /** A lifecycle and a heuristic controller recording into it, on one directory and clock. */
 async function service(dir: string, clock: ManualClock, settings: Partial<FieldReportSettings>, oona?: OonaClient) {

@@ -2,11 +2,11 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LeylineSigner, ManualClock } from '@esper/core';
-import { FaultInjectingBackend, OonaClient } from '@esper/core/oona';
+import type { OonaClient } from '@esper/core/oona';
 import { silentLogger } from '@esper/core/testing';
-import { CommandType, FieldReportOutcome, FieldReportSchema, type FieldReport } from '@esper/core/leyline';
-import { MemoryBroker } from '@esper/plugin-oona-memory';
+import { CommandType, FieldReportOutcome, type FieldReport } from '@esper/core/leyline';
 import { afterEach, describe, expect, test } from 'vitest';
+import { reportBus } from './report-bus.js';
 import type { PolicyRunnerFactory } from '../src/backends/onnx-backend.js';
 import { onnxRunnerFactory } from '../src/backends/onnx-backend.js';
 import { FIELD_REPORT_INDEX_FILE, FieldReportLifecycle, oonaFieldReportPublisher, signPolicyUpdate, type FieldReportSettings } from '../src/index.js';
@@ -17,23 +17,8 @@ afterEach(async () => {
   await Promise.allSettled(open.splice(0).map((o) => ('close' in o ? o.close() : o.dispose())));
 });
 
-/** An Oona client on an in-process broker with fault injection; `published()` lists every report id on the bus, in order. */
-async function bus(clock: ManualClock) {
-  const broker = new MemoryBroker(clock);
-  const faults = new FaultInjectingBackend(broker.backend());
-  const settings = { group: 'tamiyo', consumer: 'c1', retryBackoffMs: 0, publishRetryBufferSize: 0, messageTtlMs: null };
-  const oona = new OonaClient({ backend: faults, clock, settings });
-  const reader = new OonaClient({ backend: broker.backend(), clock, settings: { ...settings, group: 'reader' } });
-  await oona.ensureGroups();
-  await reader.ensureGroups();
-  open.push(oona, reader);
-  const seen: string[] = [];
-  const published = async (): Promise<string[]> => {
-    while ((await reader.consume(FieldReportSchema, (r) => void seen.push(r.reportId), { count: 100 })) > 0);
-    return [...seen];
-  };
-  return { oona, faults, published };
-}
+/** The reports' bus (test/report-bus.ts), closed after each test. */
+const bus = (clock: ManualClock) => reportBus(clock, open);
 
 /** A field-report lifecycle and a GNN controller recording into it (the plugin's wiring), on one directory and clock. */
 async function service(dir: string, clock: ManualClock, settings: Partial<FieldReportSettings>, oona?: OonaClient, createRunner?: PolicyRunnerFactory) {
