@@ -17,6 +17,7 @@ import {
 import { HeuristicController, RemoteController, TamiyoService } from '../src/index.js';
 import { ARCHITECTURE_VERSION, initPolicyWeights } from '../src/policy/architecture.js';
 import { encodePolicyWeights } from '../src/policy/weights.js';
+import { prefixedStreams } from './oona-streams.js';
 import { SECRET, SMALL, gnnHarness } from './gnn-harness.js';
 import { policyStatePacket } from './policy-packet.js';
 
@@ -85,14 +86,7 @@ export function describeDeliveryScenarios(name: string, target: DeliveryTarget, 
         settings: {
           group,
           consumer: `${group}-1`,
-          normalStream: `${prefix}oona.normal`,
-          emergencyStream: `${prefix}oona.emergency`,
-          telemetryStream: `${prefix}oona.telemetry`,
-          policyStream: `${prefix}oona.policy`,
-          kernelRequestStream: `${prefix}oona.kr`,
-          kernelReadyStream: `${prefix}oona.kready`,
-          kernelErrorStream: `${prefix}oona.kerr`,
-          deadLetterStream: `${prefix}oona.deadletter`,
+          ...prefixedStreams(prefix),
           retryBackoffMs: 0,
           ...extra,
         },

@@ -12,7 +12,7 @@ describeServiceScenarios(
     // The scenarios' streams: the catalogue's, the request stream and the reply streams.
     cleanup: (prefix) =>
       deleteRedisStreams([
-        ...['normal', 'emergency', 'telemetry', 'policy', 'kr', 'kready', 'kerr'].map((s) => `${prefix}oona.${s}`),
+        ...['normal', 'emergency', 'telemetry', 'policy', 'kr', 'kready', 'kerr', 'deadletter'].map((s) => `${prefix}oona.${s}`),
         `${prefix}tamiyo.requests`,
         ...['run-a', 'run-b', 'r'].map((r) => `tamiyo.replies.${prefix}${r}`),
       ]),

@@ -18,6 +18,7 @@ import {
   type RemoteOptions,
   type ServiceOptions,
 } from '../src/index.js';
+import { prefixedStreams } from './oona-streams.js';
 import { flat, packet, summary, type EpochSpec } from './packets.js';
 
 /** Makes a fresh backend on the suite's store; `prefix` keeps one test's streams apart from another's. */
@@ -91,13 +92,7 @@ export function describeServiceScenarios(name: string, target: ServiceScenarioTa
         settings: {
           group,
           consumer,
-          normalStream: `${prefix}oona.normal`,
-          emergencyStream: `${prefix}oona.emergency`,
-          telemetryStream: `${prefix}oona.telemetry`,
-          policyStream: `${prefix}oona.policy`,
-          kernelRequestStream: `${prefix}oona.kr`,
-          kernelReadyStream: `${prefix}oona.kready`,
-          kernelErrorStream: `${prefix}oona.kerr`,
+          ...prefixedStreams(prefix),
           retryBackoffMs: 0,
           ...extra,
         },
