@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { create } from '@bufbuild/protobuf';
 import { LeylineSigner, SystemClock } from '@esper/core';
 import { SeedStateSchema, SystemStatePacketSchema, type SystemStatePacket } from '@esper/core/leyline';
-import { OnnxPolicyBackend, GnnController, type PolicyDevice, PolicyGraphBuilder, hmacCommandSigning, initPolicyWeights, packGraph, policyParameterCount, warmUpGraph } from '../src/index.js';
+import { OnnxPolicyBackend, GnnController, PackScratch, type PolicyDevice, PolicyGraphBuilder, hmacCommandSigning, initPolicyWeights, packGraph, policyParameterCount, warmUpGraph } from '../src/index.js';
 
 const arg = (name: string, fallback: string): string => {
   const i = process.argv.indexOf(`--${name}`);
@@ -90,13 +90,15 @@ async function main(): Promise<void> {
     const inference: number[] = [];
     const build: number[] = [];
     const builder = new PolicyGraphBuilder();
+    // Reused feed buffers, as the controller's (each run below settles before the next pack).
+    const scratch = new PackScratch();
     for (let i = 0; i < runs + 20; i++) {
       const p = packet(seeds, i);
       let s = performance.now();
       await controller.evaluateStep(p);
       const d = performance.now() - s;
       s = performance.now();
-      const feeds = packGraph(builder.build(p, 'BP001'));
+      const feeds = packGraph(builder.build(p, 'BP001'), undefined, scratch);
       const b = performance.now() - s;
       s = performance.now();
       await controller.session.runFeeds(feeds);

@@ -161,7 +161,7 @@ export {
   type PolicyWeightSpec,
 } from './policy/architecture.js';
 export { POLICY_OUTPUTS, buildPolicyGraph, type PolicyOutputName } from './policy/graph.js';
-export { packGraph, warmUpGraph, type PolicyFeeds } from './policy/pack.js';
+export { PackScratch, packGraph, warmUpGraph, type PolicyFeeds } from './policy/pack.js';
 export { POLICY_ACTIONS, decodeDecision, neutralDecision, type DecodeContext, type LastAction, type PolicyDecision, type PolicyOutputs } from './policy/decode.js';
 export { canonicalWeightName, checkPolicyWeights, encodePolicyWeights, loadPolicyWeights, policyWeightsFromSafetensors, savePolicyWeights } from './policy/weights.js';
 export { PolicyBackendError, PolicyWeightsError } from './policy/errors.js';
