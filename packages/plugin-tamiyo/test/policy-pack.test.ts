@@ -6,10 +6,12 @@ import { create } from '@bufbuild/protobuf';
 import { SeedStateSchema, SystemStatePacketSchema, type SystemStatePacket } from '@esper/core/leyline';
 import { Prng } from '@esper/onnx';
 import { describe, expect, test } from 'vitest';
+import type { AdaptationCommand } from '@esper/core/leyline';
 import { PolicyGraphBuilder, type BlueprintMetadata, type PolicyGraph, type RelationEdges } from '../src/graph/builder.js';
 import { EDGE_ATTR_DIM, FEATURE_DIMS, NODE_TYPES, RELATIONS, type NodeType } from '../src/graph/schema.js';
 import { REFERENCE_DIMS, type PolicyDims } from '../src/policy/architecture.js';
 import { PackScratch, packGraph, type PolicyFeeds } from '../src/policy/pack.js';
+import { gnnHarness, statePacket } from './gnn-harness.js';
 
 const SMALL: PolicyDims = { ...REFERENCE_DIMS, heads: 2 };
 
@@ -118,5 +120,32 @@ describe('PolicyGraphBuilder reuse', () => {
     expect(other.coverage).not.toBe(first.coverage);
     expect([...first.coverage]).toEqual(snapshot);
     expect([...other.coverage]).not.toEqual(snapshot);
+  });
+});
+
+describe('GnnController feed buffers', () => {
+  /** What a decision decided, without its id, time and signature. */
+  const decided = (c: AdaptationCommand) => {
+    const { signature: _signature, ...annotations } = c.annotations;
+    return { type: c.commandType, target: c.targetSeedId, annotations };
+  };
+
+  test.each([true, false])('overlapping decisions (worker: %s) each run on their own feeds: the same commands as one after another', async (worker) => {
+    const packets = [statePacket([1, 3], 2, 0.4), statePacket([1, 1, 3, 1, 2], 3, 0.35), statePacket([2, 1, 1], 4, 0.3)];
+    const sequential = await gnnHarness({ worker, blueprints: ['BP001'] });
+    const overlapping = await gnnHarness({ worker, blueprints: ['BP001'] });
+    try {
+      const one: AdaptationCommand[] = [];
+      for (const p of packets) one.push(await sequential.controller.evaluateEpoch(p));
+      // All three are packed before the first run settles: the second and third get fresh arrays.
+      const all = await Promise.all(packets.map((p) => overlapping.controller.evaluateEpoch(p)));
+      expect(all.map(decided)).toEqual(one.map(decided));
+      // And once they have settled, the next decision reuses the scratch again.
+      const next = statePacket([1, 3, 3], 5, 0.3);
+      expect(decided(await overlapping.controller.evaluateEpoch(next))).toEqual(decided(await sequential.controller.evaluateEpoch(next)));
+    } finally {
+      await sequential.controller.dispose();
+      await overlapping.controller.dispose();
+    }
   });
 });
