@@ -1,6 +1,8 @@
-import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import { clearField, clone, create, fromBinary, toBinary, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
+import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import {
   AttributeProto_AttributeType,
+  GraphProtoSchema,
   ModelProtoSchema,
   TensorProtoSchema,
   type AttributeProto,
@@ -103,12 +105,12 @@ function extraDomains(graph: Graph, found = new Set<string>()): Set<string> {
   return found;
 }
 
-/**
- * Converts a graph to an ONNX `ModelProto` message (IR version 10, the graph's opset; version 1
- * of every other operator domain its nodes use).
- */
-export function toModelProto(graph: Graph, options: SerializeOptions = {}): ModelProto {
-  const skip = new Set(options.includeInputParameterValues ? [] : [...graph.parameters].filter(([, k]) => k === 'input').map(([n]) => n));
+/** Input parameters whose start values are left out of the initializers (see {@link SerializeOptions}). */
+function skippedParameters(graph: Graph, options: SerializeOptions): Set<string> {
+  return new Set(options.includeInputParameterValues ? [] : [...graph.parameters].filter(([, k]) => k === 'input').map(([n]) => n));
+}
+
+function modelProto(graph: Graph, skip: ReadonlySet<string>): ModelProto {
   const metadata = new Map(graph.metadata);
   if (graph.parameters.size > 0) metadata.set(PARAMETERS_METADATA_KEY, JSON.stringify(Object.fromEntries(graph.parameters)));
   return create(ModelProtoSchema, {
@@ -120,9 +122,94 @@ export function toModelProto(graph: Graph, options: SerializeOptions = {}): Mode
   });
 }
 
+/**
+ * Converts a graph to an ONNX `ModelProto` message (IR version 10, the graph's opset; version 1
+ * of every other operator domain its nodes use).
+ */
+export function toModelProto(graph: Graph, options: SerializeOptions = {}): ModelProto {
+  return modelProto(graph, skippedParameters(graph, options));
+}
+
 /** Serializes a graph to ONNX `ModelProto` bytes, ready for ONNX Runtime. Deterministic. */
 export function serializeModel(graph: Graph, options: SerializeOptions = {}): Uint8Array {
   return toBinary(ModelProtoSchema, toModelProto(graph, options));
+}
+
+/** Options of {@link serializeModelChunked}. */
+export interface ChunkedSerializeOptions extends SerializeOptions {
+  /**
+   * Initializer bytes encoded (and later copied into the result) between two yields. Default
+   * 4 MiB. A single initializer larger than this is still encoded in one piece.
+   */
+  readonly chunkBytes?: number;
+  /** Awaited between chunks. Default: one `setImmediate` turn, so timers and I/O run in between. */
+  readonly yieldControl?: () => Promise<void>;
+}
+
+/** Default {@link ChunkedSerializeOptions.chunkBytes}: 4 MiB. */
+export const DEFAULT_SERIALIZE_CHUNK_BYTES = 4 * 1024 * 1024;
+
+function nextMacrotask(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** Bytes of the fields of `message` whose numbers pass `keep` (fields are written in number order). */
+function encodeFields<Desc extends DescMessage>(schema: Desc, message: MessageShape<Desc>, keep: (fieldNo: number) => boolean): Uint8Array {
+  const part = clone(schema, message);
+  for (const field of schema.fields) if (!keep(field.number)) clearField(part, field);
+  return toBinary(schema, part);
+}
+
+/**
+ * {@link serializeModel} for large models on a thread that must stay responsive: the same bytes
+ * (byte for byte), but initializers are encoded a few MiB at a time with a yield in between, so
+ * no single synchronous stretch handles more than about `chunkBytes` of weights (plus one
+ * initializer). Protobuf writes the fields of a message in field-number order, so the model is
+ * the fields before `graph`, the graph (its fields before the initializers, each initializer,
+ * the fields after), then the fields after `graph`.
+ */
+export async function serializeModelChunked(graph: Graph, options: ChunkedSerializeOptions = {}): Promise<Uint8Array> {
+  const chunkBytes = options.chunkBytes ?? DEFAULT_SERIALIZE_CHUNK_BYTES;
+  const pause = options.yieldControl ?? nextMacrotask;
+  const skip = skippedParameters(graph, options);
+  // The model with no initializers at all: small, so encoded in one go.
+  const bare = modelProto(graph, new Set(graph.initializers.keys()));
+  const bareGraph = bare.graph!;
+  const graphNo = ModelProtoSchema.field.graph!.number;
+  const initializerNo = GraphProtoSchema.field.initializer!.number;
+  const pieces: Uint8Array[] = [encodeFields(GraphProtoSchema, bareGraph, (n) => n < initializerNo)];
+  let pending = 0;
+  for (const [name, t] of graph.initializers) {
+    if (skip.has(name)) continue;
+    if (pending >= chunkBytes) {
+      pending = 0;
+      await pause();
+    }
+    const piece = toBinary(GraphProtoSchema, create(GraphProtoSchema, { initializer: [tensorProto(name, t)] }));
+    pieces.push(piece);
+    pending += piece.byteLength;
+  }
+  pieces.push(encodeFields(GraphProtoSchema, bareGraph, (n) => n > initializerNo));
+  const graphBytes = pieces.reduce((sum, p) => sum + p.byteLength, 0);
+  const parts = [
+    encodeFields(ModelProtoSchema, bare, (n) => n < graphNo),
+    new BinaryWriter().tag(graphNo, WireType.LengthDelimited).uint32(graphBytes).finish(),
+    ...pieces,
+    encodeFields(ModelProtoSchema, bare, (n) => n > graphNo),
+  ];
+  const out = new Uint8Array(parts.reduce((sum, p) => sum + p.byteLength, 0));
+  let at = 0;
+  pending = 0;
+  for (const p of parts) {
+    if (pending >= chunkBytes) {
+      pending = 0;
+      await pause();
+    }
+    out.set(p, at);
+    at += p.byteLength;
+    pending += p.byteLength;
+  }
+  return out;
 }
 
 function parseTensor(t: TensorProto): TensorData {

@@ -1,5 +1,5 @@
 import { isEsperError } from '@esper/core';
-import { serializeModel } from '@esper/onnx';
+import { serializeModelChunked } from '@esper/onnx';
 import type { OnnxPolicyBackend, OnnxPolicySession } from '../backends/onnx-backend.js';
 import type { PolicyGraphBuilder } from '../graph/builder.js';
 import { ARCHITECTURE_VERSION, type PolicyDims } from '../policy/architecture.js';
@@ -32,6 +32,11 @@ export interface CandidateContext {
   readonly dims: PolicyDims;
   readonly backend: OnnxPolicyBackend;
   readonly builder: PolicyGraphBuilder;
+  /**
+   * Awaited between the synchronous stretches of the preparation (and between the model
+   * serializer's chunks), so queued decisions run in between. Default: one `setImmediate` turn.
+   */
+  readonly yieldControl?: () => Promise<void>;
 }
 
 /** Output sizes of a run on the warm-up graph (one node per type), by output name. */
@@ -84,12 +89,14 @@ export async function preparePolicySession(payload: PolicyPayload, ctx: Candidat
       if (isEsperError(error)) throw new PolicyValidationError('shape_mismatch', error.message, { cause: error });
       throw error;
     }
-    // Each step holds the main thread (≈ 0.1–0.3 s at the reference size): decisions run in between.
-    await yieldToDecisions();
+    // Mapping and folding each hold the main thread (≈ 0.05–0.15 s at the reference size), so
+    // decisions run in between; the model (≈ 26 MB) is written a few MB at a time (decision 0062).
+    const pause = ctx.yieldControl ?? yieldToDecisions;
+    await pause();
     const graph = buildPolicyGraph(params, ctx.dims);
-    await yieldToDecisions();
-    model = serializeModel(graph);
-    await yieldToDecisions();
+    await pause();
+    model = await serializeModelChunked(graph, { yieldControl: pause });
+    await pause();
   } else {
     model = payload.model;
   }

@@ -1,0 +1,53 @@
+import { DEFAULT_SERIALIZE_CHUNK_BYTES, serializeModel, serializeModelChunked } from '@esper/onnx';
+import { describe, expect, test } from 'vitest';
+import { OnnxPolicyBackend } from '../src/backends/onnx-backend.js';
+import { PolicyGraphBuilder } from '../src/graph/builder.js';
+import { preparePolicySession } from '../src/gnn/policy-owner.js';
+import { parseSafetensors } from '../src/policy-updates/formats.js';
+import { ARCHITECTURE_VERSION, REFERENCE_DIMS, initPolicyWeights } from '../src/policy/architecture.js';
+import { buildPolicyGraph } from '../src/policy/graph.js';
+import { encodePolicyWeights } from '../src/policy/weights.js';
+
+// A full-size (reference dims) policy: the model the P3 update path writes is ≈ 26 MB.
+// Timing is not asserted (a loaded CI machine would make it flaky): the tests pin the structure
+// that keeps each synchronous stretch short, the number of yields. Decision 0062 has the
+// measured stalls.
+describe('full-size GNN policy updates do not block decisions for the whole model write', () => {
+  const weights = initPolicyWeights(21, REFERENCE_DIMS);
+  const graph = buildPolicyGraph(weights, REFERENCE_DIMS);
+  const sync = serializeModel(graph);
+  const largest = Math.max(...[...graph.initializers.values()].map((t) => t.data.byteLength));
+
+  test('the chunked writer gives the bytes of serializeModel on the real policy model', async () => {
+    let yields = 0;
+    const chunked = await serializeModelChunked(graph, { yieldControl: async () => void yields++ });
+    expect(chunked.byteLength).toBeGreaterThan(20_000_000);
+    expect(Buffer.from(chunked).equals(Buffer.from(sync))).toBe(true);
+    // Encoding and copying each pause at least once per (chunk + one initializer + headers).
+    const perStretch = DEFAULT_SERIALIZE_CHUNK_BYTES + largest + 4096;
+    expect(yields).toBeGreaterThanOrEqual(2 * Math.floor(sync.byteLength / perStretch));
+  });
+
+  test('preparing a full-size safetensors update yields between stages and inside the model write', async () => {
+    const backend = new OnnxPolicyBackend({ devices: ['cpu'], worker: false });
+    const payload = {
+      format: 'safetensors' as const,
+      weights: parseSafetensors(encodePolicyWeights(weights, REFERENCE_DIMS)),
+      header: { architecture_version: ARCHITECTURE_VERSION },
+    } as Parameters<typeof preparePolicySession>[0];
+    let yields = 0;
+    const session = await preparePolicySession(payload, {
+      dims: REFERENCE_DIMS,
+      backend,
+      builder: new PolicyGraphBuilder(),
+      yieldControl: async () => void yields++,
+    });
+    try {
+      // Three stage boundaries (after mapping, after folding, after writing) plus the writer's own.
+      const perStretch = DEFAULT_SERIALIZE_CHUNK_BYTES + largest + 4096;
+      expect(yields).toBeGreaterThanOrEqual(3 + 2 * Math.floor(sync.byteLength / perStretch));
+    } finally {
+      await session.dispose();
+    }
+  });
+});
