@@ -4,8 +4,9 @@ import { OnnxPolicyBackend } from '../src/backends/onnx-backend.js';
 import { PolicyGraphBuilder } from '../src/graph/builder.js';
 import { preparePolicySession } from '../src/gnn/policy-owner.js';
 import { parseSafetensors } from '../src/policy-updates/formats.js';
-import { ARCHITECTURE_VERSION, REFERENCE_DIMS, initPolicyWeights } from '../src/policy/architecture.js';
-import { buildPolicyGraph } from '../src/policy/graph.js';
+import { RELATIONS } from '../src/graph/schema.js';
+import { ARCHITECTURE_VERSION, REFERENCE_DIMS, initPolicyWeights, policyWeightSpecs } from '../src/policy/architecture.js';
+import { DEFAULT_FOLD_CHUNK_BYTES, buildPolicyGraph, buildPolicyGraphAsync } from '../src/policy/graph.js';
 import { encodePolicyWeights } from '../src/policy/weights.js';
 
 // A full-size (reference dims) policy: the model the P3 update path writes is ≈ 26 MB.
@@ -17,6 +18,11 @@ describe('full-size GNN policy updates do not block decisions for the whole mode
   const graph = buildPolicyGraph(weights, REFERENCE_DIMS);
   const sync = serializeModel(graph);
   const largest = Math.max(...[...graph.initializers.values()].map((t) => t.data.byteLength));
+  // The folding yields every DEFAULT_FOLD_CHUNK_BYTES of weights (one weight is never split);
+  // a lower bound on the bytes it folds: every SAGE weight (lin_l and lin_r, per relation and layer).
+  const largestWeight = 4 * Math.max(...policyWeightSpecs(REFERENCE_DIMS).map((s) => s.dims.reduce((a, b) => a * b, 1)));
+  const sageBytes = 2 * RELATIONS.length * 2 * 4 * REFERENCE_DIMS.sageHidden ** 2;
+  const foldYields = Math.floor(sageBytes / (DEFAULT_FOLD_CHUNK_BYTES + largestWeight));
 
   test('the chunked writer gives the bytes of serializeModel on the real policy model', async () => {
     let yields = 0;
@@ -26,6 +32,14 @@ describe('full-size GNN policy updates do not block decisions for the whole mode
     // Encoding and copying each pause at least once per (chunk + one initializer + headers).
     const perStretch = DEFAULT_SERIALIZE_CHUNK_BYTES + largest + 4096;
     expect(yields).toBeGreaterThanOrEqual(2 * Math.floor(sync.byteLength / perStretch));
+  });
+
+  test('the chunked folding gives the graph of buildPolicyGraph (same model bytes) and yields every few MB', async () => {
+    let yields = 0;
+    const chunked = await buildPolicyGraphAsync(weights, REFERENCE_DIMS, { yieldControl: async () => void yields++ });
+    expect(Buffer.from(serializeModel(chunked)).equals(Buffer.from(sync))).toBe(true);
+    expect(foldYields).toBeGreaterThan(4);
+    expect(yields).toBeGreaterThanOrEqual(foldYields);
   });
 
   test('preparing a full-size safetensors update yields between stages and inside the model write', async () => {
@@ -43,9 +57,9 @@ describe('full-size GNN policy updates do not block decisions for the whole mode
       yieldControl: async () => void yields++,
     });
     try {
-      // Three stage boundaries (after mapping, after folding, after writing) plus the writer's own.
+      // Three stage boundaries (after mapping, after folding, after writing) plus the folding's and the writer's own.
       const perStretch = DEFAULT_SERIALIZE_CHUNK_BYTES + largest + 4096;
-      expect(yields).toBeGreaterThanOrEqual(3 + 2 * Math.floor(sync.byteLength / perStretch));
+      expect(yields).toBeGreaterThanOrEqual(3 + foldYields + 2 * Math.floor(sync.byteLength / perStretch));
     } finally {
       await session.dispose();
     }

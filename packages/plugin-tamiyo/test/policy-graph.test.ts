@@ -2,12 +2,12 @@
 // MatMuls filled by packGraph) against the unfolded float64 reference on random graphs: random
 // node counts (empty layer/activation/parameter types included), random edges with repeats,
 // relations left empty at random, and a graph with no edges at all.
-import { OnnxRuntime, Prng, type OnnxSession } from '@esper/onnx';
+import { OnnxRuntime, ParameterSet, Prng, serializeModel, type OnnxSession } from '@esper/onnx';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { PolicyGraph, RelationEdges } from '../src/graph/builder.js';
 import { EDGE_ATTR_DIM, FEATURE_DIMS, NODE_TYPES, RELATIONS, type NodeType } from '../src/graph/schema.js';
 import { REFERENCE_DIMS, initPolicyWeights, type PolicyDims } from '../src/policy/architecture.js';
-import { POLICY_OUTPUTS, buildPolicyGraph } from '../src/policy/graph.js';
+import { POLICY_OUTPUTS, buildPolicyGraph, buildPolicyGraphAsync } from '../src/policy/graph.js';
 import { packGraph } from '../src/policy/pack.js';
 import { referenceForward } from './reference-gnn.js';
 
@@ -99,5 +99,21 @@ describe('folded policy graph vs the unfolded reference', () => {
     const graph = randomGraph(3, 1);
     expect(graph.edges.every((e) => e.count === 0)).toBe(true);
     expect(await worstDifference(graph)).toBeLessThan(1e-4);
+  });
+});
+
+describe('buildPolicyGraphAsync (the update path, decision 0062)', () => {
+  test('gives the bytes of buildPolicyGraph, yielding after every weight when chunkBytes is 1', async () => {
+    let yields = 0;
+    const graph = await buildPolicyGraphAsync(weights, SMALL, { chunkBytes: 1, yieldControl: async () => void yields++ });
+    expect(Buffer.from(serializeModel(graph)).equals(Buffer.from(serializeModel(buildPolicyGraph(weights, SMALL))))).toBe(true);
+    // At least one yield per encoder and per SAGE weight (lin_l and lin_r of every relation, both layers).
+    expect(yields).toBeGreaterThanOrEqual(NODE_TYPES.length + 2 * 2 * RELATIONS.length);
+  });
+
+  test('a missing weight rejects with the typed error of the synchronous build', async () => {
+    const partial = new ParameterSet([...weights].filter(([name]) => name !== 'value_head.bias'));
+    expect(() => buildPolicyGraph(partial, SMALL)).toThrow(/value_head\.bias/);
+    await expect(buildPolicyGraphAsync(partial, SMALL)).rejects.toMatchObject({ code: 'ESPER_TAMIYO_POLICY_WEIGHTS' });
   });
 });

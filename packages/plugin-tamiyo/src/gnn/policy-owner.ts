@@ -3,7 +3,7 @@ import { serializeModelChunked } from '@esper/onnx';
 import type { OnnxPolicyBackend, OnnxPolicySession } from '../backends/onnx-backend.js';
 import type { PolicyGraphBuilder } from '../graph/builder.js';
 import { ARCHITECTURE_VERSION, type PolicyDims } from '../policy/architecture.js';
-import { buildPolicyGraph, type PolicyOutputName } from '../policy/graph.js';
+import { buildPolicyGraphAsync, type PolicyOutputName } from '../policy/graph.js';
 import { packGraph, warmUpGraph } from '../policy/pack.js';
 import { policyWeightsFromSafetensors } from '../policy/weights.js';
 import { PolicyValidationError } from '../policy-updates/errors.js';
@@ -33,8 +33,9 @@ export interface CandidateContext {
   readonly backend: OnnxPolicyBackend;
   readonly builder: PolicyGraphBuilder;
   /**
-   * Awaited between the synchronous stretches of the preparation (and between the model
-   * serializer's chunks), so queued decisions run in between. Default: one `setImmediate` turn.
+   * Awaited between the synchronous stretches of the preparation (and between the chunks of the
+   * weight folding and of the model serializer), so queued decisions run in between. Default:
+   * one `setImmediate` turn.
    */
   readonly yieldControl?: () => Promise<void>;
 }
@@ -89,11 +90,11 @@ export async function preparePolicySession(payload: PolicyPayload, ctx: Candidat
       if (isEsperError(error)) throw new PolicyValidationError('shape_mismatch', error.message, { cause: error });
       throw error;
     }
-    // Mapping and folding each hold the main thread (≈ 0.05–0.15 s at the reference size), so
-    // decisions run in between; the model (≈ 26 MB) is written a few MB at a time (decision 0062).
+    // Mapping holds the main thread (≈ 0.05 s at the reference size), so decisions run after it;
+    // the weights are folded and the model (≈ 26 MB) written a few MB at a time (decision 0062).
     const pause = ctx.yieldControl ?? yieldToDecisions;
     await pause();
-    const graph = buildPolicyGraph(params, ctx.dims);
+    const graph = await buildPolicyGraphAsync(params, ctx.dims, { yieldControl: pause });
     await pause();
     model = await serializeModelChunked(graph, { yieldControl: pause });
     await pause();

@@ -48,19 +48,21 @@ function weight(params: ParameterSet, name: string, dims: readonly number[]): Fl
   return t.data;
 }
 
-/** Adds `scale · Wᵀ` (W is `[out, in]`) into `dst` `[in, cols]` at column `col`. */
-function addTransposed(dst: Float32Array, cols: number, col: number, w: Float32Array, out: number, inW: number, scale = 1): void {
+/** Adds `scale · Wᵀ` (W is `[out, in]`) into `dst` `[in, cols]` at column `col`; returns the bytes of `W` folded. */
+function addTransposed(dst: Float32Array, cols: number, col: number, w: Float32Array, out: number, inW: number, scale = 1): number {
   for (let o = 0; o < out; o++) {
     const row = o * inW;
     for (let i = 0; i < inW; i++) dst[i * cols + col + o]! += scale * (w[row + i] as number);
   }
+  return w.byteLength;
 }
 
 /**
  * Attention vector folded into its projection: `A[d, h] = Σ_c W[h·C + c, d] · att[h, c]`
- * (`W` `[H·C, in]`, `att` `[1, H, C]`), written into `dst` `[in, cols]` at column `col`.
+ * (`W` `[H·C, in]`, `att` `[1, H, C]`), written into `dst` `[in, cols]` at column `col`; returns
+ * the bytes of `W` folded.
  */
-function addAttention(dst: Float32Array, cols: number, col: number, w: Float32Array, att: Float32Array, heads: number, C: number, inW: number): void {
+function addAttention(dst: Float32Array, cols: number, col: number, w: Float32Array, att: Float32Array, heads: number, C: number, inW: number): number {
   for (let h = 0; h < heads; h++) {
     for (let c = 0; c < C; c++) {
       const a = att[h * C + c] as number;
@@ -68,6 +70,7 @@ function addAttention(dst: Float32Array, cols: number, col: number, w: Float32Ar
       for (let d = 0; d < inW; d++) dst[d * cols + col + h]! += a * (w[row + d] as number);
     }
   }
+  return w.byteLength;
 }
 
 /**
@@ -94,6 +97,62 @@ function addAttention(dst: Float32Array, cols: number, col: number, w: Float32Ar
  * @throws {@link PolicyWeightsError} (`ESPER_TAMIYO_POLICY_WEIGHTS`) when a weight is missing or misshapen.
  */
 export function buildPolicyGraph(params: ParameterSet, dims: PolicyDims = REFERENCE_DIMS): Graph {
+  const steps = policyGraphSteps(params, dims);
+  for (;;) {
+    const step = steps.next();
+    if (step.done === true) return step.value;
+  }
+}
+
+/** Options of {@link buildPolicyGraphAsync}. */
+export interface BuildPolicyGraphOptions {
+  /**
+   * Weight bytes folded between two yields. Default {@link DEFAULT_FOLD_CHUNK_BYTES}. One weight
+   * is always folded in one piece (the largest at the reference size is 512 KiB).
+   */
+  readonly chunkBytes?: number;
+  /** Awaited between chunks. Default: one `setImmediate` turn, so timers and I/O run in between. */
+  readonly yieldControl?: () => Promise<void>;
+}
+
+/** Default {@link BuildPolicyGraphOptions.chunkBytes}: 2 MiB. */
+export const DEFAULT_FOLD_CHUNK_BYTES = 2 * 1024 * 1024;
+
+/**
+ * {@link buildPolicyGraph} in pieces: the same folds in the same order, giving the same graph,
+ * with `yieldControl` awaited each time about `chunkBytes` of weights have been folded, so a
+ * full-size build (≈ 55 MB of weights) does not hold the event loop in one stretch
+ * (decision 0062). Used on the policy-update path; startup keeps the synchronous build.
+ *
+ * @throws {@link PolicyWeightsError} (`ESPER_TAMIYO_POLICY_WEIGHTS`) when a weight is missing or misshapen.
+ */
+export async function buildPolicyGraphAsync(params: ParameterSet, dims: PolicyDims = REFERENCE_DIMS, options: BuildPolicyGraphOptions = {}): Promise<Graph> {
+  const chunkBytes = options.chunkBytes ?? DEFAULT_FOLD_CHUNK_BYTES;
+  const pause = options.yieldControl ?? nextTurn;
+  const steps = policyGraphSteps(params, dims);
+  let pending = 0;
+  for (;;) {
+    const step = steps.next();
+    if (step.done === true) return step.value;
+    pending += step.value;
+    if (pending >= chunkBytes) {
+      pending = 0;
+      await pause();
+    }
+  }
+}
+
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * The body of {@link buildPolicyGraph}: yields the bytes of each encoder, SAGE and GAT projection
+ * weight right after folding it (the small edge-attention and head weights are folded without a
+ * yield), and returns the built graph. A yield changes nothing the graph builder sees, so
+ * both drivers build the same graph.
+ */
+function* policyGraphSteps(params: ParameterSet, dims: PolicyDims): Generator<number, Graph, void> {
   for (const spec of policyWeightSpecs(dims)) weight(params, spec.name, spec.dims);
   const H = dims.sageHidden;
   const C = dims.gatHidden;
@@ -113,17 +172,17 @@ export function buildPolicyGraph(params: ParameterSet, dims: PolicyDims = REFERE
   const blueprintRow = i64('blueprint_row', [1]);
 
   // ---- encoders: Linear → GELU → LayerNorm, per type
-  let h = Object.fromEntries(
-    NODE_TYPES.map((t) => {
-      const f = FEATURE_DIMS[t];
-      const w = new Float32Array(f * H);
-      addTransposed(w, H, 0, weight(params, `encoders.${t}.linear.weight`, [H, f]), H, f);
-      const lin = x[t].matmul(constant(`fold/encoder/${t}/w`, [f, H], w)).add(constant(`fold/encoder/${t}/b`, [H], weight(params, `encoders.${t}.linear.bias`, [H])));
-      const gamma = constant(`fold/encoder/${t}/gamma`, [H], weight(params, `encoders.${t}.norm.weight`, [H]));
-      const beta = constant(`fold/encoder/${t}/beta`, [H], weight(params, `encoders.${t}.norm.bias`, [H]));
-      return [t, layerNorm(lin.gelu(), gamma, beta, { epsilon: 1e-5 })];
-    }),
-  ) as Record<NodeType, Tensor>;
+  const encoded = {} as Record<NodeType, Tensor>;
+  for (const t of NODE_TYPES) {
+    const f = FEATURE_DIMS[t];
+    const w = new Float32Array(f * H);
+    yield addTransposed(w, H, 0, weight(params, `encoders.${t}.linear.weight`, [H, f]), H, f);
+    const lin = x[t].matmul(constant(`fold/encoder/${t}/w`, [f, H], w)).add(constant(`fold/encoder/${t}/b`, [H], weight(params, `encoders.${t}.linear.bias`, [H])));
+    const gamma = constant(`fold/encoder/${t}/gamma`, [H], weight(params, `encoders.${t}.norm.weight`, [H]));
+    const beta = constant(`fold/encoder/${t}/beta`, [H], weight(params, `encoders.${t}.norm.bias`, [H]));
+    encoded[t] = layerNorm(lin.gelu(), gamma, beta, { epsilon: 1e-5 });
+  }
+  let h = encoded;
   let all = concat(NODE_TYPES.map((t) => h[t]), 0);
 
   const split = (full: Tensor, width: number): Record<NodeType, Tensor> => {
@@ -136,21 +195,21 @@ export function buildPolicyGraph(params: ParameterSet, dims: PolicyDims = REFERE
   for (let k = 0; k < 2; k++) {
     const tables: Tensor[] = [];
     const bias = new Float32Array(NODE_TYPES.length * H);
-    NODE_TYPES.forEach((t, ti) => {
+    for (const [ti, t] of NODE_TYPES.entries()) {
       const srcRels = layout.sage.srcRelations[t];
       const cols = (srcRels.length + 1) * H;
       const w = new Float32Array(H * cols);
-      srcRels.forEach((r, b) => addTransposed(w, cols, b * H, weight(params, `_sage_layers.${k}.convs.${RELATIONS[r]!.key}.lin_l.weight`, [H, H]), H, H));
+      for (const [b, r] of srcRels.entries()) yield addTransposed(w, cols, b * H, weight(params, `_sage_layers.${k}.convs.${RELATIONS[r]!.key}.lin_l.weight`, [H, H]), H, H);
       const into = layout.relationsInto[t];
       for (const rel of RELATIONS) {
         if (rel.dst !== t) continue;
         const p = `_sage_layers.${k}.convs.${rel.key}`;
-        addTransposed(w, cols, srcRels.length * H, weight(params, `${p}.lin_r.weight`, [H, H]), H, H, 1 / into);
+        yield addTransposed(w, cols, srcRels.length * H, weight(params, `${p}.lin_r.weight`, [H, H]), H, H, 1 / into);
         const b = weight(params, `${p}.lin_l.bias`, [H]);
         for (let i = 0; i < H; i++) bias[ti * H + i]! += (b[i] as number) / into;
       }
       tables.push(reshape(h[t].matmul(constant(`fold/sage${k}/${t}/w`, [H, cols], w)), [-1, H]));
-    });
+    }
     tables.push(constant(`fold/sage${k}/bias`, [NODE_TYPES.length, H], bias));
     all = sageAdj.matmul(concat(tables, 0)).gelu().add(all);
     h = split(all, H);
@@ -175,30 +234,32 @@ export function buildPolicyGraph(params: ParameterSet, dims: PolicyDims = REFERE
     const qTables: Tensor[] = [];
     const mTables: Tensor[] = [];
     const bias = new Float32Array(NODE_TYPES.length * C);
-    NODE_TYPES.forEach((t, ti) => {
+    for (const [ti, t] of NODE_TYPES.entries()) {
       const srcRels = gl.srcRelations[t];
       const dstRels = gl.dstRelations[t];
       const p = (r: number) => `_gat_layers.${k}.convs.${RELATIONS[r]!.key}`;
       if (srcRels.length + dstRels.length > 0) {
         const cols = (srcRels.length + dstRels.length) * heads;
         const a = new Float32Array(inW * cols);
-        srcRels.forEach((r, b) => addAttention(a, cols, b * heads, weight(params, `${p(r)}.lin_src.weight`, [heads * C, inW]), weight(params, `${p(r)}.att_src`, [1, heads, C]), heads, C, inW));
-        dstRels.forEach((r, b) =>
-          addAttention(a, cols, (srcRels.length + b) * heads, weight(params, `${p(r)}.lin_dst.weight`, [heads * C, inW]), weight(params, `${p(r)}.att_dst`, [1, heads, C]), heads, C, inW),
-        );
+        for (const [b, r] of srcRels.entries()) {
+          yield addAttention(a, cols, b * heads, weight(params, `${p(r)}.lin_src.weight`, [heads * C, inW]), weight(params, `${p(r)}.att_src`, [1, heads, C]), heads, C, inW);
+        }
+        for (const [b, r] of dstRels.entries()) {
+          yield addAttention(a, cols, (srcRels.length + b) * heads, weight(params, `${p(r)}.lin_dst.weight`, [heads * C, inW]), weight(params, `${p(r)}.att_dst`, [1, heads, C]), heads, C, inW);
+        }
         qTables.push(reshape(h[t].matmul(constant(`fold/gat${k}/${t}/att`, [inW, cols], a)), [-1, heads]));
       }
       if (srcRels.length > 0) {
         const cols = srcRels.length * heads * C;
         const w = new Float32Array(inW * cols);
-        srcRels.forEach((r, b) => addTransposed(w, cols, b * heads * C, weight(params, `${p(r)}.lin_src.weight`, [heads * C, inW]), heads * C, inW));
+        for (const [b, r] of srcRels.entries()) yield addTransposed(w, cols, b * heads * C, weight(params, `${p(r)}.lin_src.weight`, [heads * C, inW]), heads * C, inW);
         mTables.push(reshape(h[t].matmul(constant(`fold/gat${k}/${t}/msg`, [inW, cols], w)), [-1, C]));
       }
       for (const r of dstRels) {
         const b = weight(params, `${p(r)}.bias`, [C]);
         for (let i = 0; i < C; i++) bias[ti * C + i]! += (b[i] as number) / layout.relationsInto[t];
       }
-    });
+    }
     // Edge attention folded per live relation into one [L·8, heads] matrix; each edge's attribute
     // row sits in its relation's block of `attr` (zeros elsewhere), so one MatMul gives every term.
     const edgeAtt = new Float32Array(L * EDGE_ATTR_DIM * heads);
