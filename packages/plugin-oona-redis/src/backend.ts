@@ -623,8 +623,8 @@ export class RedisStreamBackend implements StreamBackend {
     });
   }
 
-  async createGroup(stream: string, group: string): Promise<void> {
-    await this.command(['XGROUP', 'CREATE', stream, group, '$', 'MKSTREAM']);
+  async createGroup(stream: string, group: string, startId?: string): Promise<void> {
+    await this.command(['XGROUP', 'CREATE', stream, group, startId ?? '$', 'MKSTREAM']);
   }
 
   async deleteGroup(stream: string, group: string): Promise<boolean> {

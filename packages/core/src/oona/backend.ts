@@ -112,8 +112,13 @@ export interface StreamBackend {
   groups(stream: string): Promise<readonly GroupInfo[]>;
   /** Smallest pending id of the group (`XPENDING` summary), undefined when nothing is pending. Throws OonaNoGroupError. */
   oldestPending(stream: string, group: string): Promise<string | undefined>;
-  /** `XGROUP CREATE stream group $ MKSTREAM`. Throws OonaBusyGroupError when it exists. */
-  createGroup(stream: string, group: string): Promise<void>;
+  /**
+   * `XGROUP CREATE stream group $ MKSTREAM`: the group gets the entries appended from now on.
+   * With `startId`, it gets the entries after that id instead (`XGROUP CREATE stream group
+   * <startId> MKSTREAM`; the client passes an id it read as the stream's newest earlier). Throws
+   * OonaBusyGroupError when it exists.
+   */
+  createGroup(stream: string, group: string, startId?: string): Promise<void>;
   /**
    * Optional: `XGROUP DESTROY stream group` — removes the group with its pending entries and
    * consumers; a blocked read of the group ends (with no entries, or OonaNoGroupError). Resolves

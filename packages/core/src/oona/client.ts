@@ -35,7 +35,7 @@ import { Publisher } from './client/publisher.js';
 import { Subscriptions } from './client/subscriptions.js';
 import { Housekeeper } from './client/trim.js';
 import { OonaBackendError, OonaBusyGroupError, OonaCatalogueStreamError, OonaUnroutableError } from './errors.js';
-import { nextStreamId } from './ids.js';
+import { nextStreamId, ZERO_ID } from './ids.js';
 import { OONA_COUNTERS } from './metrics.js';
 import type { OonaSettings } from './settings.js';
 
@@ -80,9 +80,17 @@ export class OonaClient implements Oona {
 
   async ensureGroups(options?: EnsureGroupsOptions): Promise<void> {
     this.core.assertOpen();
-    // Another group goes on the named streams only; the client's own on the catalogue too.
-    const streams = options?.group === undefined ? this.catalogue() : [];
+    // Another group goes on the named streams only; the client's own on the catalogue too, except
+    // the policy stream: there it is made by the first consume with it (nothing else reads it with
+    // this group, and a group nobody reads holds back trimming), starting after today's newest id.
+    const deferred = options?.group === undefined ? this.policyOnly() : [];
+    const streams = options?.group === undefined ? this.catalogue().filter((s) => !deferred.includes(s)) : [];
     for (const extra of options?.streams ?? []) if (!streams.includes(extra)) streams.push(extra);
+    for (const stream of deferred) {
+      if (streams.includes(stream) || this.core.deferredGroups.has(stream)) continue;
+      const [top] = await this.core.backend.range(stream, '+', '-', 1, true);
+      this.core.deferredGroups.set(stream, top?.id ?? ZERO_ID);
+    }
     const group = options?.group ?? this.core.group;
     for (const stream of streams) {
       try {
@@ -90,6 +98,8 @@ export class OonaClient implements Oona {
       } catch (error) {
         if (!(error instanceof OonaBusyGroupError)) throw error;
       }
+      // Named explicitly: the client's group exists now.
+      if (group === this.core.group) this.core.deferredGroups.delete(stream);
     }
   }
 
@@ -257,6 +267,13 @@ export class OonaClient implements Oona {
     if (this.catalogue().includes(stream)) throw new OonaCatalogueStreamError('deleteStream', stream);
     await this.core.backend.deleteStream(stream);
     this.housekeeper.forget(stream);
+  }
+
+  /** The policy stream, unless another catalogue role shares its name (then it is read with the client's group anyway). */
+  private policyOnly(): string[] {
+    const s = this.core.streams;
+    const others = [s.normal, s.emergency, s.telemetry, s.kernelRequests, s.kernelReady, s.kernelErrors, s.deadLetter];
+    return others.includes(s.policy) ? [] : [s.policy];
   }
 
   /** The catalogue's streams: the working streams and the dead letter (a new array). */

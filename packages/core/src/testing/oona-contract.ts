@@ -1226,9 +1226,9 @@ export function describeOonaContract(name: string, factory: OonaContractFactory,
       const policy = stream('policy');
       await r1.ensureGroups({ group: 'replicas.policy.r1', streams: [policy] });
       await r2.ensureGroups({ group: 'replicas.policy.r2', streams: [policy] });
-      // Only the named streams get such a group.
+      // Only the named streams get such a group; the client's group is not made on the policy stream until it reads there.
       expect((await r1.describeGroups(stream('normal'))).map((g) => g.name)).toEqual(['replicas']);
-      expect((await r1.describeGroups(policy)).map((g) => g.name).sort()).toEqual(['replicas', 'replicas.policy.r1', 'replicas.policy.r2']);
+      expect((await r1.describeGroups(policy)).map((g) => g.name).sort()).toEqual(['replicas.policy.r1', 'replicas.policy.r2']);
 
       const update = create(PolicyUpdateSchema, { version: 1, policyId: 'p-1' });
       expect(await r1.publishMessage(PolicyUpdateSchema, update)).toBe(true);
@@ -1245,10 +1245,8 @@ export function describeOonaContract(name: string, factory: OonaContractFactory,
       expect(await r2.consume(B.handler, { count: 10 })).toBe(2);
       expect(new Set([...A.seen, ...B.seen].map((m) => m.messageId)).size).toBe(4);
       // Each per-call group acknowledged in its own group: nothing is held back there.
-      for (const g of await r1.describeGroups(policy)) {
-        if (g.name !== 'replicas') expect(g).toMatchObject({ pending: 0, lag: 0, oldestNeededId: undefined });
-      }
-      // The client's group on the policy stream was not read: it still holds the update back.
+      for (const g of await r1.describeGroups(policy)) expect(g).toMatchObject({ pending: 0, lag: 0, oldestNeededId: undefined });
+      // The client's group on the policy stream was never read, so it does not exist: its backlog is the stream's length.
       expect(await r1.backlog(policy)).toBe(1);
       // A group that does not exist is the usual error.
       await expect(r1.consume(() => undefined, { group: 'nobody' })).rejects.toMatchObject({ code: 'ESPER_OONA_NO_GROUP' });
@@ -1341,6 +1339,31 @@ export function describeOonaContract(name: string, factory: OonaContractFactory,
       // No bound, or a missing stream: nothing to do.
       expect(await oona.trimStream(own, {})).toBe(0);
       expect(await oona.trimStream(stream('missing'), { ttlMs: 1, maxLength: 1 })).toBe(0);
+    });
+
+    it('the client group on the policy stream is made by its first reader: a client that never reads it does not hold back its trimming', async () => {
+      const policy = stream('policy');
+      // A trainer that only publishes updates, and a reader of the policy stream with another group.
+      const { oona: trainer } = await client({ messageTtlMs: 1 });
+      await trainer.publish(BusMessageType.SYSTEM_STATE, state(99), { stream: policy });
+      const { oona: reader } = await client({ group: 'reader' });
+      expect(await trainer.describeGroups(policy)).toEqual([]);
+      for (let i = 0; i < 3; i++) await trainer.publish(BusMessageType.SYSTEM_STATE, state(i), { stream: policy });
+      // The reader's group starts where its ensureGroups() ran, not at its first read: it gets the three published since.
+      const steps: bigint[] = [];
+      const read = (m: OonaMessage): void => void steps.push(fromBinary(SystemStatePacketSchema, m.payload).globalStep);
+      expect(await reader.consume(read, { stream: policy, count: 1 })).toBe(1);
+      expect((await trainer.describeGroups(policy)).map((g) => g.name)).toEqual(['reader']);
+      // Everything is past the TTL: the entry before the reader's group and the one it handled go, its two unread entries stay.
+      clock.setWall(Math.max(clock.nowMs(), Date.now()) + 1_000);
+      expect((await trainer.housekeeping())[policy]).toBe(2);
+      expect((await trainer.metricsSnapshot()).trim_blocked).toBe(1);
+      expect(await reader.consume(read, { stream: policy, count: 10 })).toBe(2);
+      expect(steps).toEqual([0n, 1n, 2n]);
+      expect((await trainer.housekeeping())[policy]).toBe(2);
+      // Named explicitly, the client's group is made at once.
+      await trainer.ensureGroups({ streams: [policy] });
+      expect((await trainer.describeGroups(policy)).map((g) => g.name).sort()).toEqual(['oona-test', 'reader']);
     });
 
     it('deleteStream removes a stream with its entries and groups; trimStream and deleteStream refuse catalogue streams', async () => {

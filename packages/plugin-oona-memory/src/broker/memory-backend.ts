@@ -363,11 +363,13 @@ export class MemoryStreamBackend implements StreamBackend {
     return Promise.resolve(min);
   }
 
-  async createGroup(stream: string, group: string): Promise<void> {
+  async createGroup(stream: string, group: string, startId?: string): Promise<void> {
     this.check();
     const s = this.broker.stream(stream, true)!;
     if (s.groups.has(group)) throw new OonaBusyGroupError(stream, group);
-    s.groups.set(group, { msHi: s.msHi, msLo: s.msLo, seqHi: s.seqHi, seqLo: s.seqLo, pel: new Map() });
+    // Without startId the group starts at the stream's last id (`$`).
+    const { msHi, msLo, seqHi, seqLo } = startId === undefined ? s : halvesOf(startId);
+    s.groups.set(group, { msHi, msLo, seqHi, seqLo, pel: new Map() });
     return Promise.resolve();
   }
 

@@ -245,7 +245,11 @@ export interface Oona {
   readonly consumer: string;
   /**
    * Creates the consumer group on every stream (at the stream's end: a group sees only entries
-   * appended after its creation). Idempotent. Plugins call it when they start.
+   * appended after its creation). Idempotent. Plugins call it when they start. On the policy
+   * stream, which nothing reads with the client's group by default, the group is made by the
+   * first consume or subscribe of that stream with it, starting after the newest entry there when
+   * `ensureGroups()` ran; until then it does not hold back trimming. Name the policy stream in
+   * `options.streams` to make it at once.
    *
    * `options.streams` names further streams outside the catalogue (a request or reply stream a
    * plugin publishes to with `PublishOptions.stream`) that get this client's group too. With

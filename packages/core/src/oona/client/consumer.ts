@@ -191,6 +191,8 @@ export class Consumer {
   async consumeOnce(handler: AnyHandler, options: RoundOptions): Promise<RoundResult> {
     const stream = options.stream ?? this.core.streams.normal;
     const reader = this.readerOf(stream, options);
+    // The client's group on the policy stream is made by its first reader (see ensureGroups).
+    if (this.core.deferredGroups.size !== 0 && reader.group === this.core.group) await this.core.createDeferredGroup(stream);
     const count = Math.max(1, options.count ?? 10);
     if (!this.core.consumeBreaker.allow()) {
       this.core.metrics.inc('breaker_consume_open');

@@ -6,7 +6,7 @@ import type { Signer } from '../../kernel/ports/signer.js';
 import type { EntryFields, StreamBackend } from '../backend.js';
 import { CircuitBreaker } from '../breaker.js';
 import { resolveStreams, workingStreams } from '../catalogue.js';
-import { OonaClosedError } from '../errors.js';
+import { OonaBusyGroupError, OonaClosedError } from '../errors.js';
 import { OonaMetrics } from '../metrics.js';
 import { defaultConsumerName, parseOonaSettings, type OonaSettings, type OonaSettingsInput } from '../settings.js';
 
@@ -49,6 +49,12 @@ export class ClientCore {
   readonly consumeBreaker: CircuitBreaker;
   /** The deduplicated working streams (every stream but the dead letter). */
   readonly working: string[];
+  /**
+   * Catalogue streams whose client group `ensureGroups()` put off (the policy stream), with the
+   * id the group starts after: the stream's newest id when `ensureGroups()` ran. The group is
+   * made by the first consume of the stream with the client's group ({@link createDeferredGroup}).
+   */
+  readonly deferredGroups = new Map<string, string>();
   /** Conservative mode: normal publishes go to the emergency stream until the backlog clears. */
   conservative = false;
   closed = false;
@@ -128,6 +134,21 @@ export class ClientCore {
     return this.signer === undefined
       ? { payload: envelope }
       : { payload: envelope, signature: encoder.encode(this.signer.sign(envelope)) };
+  }
+
+  /**
+   * Makes the client's group on `stream` if `ensureGroups()` put it off, starting after the id
+   * recorded then (so the first reader gets what was appended since); an existing group is kept.
+   */
+  async createDeferredGroup(stream: string): Promise<void> {
+    const start = this.deferredGroups.get(stream);
+    if (start === undefined) return;
+    try {
+      await this.backend.createGroup(stream, this.group, start);
+    } catch (error) {
+      if (!(error instanceof OonaBusyGroupError)) throw error;
+    }
+    this.deferredGroups.delete(stream);
   }
 
   /** Pending + undelivered entries of this client's group; the raw length when the group is missing. */
