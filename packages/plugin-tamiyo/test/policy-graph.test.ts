@@ -4,11 +4,12 @@
 // relations left empty at random, and a graph with no edges at all.
 import { OnnxRuntime, ParameterSet, Prng, serializeModel, type OnnxSession } from '@esper/onnx';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type { PolicyGraph, RelationEdges } from '../src/graph/builder.js';
-import { EDGE_ATTR_DIM, FEATURE_DIMS, NODE_TYPES, RELATIONS, type NodeType } from '../src/graph/schema.js';
+import type { PolicyGraph } from '../src/graph/builder.js';
+import { NODE_TYPES, RELATIONS } from '../src/graph/schema.js';
 import { REFERENCE_DIMS, initPolicyWeights, type PolicyDims } from '../src/policy/architecture.js';
 import { POLICY_OUTPUTS, buildPolicyGraph, buildPolicyGraphAsync } from '../src/policy/graph.js';
 import { packGraph } from '../src/policy/pack.js';
+import { randomPolicyGraph } from './random-graph.js';
 import { referenceForward } from './reference-gnn.js';
 
 const SMALL: PolicyDims = { ...REFERENCE_DIMS, sageHidden: 16, gatHidden: 8, heads: 2, headHidden: 8 };
@@ -24,38 +25,8 @@ beforeAll(async () => {
 });
 afterAll(() => runtime.dispose());
 
-/** A random graph: one global and one blueprint node, 1–6 seeds, 0–4 of the other types; each relation empty with probability `pEmpty`. */
-function randomGraph(seed: number, pEmpty: number): PolicyGraph {
-  const prng = new Prng(seed);
-  const counts: Record<NodeType, number> = { global: 1, seed: 1 + prng.int(6), blueprint: 1, layer: prng.int(5), activation: prng.int(4), parameter: prng.int(4) };
-  const features = Object.fromEntries(NODE_TYPES.map((t) => [t, Float32Array.from({ length: counts[t] * FEATURE_DIMS[t] }, () => prng.uniform(-2, 2))])) as Record<NodeType, Float32Array>;
-  const edges: RelationEdges[] = RELATIONS.map((r) => {
-    const possible = counts[r.src] > 0 && counts[r.dst] > 0 && prng.next() >= pEmpty;
-    const count = possible ? 1 + prng.int(8) : 0;
-    return {
-      count,
-      // Few nodes and up to 8 edges: repeated edges and several edges into one node happen often.
-      src: Int32Array.from({ length: count }, () => prng.int(counts[r.src])),
-      dst: Int32Array.from({ length: count }, () => prng.int(counts[r.dst])),
-      attr: Float32Array.from({ length: count * EDGE_ATTR_DIM }, () => prng.uniform(-1, 1)),
-    };
-  });
-  const ids = (t: NodeType) => Array.from({ length: counts[t] }, (_, i) => `${t}${i}`);
-  return {
-    counts,
-    features,
-    edges,
-    seedIds: ids('seed'),
-    blueprintId: 'BP001',
-    layerIds: ids('layer'),
-    activationIds: ids('activation'),
-    parameterIds: ids('parameter'),
-    seedBlendAllowed: new Float32Array(counts.seed),
-    seedFallbackScores: new Float32Array(counts.seed),
-    blueprintFallbackScore: 0,
-    coverage: new Map(),
-  };
-}
+/** A random graph (test/random-graph.ts) with 1–6 seeds; each relation empty with probability `pEmpty`. */
+const randomGraph = (seed: number, pEmpty: number): PolicyGraph => randomPolicyGraph(new Prng(seed), 6, pEmpty);
 
 /** Largest absolute difference between the ONNX graph and the reference over every output. */
 async function worstDifference(graph: PolicyGraph): Promise<number> {

@@ -7,43 +7,16 @@ import { SeedStateSchema, SystemStatePacketSchema, type SystemStatePacket } from
 import { Prng } from '@esper/onnx';
 import { describe, expect, test } from 'vitest';
 import type { AdaptationCommand } from '@esper/core/leyline';
-import { PolicyGraphBuilder, type BlueprintMetadata, type PolicyGraph, type RelationEdges } from '../src/graph/builder.js';
-import { EDGE_ATTR_DIM, FEATURE_DIMS, NODE_TYPES, RELATIONS, type NodeType } from '../src/graph/schema.js';
+import { PolicyGraphBuilder, type BlueprintMetadata, type PolicyGraph } from '../src/graph/builder.js';
 import { REFERENCE_DIMS, type PolicyDims } from '../src/policy/architecture.js';
 import { PackScratch, packGraph, type PolicyFeeds } from '../src/policy/pack.js';
 import { gnnHarness, statePacket } from './gnn-harness.js';
+import { randomPolicyGraph } from './random-graph.js';
 
 const SMALL: PolicyDims = { ...REFERENCE_DIMS, heads: 2 };
 
-/** A random graph with 1–`maxSeeds` seeds, 0–4 nodes of the optional types and 0–8 edges per relation. */
-function randomGraph(prng: Prng, maxSeeds: number): PolicyGraph {
-  const counts: Record<NodeType, number> = { global: 1, seed: 1 + prng.int(maxSeeds), blueprint: 1, layer: prng.int(5), activation: prng.int(4), parameter: prng.int(4) };
-  const features = Object.fromEntries(NODE_TYPES.map((t) => [t, Float32Array.from({ length: counts[t] * FEATURE_DIMS[t] }, () => prng.uniform(-2, 2))])) as Record<NodeType, Float32Array>;
-  const edges: RelationEdges[] = RELATIONS.map((r) => {
-    const count = counts[r.src] > 0 && counts[r.dst] > 0 && prng.next() > 0.3 ? 1 + prng.int(8) : 0;
-    return {
-      count,
-      src: Int32Array.from({ length: count }, () => prng.int(counts[r.src])),
-      dst: Int32Array.from({ length: count }, () => prng.int(counts[r.dst])),
-      attr: Float32Array.from({ length: count * EDGE_ATTR_DIM }, () => prng.uniform(-1, 1)),
-    };
-  });
-  const ids = (t: NodeType) => Array.from({ length: counts[t] }, (_, i) => `${t}${i}`);
-  return {
-    counts,
-    features,
-    edges,
-    seedIds: ids('seed'),
-    blueprintId: 'BP001',
-    layerIds: ids('layer'),
-    activationIds: ids('activation'),
-    parameterIds: ids('parameter'),
-    seedBlendAllowed: new Float32Array(counts.seed),
-    seedFallbackScores: new Float32Array(counts.seed),
-    blueprintFallbackScore: 0,
-    coverage: new Map(),
-  };
-}
+/** A random graph (test/random-graph.ts) with 1–`maxSeeds` seeds; each relation empty with probability 0.3. */
+const randomGraph = (prng: Prng, maxSeeds: number): PolicyGraph => randomPolicyGraph(prng, maxSeeds, 0.3);
 
 /** Feeds as plain data (dtype, dims, values), for exact comparison. */
 function plain(feeds: PolicyFeeds): Record<string, [string, readonly number[], unknown[]]> {
