@@ -11,6 +11,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const redisUrl = process.env.OONA_TEST_REDIS_URL;
+// The vitest global setup (test/setup/redis.ts) sets the URL when it found or started a server;
+// without one the example is skipped, unless REQUIRE_REDIS (CI) makes that a failure.
+if (redisUrl === undefined && process.env.REQUIRE_REDIS) throw new Error('REQUIRE_REDIS is set but no redis-server was found or started (OONA_TEST_REDIS_URL is unset)');
 const env = { ESPER_LEYLINE_SECRET: 'remote-tamiyo-example-secret', ...(redisUrl !== undefined ? { REDIS_URL: redisUrl } : {}) };
 
 describe.skipIf(redisUrl === undefined)('examples/remote-tamiyo', () => {

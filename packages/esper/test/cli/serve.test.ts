@@ -8,6 +8,7 @@ import { runCli } from '../../src/index.js';
 
 const fixtures = fileURLToPath(new URL('./fixtures/', import.meta.url));
 const bin = fileURLToPath(new URL('../../bin/esper.mjs', import.meta.url));
+// `pnpm test` builds first, so this is only false for a bare `vitest run` on an unbuilt tree.
 const built = existsSync(fileURLToPath(new URL('../../dist/src/serve/serve.js', import.meta.url)));
 
 describe('esper serve', () => {
