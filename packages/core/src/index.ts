@@ -18,6 +18,7 @@ export { EsperError, isEsperError } from './errors.js';
 
 // ---------------------------------------------------------------- runs and plugins
 export { createEsper, Esper, EsperRun, type CreateEsperOptions, type StartOptions } from './kernel/kernel.js';
+export { lowerProcessPriority, MAX_NICE, type PriorityFailure, type PriorityResult, type PrioritySystem } from './kernel/process-priority.js';
 export {
   definePlugin,
   LIFECYCLE_EVENT_HOOKS,

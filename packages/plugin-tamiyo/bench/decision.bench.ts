@@ -8,7 +8,8 @@
 //   --no-worker          run inference on the main thread instead of the worker (no abandonable deadline)
 //   --trainer            run Tolaria's epoch benchmark (MNIST MLP training) in a child process meanwhile
 //   --trainer-threads N  intra-op threads of that trainer (default 1)
-//   --trainer-nice N     start that trainer under `nice -n N` (every thread of it; default 0)
+//   --trainer-nice N     that trainer lowers its CPU priority to niceness N first, as `run.nice: N`
+//                        does for `esper run` (every thread of it; default 0; decision 0067)
 //   --devices LIST       the policy's device fallback order (default cpu; P7: webgpu, cuda)
 // On the GPU machine: bash packages/plugin-tamiyo/bench/device-bundle.sh here, then carry
 // .device/node and run `bash .device/node/run-tamiyo.sh && taskset -c 0,1 /tmp/node/node
@@ -58,16 +59,17 @@ async function main(): Promise<void> {
   if (withTrainer) {
     // From source (pnpm bench) the trainer is the tsx-run epoch benchmark; from the device bundle, epoch.mjs beside this file.
     const bundled = !import.meta.url.endsWith('.ts');
-    const args = ['--epochs', '200', '--k', '25', '--threads', trainerThreads, '--progress'];
+    const args = ['--epochs', '200', '--k', '25', '--threads', trainerThreads, '--progress', ...(trainerNice !== 0 ? ['--nice', String(trainerNice)] : [])];
     const command = bundled
       ? [process.execPath, join(import.meta.dirname, 'epoch.mjs'), ...args]
       : [process.execPath, '--conditions=@esper/source', '--import', 'tsx', 'packages/plugin-tolaria/bench/epoch.bench.ts', ...args];
-    // `nice` applies to the whole trainer process, its ONNX Runtime and V8 threads included.
-    const [file, ...rest] = trainerNice !== 0 ? ['nice', '-n', String(trainerNice), ...command] : command;
+    const [file, ...rest] = command;
     trainer = spawn(file as string, rest, { cwd: join(import.meta.dirname, '..', '..', '..'), stdio: ['ignore', 'pipe', 'inherit'] });
     trainer.stdout?.on('data', (chunk: Buffer) => (trainerLines += chunk.toString()));
     // Let it load MNIST and start training: its first epoch line says it is.
     for (let i = 0; i < 600 && !trainerLines.includes('epoch 0:'); i++) await new Promise((r) => setTimeout(r, 100));
+    const niceLine = trainerLines.split('\n').find((l) => l.startsWith('run.nice'));
+    if (niceLine !== undefined) console.log(`trainer: ${niceLine}`);
   }
   const t0 = performance.now();
   const weights = initPolicyWeights(42);

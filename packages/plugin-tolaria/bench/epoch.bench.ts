@@ -3,13 +3,14 @@
 // stepMany run), with a host-only executor and a controller that always waits. Prints each K's
 // epoch time (training, evaluation), samples/s and validation accuracy, and the ratio to K = 1.
 //
-// Run: pnpm bench epoch [-- --epochs 3 --k 1,5,25,125 --threads 2 --progress]
+// Run: pnpm bench epoch [-- --epochs 3 --k 1,5,25,125 --threads 2 --progress --nice 10]
 //   --progress  print every epoch's time and samples/s as it ends (the decision benchmark's trainer)
+//   --nice N    lower this process's CPU priority first, as `run.nice: N` does for `esper run`
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { create } from '@bufbuild/protobuf';
-import type { CommandOutcome, ComposedModel, Controller, HostModel, SeedExecutor } from '@esper/core';
+import { lowerProcessPriority, type CommandOutcome, type ComposedModel, type Controller, type HostModel, type SeedExecutor } from '@esper/core';
 import { AdaptationCommandSchema, CommandType, type AdaptationCommand } from '@esper/core/leyline';
 import { TolariaTrainer, prepareTask, trainingOptionsSchema } from '../src/index.js';
 
@@ -21,6 +22,11 @@ const epochs = Number(arg('epochs', '3'));
 const ks = arg('k', '1,5,25,125').split(',').map(Number);
 const threads = Number(arg('threads', '2'));
 const progress = process.argv.includes('--progress');
+const nice = Number(arg('nice', '0'));
+if (nice > 0) {
+  const r = lowerProcessPriority(nice);
+  console.log(`run.nice ${nice}: ${r.lowered} thread(s) lowered${r.failed.length > 0 ? `, ${r.failed.length} failed (${r.failed.map((f) => f.reason).join(', ')})` : ''}`);
+}
 
 /** Attaches the host and never grafts: the loop's cost without seeds. */
 class HostOnly implements SeedExecutor {

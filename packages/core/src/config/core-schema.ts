@@ -10,6 +10,18 @@ export const coreConfigSchema = z.strictObject({
       name: z.string().min(1).default('esper').meta({ description: 'Run name (prefix of the run id).' }),
       dir: z.string().min(1).default('./runs').meta({ description: 'Parent of the run directory (`<dir>/<runId>`).' }),
       seed: z.number().int().nonnegative().default(42).meta({ description: 'Seed for every random generator of the run.' }),
+      // Per thread on Linux; applied to every thread at start (decision 0067).
+      nice: z
+        .number()
+        .int()
+        .min(0)
+        .max(19)
+        .default(0)
+        .meta({
+          env: 'ESPER_NICE',
+          description:
+            'CPU niceness of this process, 0–19 (higher yields more). Set 10 on a trainer that shares cores with a Tamiyo service, so decisions keep their 5 ms budget.',
+        }),
     })
     .prefault({}),
   kernel: z

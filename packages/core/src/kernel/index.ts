@@ -6,3 +6,4 @@ export * from './errors.js';
 export * from './plan.js';
 export * from './logger.js';
 export * from './kernel.js';
+export * from './process-priority.js';

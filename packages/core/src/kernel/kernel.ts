@@ -31,6 +31,7 @@ import {
 } from './plugin.js';
 import { SystemClock, type Clock } from './ports/clock.js';
 import type { Logger } from './ports/logger.js';
+import { lowerProcessPriority, type PrioritySystem } from './process-priority.js';
 import { TelemetryHub } from './telemetry-hub.js';
 import { portInfo, Tokens, type PortToken } from './tokens.js';
 
@@ -44,6 +45,8 @@ export interface CreateEsperOptions {
   readonly clock?: Clock;
   /** Replaces the default JSON logger. Secrets are still the caller's concern then. */
   readonly logger?: Logger;
+  /** Replaces the operating-system calls that apply `run.nice` (tests). */
+  readonly prioritySystem?: PrioritySystem;
 }
 
 /** Options for {@link Esper.start}. */
@@ -67,8 +70,9 @@ export class Esper {
   ) {}
 
   /**
-   * Starts a run: every plugin's `setup` in boot order, then `init` and `start` in the same
-   * order, each under its timeout. If anything fails, whatever already started is stopped,
+   * Starts a run: lowers the process's CPU priority when `run.nice` > 0, then runs every
+   * plugin's `setup` in boot order, then `init` and `start` in the same order, each under its
+   * timeout. If anything fails, whatever already started is stopped,
    * whatever initialised is disposed (reverse order), every `onDispose` callback runs (last in,
    * first out), and the first error is thrown (teardown failures are attached as `teardownErrors`).
    */
@@ -80,6 +84,16 @@ export class Esper {
     const logger = (
       this.options.logger ?? new JsonLogger({ level: core.log.level, secrets: this.config.secretValues() })
     ).child({ runId });
+    if (core.run.nice > 0) {
+      // Before any plugin starts threads, so they inherit it (decision 0067).
+      const result = lowerProcessPriority(core.run.nice, this.options.prioritySystem);
+      if (result.failed.length > 0) {
+        logger.warn('kernel: run.nice could not be applied to every thread; those threads keep their priority', {
+          nice: result.nice,
+          failed: result.failed.map((f) => `${f.tid}:${f.reason}`).join(','),
+        });
+      } else logger.info('kernel: process CPU priority lowered (run.nice)', { nice: result.nice, lowered: result.lowered, unchanged: result.unchanged });
+    }
     const esperRun = new EsperRun(run, logger, clock, this.plan, core.kernel.hookTimeoutMs);
     const secret = core.security.leylineSecret;
     esperRun.provideDefault(Tokens.Clock, () => clock);

@@ -28,7 +28,7 @@ describe('validation', () => {
   it('applies defaults, factory options, then the section, in that order', () => {
     const config = resolveConfig({ plugins: [greeterPlugin({ greeting: 'hi', stepTimeoutMs: 9 })], greeter: { stepTimeoutMs: 2 } }, { env: {} });
     expect(config.optionsOf('greeter')).toMatchObject({ greeting: 'hi', stepTimeoutMs: 2, enabled: false, nested: { retries: 3 } });
-    expect(config.core.run).toEqual({ name: 'esper', dir: './runs', seed: 42 });
+    expect(config.core.run).toEqual({ name: 'esper', dir: './runs', seed: 42, nice: 0 });
     expect(config.core.kernel.hookTimeoutMs).toBe(10_000);
   });
 

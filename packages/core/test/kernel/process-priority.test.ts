@@ -1,0 +1,118 @@
+import { execFileSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { createEsper, lowerProcessPriority, ManualClock, MAX_NICE, type PrioritySystem } from '../../src/index.js';
+
+/** A fake system of threads with niceness values; `fail` maps a thread to the errno its set call raises. */
+function fakeSystem(nice: Record<number, number>, fail: Record<number, string> = {}, platform: NodeJS.Platform = 'linux') {
+  const calls: [number, number][] = [];
+  const system: PrioritySystem = {
+    platform,
+    threadIds: () => Object.keys(nice).map(Number),
+    getPriority: (id) => {
+      const v = nice[id];
+      if (v === undefined) throw Object.assign(new Error('A system error occurred'), { code: 'ERR_SYSTEM_ERROR', info: { code: 'ESRCH' } });
+      return v;
+    },
+    setPriority: (id, value) => {
+      calls.push([id, value]);
+      const code = fail[id];
+      if (code !== undefined) throw Object.assign(new Error('A system error occurred'), { code: 'ERR_SYSTEM_ERROR', info: { code } });
+      nice[id] = value;
+    },
+  };
+  return { system, calls, nice };
+}
+
+const quietLogger = () => {
+  const lines: { level: string; msg: string; fields?: Record<string, unknown> }[] = [];
+  const logger = {
+    debug: () => {},
+    info: (msg: string, fields?: Record<string, unknown>) => lines.push({ level: 'info', msg, ...(fields ? { fields } : {}) }),
+    warn: (msg: string, fields?: Record<string, unknown>) => lines.push({ level: 'warn', msg, ...(fields ? { fields } : {}) }),
+    error: () => {},
+    child: () => logger,
+  };
+  return { logger, lines };
+};
+
+describe('lowerProcessPriority', () => {
+  it.runIf(process.platform === 'linux')('renices every thread of this process for real (in a child process) and threads started later inherit it', () => {
+    // The child lowers itself to 7, then starts a worker thread and reports every thread's niceness.
+    const script = `
+      const { lowerProcessPriority } = await import(${JSON.stringify(new URL('../../src/kernel/process-priority.ts', import.meta.url).href)});
+      const { getPriority } = await import('node:os');
+      const { readdirSync } = await import('node:fs');
+      const { Worker } = await import('node:worker_threads');
+      const before = readdirSync('/proc/self/task').length;
+      const r = lowerProcessPriority(7);
+      const w = new Worker('setInterval(() => {}, 1000)', { eval: true });
+      await new Promise((res) => w.once('online', res));
+      const nice = readdirSync('/proc/self/task').map((t) => getPriority(Number(t)));
+      await w.terminate();
+      console.log(JSON.stringify({ before, r, nice }));
+    `;
+    const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
+    const { before, r, nice } = JSON.parse(out.trim().split('\n').at(-1) as string) as { before: number; r: { lowered: number; unchanged: number; failed: unknown[] }; nice: number[] };
+    expect(r.failed).toEqual([]);
+    expect(r.lowered + r.unchanged).toBe(before);
+    expect(before).toBeGreaterThan(1); // V8 and libuv helpers
+    expect(nice.length).toBeGreaterThan(before); // the worker's threads were listed too
+    expect(new Set(nice)).toEqual(new Set([7]));
+  });
+
+  it('only lowers: threads already at that niceness or above are left alone', () => {
+    const { system, calls, nice } = fakeSystem({ 10: 0, 11: 5, 12: 15 });
+    const r = lowerProcessPriority(5, system);
+    expect(r).toEqual({ nice: 5, lowered: 1, unchanged: 2, failed: [] });
+    expect(calls).toEqual([[10, 5]]);
+    expect(nice).toEqual({ 10: 5, 11: 5, 12: 15 });
+  });
+
+  it('lists threads it cannot change with the errno, skips threads that exited, and never throws for them', () => {
+    const { system } = fakeSystem({ 1: 0, 2: 0, 3: 0 }, { 2: 'EPERM', 3: 'ESRCH' });
+    const r = lowerProcessPriority(3, system);
+    expect(r.failed).toEqual([{ tid: 2, reason: 'EPERM' }]);
+    expect(r.lowered).toBe(1);
+  });
+
+  it('sets the whole process (id 0) off Linux', () => {
+    const { system, calls } = fakeSystem({ 0: 0 }, {}, 'darwin');
+    expect(lowerProcessPriority(10, system).lowered).toBe(1);
+    expect(calls).toEqual([[0, 10]]);
+  });
+
+  it('rejects a niceness outside 0–19 or not an integer', () => {
+    const { system } = fakeSystem({ 1: 0 });
+    for (const bad of [-1, MAX_NICE + 1, 2.5, Number.NaN]) expect(() => lowerProcessPriority(bad, system)).toThrow(RangeError);
+  });
+});
+
+describe('run.nice', () => {
+  it('is applied when a run starts and logged; 0 (the default) changes nothing', async () => {
+    const fake = fakeSystem({ 100: 0, 101: 0 });
+    const { logger, lines } = quietLogger();
+    const run = await createEsper({ plugins: [], run: { nice: 10 } }, { env: {}, logger, clock: new ManualClock(), prioritySystem: fake.system }).start();
+    await run.stop();
+    expect(fake.nice).toEqual({ 100: 10, 101: 10 });
+    expect(lines.find((l) => l.msg.includes('run.nice'))).toMatchObject({ level: 'info', fields: { nice: 10, lowered: 2 } });
+
+    const untouched = fakeSystem({ 100: 0 });
+    const run0 = await createEsper({ plugins: [] }, { env: {}, logger, clock: new ManualClock(), prioritySystem: untouched.system }).start();
+    await run0.stop();
+    expect(untouched.calls).toEqual([]);
+  });
+
+  it('reads ESPER_NICE and warns (without failing the run) for threads it could not change', async () => {
+    const fake = fakeSystem({ 100: 0, 101: 0 }, { 101: 'EACCES' });
+    const { logger, lines } = quietLogger();
+    const run = await createEsper({ plugins: [] }, { env: { ESPER_NICE: '4' }, logger, clock: new ManualClock(), prioritySystem: fake.system }).start();
+    await run.stop();
+    expect(fake.nice[100]).toBe(4);
+    expect(lines.find((l) => l.level === 'warn')).toMatchObject({ fields: { nice: 4, failed: '101:EACCES' } });
+  });
+
+  it('rejects a niceness outside 0–19 at validation with the path', () => {
+    expect(() => createEsper({ plugins: [], run: { nice: 20 } }, { env: {} })).toThrow(/run\.nice/);
+    expect(() => createEsper({ plugins: [] }, { env: { ESPER_NICE: '-3' } })).toThrow(/ESPER_NICE/);
+  });
+});
