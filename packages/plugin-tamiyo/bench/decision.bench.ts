@@ -11,6 +11,8 @@
 //   --trainer-nice N     that trainer lowers its CPU priority to niceness N first, as `run.nice: N`
 //                        does for `esper run` (every thread of it; default 0; decision 0067)
 //   --devices LIST       the policy's device fallback order (default cpu; P7: webgpu, cuda)
+//   --precision LIST     policy precisions to measure, one table each (default fp32,int8: the
+//                        reference's float32 and tamiyo.gnn.precision int8; decision 0067)
 // On the GPU machine: bash packages/plugin-tamiyo/bench/device-bundle.sh here, then carry
 // .device/node and run `bash .device/node/run-tamiyo.sh && taskset -c 0,1 /tmp/node/node
 // .device/node/decision.mjs --trainer` (taskset: the 2-core figure of the issue's goal).
@@ -19,7 +21,7 @@ import { join } from 'node:path';
 import { create } from '@bufbuild/protobuf';
 import { LeylineSigner, SystemClock } from '@esper/core';
 import { SeedStateSchema, SystemStatePacketSchema, type SystemStatePacket } from '@esper/core/leyline';
-import { OnnxPolicyBackend, GnnController, PackScratch, type PolicyDevice, PolicyGraphBuilder, hmacCommandSigning, initPolicyWeights, packGraph, policyParameterCount, warmUpGraph } from '../src/index.js';
+import { OnnxPolicyBackend, GnnController, PackScratch, type PolicyDevice, PolicyGraphBuilder, hmacCommandSigning, initPolicyWeights, packGraph, policyParameterCount, POLICY_PRECISIONS, type PolicyPrecision, warmUpGraph } from '../src/index.js';
 
 const arg = (name: string, fallback: string): string => {
   const i = process.argv.indexOf(`--${name}`);
@@ -32,6 +34,8 @@ const withTrainer = process.argv.includes('--trainer');
 const trainerThreads = arg('trainer-threads', '1');
 const trainerNice = Number(arg('trainer-nice', '0'));
 const devices = arg('devices', 'cpu').split(',') as PolicyDevice[];
+const precisions = arg('precision', 'fp32,int8').split(',') as PolicyPrecision[];
+for (const p of precisions) if (!(POLICY_PRECISIONS as readonly string[]).includes(p)) throw new Error(`--precision takes ${POLICY_PRECISIONS.join(', ')} (comma-separated), got ${p}`);
 const BUDGET_MS = 5;
 
 function packet(seeds: number, step: number): SystemStatePacket {
@@ -71,21 +75,33 @@ async function main(): Promise<void> {
     const niceLine = trainerLines.split('\n').find((l) => l.startsWith('run.nice'));
     if (niceLine !== undefined) console.log(`trainer: ${niceLine}`);
   }
-  const t0 = performance.now();
   const weights = initPolicyWeights(42);
+  for (const precision of precisions) await measure(weights, precision);
+  if (trainer !== undefined) {
+    trainer.kill();
+    const lines = trainerLines.trim().split('\n');
+    const epochsDone = lines.filter((l) => l.startsWith('epoch ')).length;
+    console.log(`\ntrainer beside it: ${epochsDone} epochs done; last: ${lines.at(-1) ?? ''}`);
+  }
+}
+
+/** One table: the controller at `precision`, 1, 4 and 16 seeds. */
+async function measure(weights: ReturnType<typeof initPolicyWeights>, precision: PolicyPrecision): Promise<void> {
+  const t0 = performance.now();
   const backend = new OnnxPolicyBackend({ devices, threads, worker, warmUpFeeds: packGraph(warmUpGraph()) });
   const controller = await GnnController.create({
     weights,
+    precision,
     backend,
     signer: hmacCommandSigning(new LeylineSigner('bench-secret'), new SystemClock()),
     blueprints: ['BP001'],
     stepTimeoutMs: 0,
   });
   console.log(
-    `GNN policy: ${policyParameterCount().toLocaleString('en')} parameters, loaded in ${(performance.now() - t0).toFixed(0)} ms ` +
-      `(warm-up ${controller.session.warmUpMs.toFixed(1)} ms) on ${controller.session.device} (asked: ${devices.join(', ')}), ${threads} ORT thread(s), ${worker ? 'worker thread' : 'main thread'}${withTrainer ? `, Tolaria training beside it (${trainerThreads} thread(s)${trainerNice !== 0 ? `, nice ${trainerNice}` : ''})` : ''}`,
+    `\nGNN policy: ${policyParameterCount().toLocaleString('en')} parameters, loaded in ${(performance.now() - t0).toFixed(0)} ms ` +
+      `(warm-up ${controller.session.warmUpMs.toFixed(1)} ms) on ${controller.session.device} (asked: ${devices.join(', ')}), ${precision}, ${threads} ORT thread(s), ${worker ? 'worker thread' : 'main thread'}${withTrainer ? `, Tolaria training beside it (${trainerThreads} thread(s)${trainerNice !== 0 ? `, nice ${trainerNice}` : ''})` : ''}`,
   );
-  console.log(`budget ${BUDGET_MS} ms (TAMIYO_STEP_TIMEOUT_MS default); ${runs} decisions per row after 20 warm-up decisions\n`);
+  console.log(`budget ${BUDGET_MS} ms (TAMIYO_STEP_TIMEOUT_MS default); ${runs} decisions per row after 20 warm-up decisions`);
   console.log('seeds | decision p50    p99 |  inference p50    p99 | build+pack p50    p99 | p99 ≤ budget');
   for (const seeds of [1, 4, 16]) {
     const decision: number[] = [];
@@ -118,12 +134,6 @@ async function main(): Promise<void> {
     );
   }
   await controller.dispose();
-  if (trainer !== undefined) {
-    trainer.kill();
-    const lines = trainerLines.trim().split('\n');
-    const epochsDone = lines.filter((l) => l.startsWith('epoch ')).length;
-    console.log(`\ntrainer beside it: ${epochsDone} epochs done; last: ${lines.at(-1) ?? ''}`);
-  }
 }
 
 await main();

@@ -161,6 +161,7 @@ export {
   type PolicyWeightSpec,
 } from './policy/architecture.js';
 export { DEFAULT_FOLD_CHUNK_BYTES, POLICY_OUTPUTS, buildPolicyGraph, buildPolicyGraphAsync, type BuildPolicyGraphOptions, type PolicyOutputName } from './policy/graph.js';
+export { POLICY_PRECISIONS, PRECISION_METADATA_KEY, applyPolicyPrecision, applyPolicyPrecisionAsync, type PolicyPrecision } from './policy/precision.js';
 export { PackScratch, packGraph, warmUpGraph, type PolicyFeeds } from './policy/pack.js';
 export { POLICY_ACTIONS, decodeDecision, neutralDecision, type DecodeContext, type LastAction, type PolicyDecision, type PolicyOutputs } from './policy/decode.js';
 export { canonicalWeightName, checkPolicyWeights, encodePolicyWeights, loadPolicyWeights, policyWeightsFromSafetensors, savePolicyWeights } from './policy/weights.js';

@@ -9,3 +9,4 @@ export * from './serialize.js';
 export * from './digest.js';
 export * from './compose.js';
 export { elideOutputIdentities } from './elide-identities.js';
+export { DEFAULT_QUANTIZE_MIN_ELEMENTS, quantizeMatMulWeights, quantizeMatMulWeightsAsync, type QuantizeAsyncOptions, type QuantizeOptions, type QuantizeReport } from './quantize.js';

@@ -33,6 +33,7 @@ import type { TelemetryEmitter } from '../heuristic/controller.js';
 import { ARCHITECTURE_VERSION, REFERENCE_DIMS, type PolicyDims } from '../policy/architecture.js';
 import { decodeDecision, neutralDecision, type LastAction, type PolicyDecision } from '../policy/decode.js';
 import { buildPolicyGraph } from '../policy/graph.js';
+import { applyPolicyPrecision, type PolicyPrecision } from '../policy/precision.js';
 import { PackScratch, packGraph } from '../policy/pack.js';
 import { annotateBlendMode, type BlendAnnotationSettings } from './blend.js';
 import { preparePolicySession } from './policy-owner.js';
@@ -59,6 +60,8 @@ export interface GnnControllerInit {
   /** The policy's weights (`initPolicyWeights(seed)` or `loadPolicyWeights(path)`). */
   readonly weights: ParameterSet;
   readonly dims?: PolicyDims | undefined;
+  /** Precision of the large weights (`tamiyo.gnn.precision`; default `fp32`; decision 0067). */
+  readonly precision?: PolicyPrecision | undefined;
   /** Loads the policy graph on its devices (warm-up and fallback included). */
   readonly backend: OnnxPolicyBackend;
   /** Signs every command (the run's `Tokens.CommandSigner`). */
@@ -207,7 +210,7 @@ export class GnnController implements Controller {
     this.updates = new PolicyUpdateIngestor<OnnxPolicySession>({
       owner: {
         architectureVersion: ARCHITECTURE_VERSION,
-        prepare: (payload) => preparePolicySession(payload, { dims: this.dims, backend: init.backend, builder: this.builder }),
+        prepare: (payload) => preparePolicySession(payload, { dims: this.dims, precision: init.precision ?? 'fp32', backend: init.backend, builder: this.builder }),
         swap: (candidate) => this.swapSession(candidate),
       },
       signer: init.updates?.signer,
@@ -234,7 +237,7 @@ export class GnnController implements Controller {
    */
   static async create(init: GnnControllerInit): Promise<GnnController> {
     if (init.blueprints.length === 0) throw new NoBlueprintsError('tamiyo.gnn.blueprints is empty and no BlueprintCatalog supplies blueprints');
-    const model = serializeModel(buildPolicyGraph(init.weights, init.dims ?? REFERENCE_DIMS));
+    const model = serializeModel(applyPolicyPrecision(buildPolicyGraph(init.weights, init.dims ?? REFERENCE_DIMS), init.precision ?? 'fp32'));
     const session = await init.backend.load(model);
     return new GnnController(init, session);
   }
@@ -475,6 +478,7 @@ export class GnnController implements Controller {
           warmUpMs: session.warmUpMs,
           fallbacks: session.fallbacks,
           device: session.device,
+          precision: this.init.precision ?? 'fp32',
           architecture: ARCHITECTURE_VERSION,
           policyVersion: this.policyVersion,
           budgetMs: d.budgetMs ?? this.init.stepTimeoutMs,

@@ -126,6 +126,7 @@ export function createGnnController(ctx: SetupContext<GnnPluginOptions>, r: Reso
     const metadataSource = await gnnBlueprintMetadata(ctx, providedMetadata, catalog);
     return GnnController.create({
       weights: gnn.weightsPath !== undefined ? await loadPolicyWeights(gnn.weightsPath) : initPolicyWeights(gnn.seed ?? ctx.run.seed),
+      precision: gnn.precision,
       backend,
       signer: r.resolve(Tokens.CommandSigner),
       blueprints,

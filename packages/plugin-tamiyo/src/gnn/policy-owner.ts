@@ -4,6 +4,7 @@ import type { OnnxPolicyBackend, OnnxPolicySession } from '../backends/onnx-back
 import type { PolicyGraphBuilder } from '../graph/builder.js';
 import { ARCHITECTURE_VERSION, type PolicyDims } from '../policy/architecture.js';
 import { buildPolicyGraphAsync, type PolicyOutputName } from '../policy/graph.js';
+import { applyPolicyPrecisionAsync, type PolicyPrecision } from '../policy/precision.js';
 import { packGraph, warmUpGraph } from '../policy/pack.js';
 import { policyWeightsFromSafetensors } from '../policy/weights.js';
 import { PolicyValidationError } from '../policy-updates/errors.js';
@@ -30,6 +31,8 @@ export function registryDigests(builder: PolicyGraphBuilder): Record<(typeof DIG
 /** What {@link preparePolicySession} checks a candidate against. */
 export interface CandidateContext {
   readonly dims: PolicyDims;
+  /** Precision a weights payload is built at (an ONNX model payload is loaded as it is). Default `fp32`. */
+  readonly precision?: PolicyPrecision;
   readonly backend: OnnxPolicyBackend;
   readonly builder: PolicyGraphBuilder;
   /**
@@ -94,7 +97,7 @@ export async function preparePolicySession(payload: PolicyPayload, ctx: Candidat
     // the weights are folded and the model (≈ 26 MB) written a few MB at a time (decision 0062).
     const pause = ctx.yieldControl ?? yieldToDecisions;
     await pause();
-    const graph = await buildPolicyGraphAsync(params, ctx.dims, { yieldControl: pause });
+    const graph = await applyPolicyPrecisionAsync(await buildPolicyGraphAsync(params, ctx.dims, { yieldControl: pause }), ctx.precision ?? 'fp32', pause);
     await pause();
     model = await serializeModelChunked(graph, { yieldControl: pause });
     await pause();

@@ -99,6 +99,8 @@ export interface GnnTelemetryInput {
   readonly warmUpMs: number;
   readonly fallbacks: number;
   readonly device: string;
+  /** Precision of the policy's large weights; `policy_precision` is reported when it is not `fp32`. */
+  readonly precision?: string;
   /** Architecture version (`policy_arch`). */
   readonly architecture: string;
   /** The service's policy version (`policy` indicator: its first 8 characters). */
@@ -235,6 +237,7 @@ export function gnnDecisionTelemetry(input: GnnTelemetryInput, clock: Clock): Te
   if (input.packet.globalStep !== 0n) indicators.step_index = String(input.packet.globalStep);
   indicators.controller = 'gnn';
   indicators.policy_device = input.device;
+  if (input.precision !== undefined && input.precision !== 'fp32') indicators.policy_precision = input.precision;
   indicators.decision = decision;
   indicators.priority = priorityName(priorityForEvents(levels));
   return buildTelemetryPacket(

@@ -35,6 +35,8 @@ export interface BatchPlanOptions {
 export class BatchPlan {
   readonly batchSize: number;
   private readonly seed: number;
+  /** The arrays `chunks(…, { reuse: true })` writes into. */
+  private reused: { inputs: Float32Array; labels: BigInt64Array } | undefined;
 
   constructor(
     readonly dataset: Dataset,
@@ -59,14 +61,19 @@ export class BatchPlan {
   /**
    * Epoch `epoch`'s batches in chunks of up to `k` stacked batches (the last chunk holds the
    * rest), written straight into the stacked buffers `stepMany` takes.
+   *
+   * With `reuse`, every chunk of the epoch is written into the same two arrays (the plan's own,
+   * kept for the next epoch too), so an epoch allocates nothing: a chunk's `inputs` and `labels`
+   * are then valid only until the next chunk is asked for. Tolaria's loop trains on each chunk
+   * before asking for the next; without `reuse` (the default) each chunk has arrays of its own.
    */
-  *chunks(epoch: number, k: number): Generator<Chunk> {
+  *chunks(epoch: number, k: number, options: { readonly reuse?: boolean } = {}): Generator<Chunk> {
     if (!Number.isInteger(k) || k < 1) throw new DatasetError(`steps per chunk must be an integer >= 1, got ${k}`);
     const order = this.order(epoch);
     const steps = this.stepsPerEpoch;
     for (let first = 0; first < steps; first += k) {
       const count = Math.min(k, steps - first);
-      const { inputs, labels } = this.gather(order.subarray(first * this.batchSize, (first + count) * this.batchSize));
+      const { inputs, labels } = this.gather(order.subarray(first * this.batchSize, (first + count) * this.batchSize), options.reuse === true ? k : undefined);
       yield {
         inputs: tensor('float32', [count, this.batchSize, this.dataset.features], inputs),
         labels: tensor('int64', [count, this.batchSize], labels),
@@ -76,10 +83,20 @@ export class BatchPlan {
     }
   }
 
-  private gather(indices: Uint32Array): { inputs: Float32Array; labels: BigInt64Array } {
+  /** Gathers `indices` into fresh arrays, or into the reused ones sized for `reuseSteps` batches. */
+  private gather(indices: Uint32Array, reuseSteps?: number): { inputs: Float32Array; labels: BigInt64Array } {
     const f = this.dataset.features;
-    const inputs = new Float32Array(indices.length * f);
-    const labels = new BigInt64Array(indices.length);
+    let inputs: Float32Array;
+    let labels: BigInt64Array;
+    if (reuseSteps === undefined) {
+      inputs = new Float32Array(indices.length * f);
+      labels = new BigInt64Array(indices.length);
+    } else {
+      const rows = reuseSteps * this.batchSize;
+      if (this.reused === undefined || this.reused.labels.length < rows) this.reused = { inputs: new Float32Array(rows * f), labels: new BigInt64Array(rows) };
+      inputs = this.reused.inputs.subarray(0, indices.length * f);
+      labels = this.reused.labels.subarray(0, indices.length);
+    }
     for (let i = 0; i < indices.length; i++) {
       const j = indices[i] as number;
       inputs.set(this.dataset.inputs.subarray(j * f, (j + 1) * f), i * f);

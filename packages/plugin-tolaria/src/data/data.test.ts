@@ -89,6 +89,28 @@ describe('batches', () => {
     expect(() => new BatchPlan(data, { batchSize: 101, seed: 5 })).toThrow(DatasetError);
   });
 
+  it('with reuse, writes every chunk into the same arrays, with the same contents as fresh chunks', () => {
+    const plan = new BatchPlan(data, { batchSize: 8, seed: 5 });
+    const fresh = [...new BatchPlan(data, { batchSize: 8, seed: 5 }).chunks(1, 5)];
+    const buffers = new Set<ArrayBufferLike>();
+    let i = 0;
+    for (const chunk of plan.chunks(1, 5, { reuse: true })) {
+      // Read each chunk before asking for the next, as the loop does.
+      const want = fresh[i++]!;
+      expect(chunk.steps).toBe(want.steps);
+      expect(chunk.inputs.dims).toEqual(want.inputs.dims);
+      expect(chunk.inputs.data.length).toBe(want.inputs.data.length); // the last (2-step) chunk is a view of its size
+      expect(same(chunk.inputs.data, want.inputs.data)).toBe(true);
+      expect(Array.from(chunk.labels.data)).toEqual(Array.from(want.labels.data));
+      buffers.add(chunk.inputs.data.buffer);
+    }
+    expect(i).toBe(3);
+    expect(buffers.size).toBe(1);
+    // The next epoch reuses them too.
+    const next = plan.chunks(2, 5, { reuse: true }).next().value!;
+    expect(buffers.has(next.inputs.data.buffer)).toBe(true);
+  });
+
   it('evaluates in consecutive batches that cover every sample', () => {
     const batches = [...evaluationBatches(data, 32)];
     expect(batches.map((b) => b.samples)).toEqual([32, 32, 32, 4]);

@@ -250,7 +250,8 @@ export class TolariaTrainer implements Trainer {
     let gradNorm = 0;
     let compileMs = 0;
 
-    for (const chunk of plan.chunks(epoch, this.settings.training.stepsPerRun)) {
+    // Each chunk is trained on before the next is asked for, so one pair of arrays serves them all.
+    for (const chunk of plan.chunks(epoch, this.settings.training.stepsPerRun, { reuse: true })) {
       if (signal?.aborted) {
         await this.checkpoint(join(this.settings.checkpointDir, `epoch-${epoch}-step-${this.gauges.globalStep}.ckpt`), epoch, false);
         return undefined;
