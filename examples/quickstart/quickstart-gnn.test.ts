@@ -39,4 +39,25 @@ describe('examples/quickstart with the GNN controller', () => {
     expect(readdirSync(join(dir, 'tamiyo'))).toEqual(expect.arrayContaining(['gnn_norms.json', 'seed_registry.json']));
     expect(stdout).not.toBe('');
   });
+
+  it('with tamiyo.gnn.precision int8 the run completes on the int8 policy and its telemetry says so', { timeout: 180_000 }, async () => {
+    const file = join(here, `.gnn-int8-${randomBytes(4).toString('hex')}.config.ts`);
+    writeFileSync(file, `import base from './esper.config.js';\nexport default { ...base, tamiyo: { ...base.tamiyo, controller: 'gnn', gnn: { precision: 'int8' } } };\n`);
+    const out = mkdtempSync(join(tmpdir(), 'esper-quickstart-gnn-int8-'));
+    let result: CliResult;
+    try {
+      result = await runQuickstart(file, 2, out);
+    } finally {
+      rmSync(file, { force: true });
+    }
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const { dir, summary } = readRun(out);
+    expect(summary.outcome).toBe('completed');
+    const commands = readFileSync(join(dir, 'commands.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as CommandLogLine);
+    expect(commands).toHaveLength(2);
+    for (const c of commands) expect((c.command as { annotations: Record<string, string> }).annotations.controller).toBe('gnn');
+    const telemetry = readFileSync(join(dir, 'telemetry.jsonl'), 'utf8');
+    expect(telemetry).toContain('"policy_precision":"int8"');
+  });
 });
