@@ -10,3 +10,4 @@ export * from './digest.js';
 export * from './compose.js';
 export { elideOutputIdentities } from './elide-identities.js';
 export { DEFAULT_QUANTIZE_MIN_ELEMENTS, quantizeMatMulWeights, quantizeMatMulWeightsAsync, type QuantizeAsyncOptions, type QuantizeOptions, type QuantizeReport } from './quantize.js';
+export { drainAtOnce, drainInSlices, type SliceOptions } from './slices.js';

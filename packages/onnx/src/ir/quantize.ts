@@ -1,5 +1,6 @@
 import { OnnxGraphError } from '../errors.js';
 import type { Graph, Node } from './graph.js';
+import { drainAtOnce, drainInSlices, type SliceOptions } from './slices.js';
 import { tensor } from './tensor-data.js';
 
 /** Options of {@link quantizeMatMulWeights}. */
@@ -41,20 +42,11 @@ export interface QuantizeReport {
  * @throws {@link OnnxGraphError} (`ESPER_ONNX_GRAPH`) when `minElements` is not a positive integer.
  */
 export function quantizeMatMulWeights(graph: Graph, options: QuantizeOptions = {}): QuantizeReport {
-  const steps = quantizeSteps(graph, options);
-  for (;;) {
-    const step = steps.next();
-    if (step.done === true) return step.value;
-  }
+  return drainAtOnce(quantizeSteps(graph, options));
 }
 
 /** Options of {@link quantizeMatMulWeightsAsync}. */
-export interface QuantizeAsyncOptions extends QuantizeOptions {
-  /** Weight bytes quantized between two yields (default 2 MiB; one weight is never split). */
-  readonly chunkBytes?: number;
-  /** Awaited between chunks. Default: one `setImmediate` turn. */
-  readonly yieldControl?: () => Promise<void>;
-}
+export interface QuantizeAsyncOptions extends QuantizeOptions, SliceOptions {}
 
 /**
  * {@link quantizeMatMulWeights} in pieces, awaiting `yieldControl` about every `chunkBytes` of
@@ -63,19 +55,7 @@ export interface QuantizeAsyncOptions extends QuantizeOptions {
  * @throws {@link OnnxGraphError} (`ESPER_ONNX_GRAPH`) when `minElements` is not a positive integer.
  */
 export async function quantizeMatMulWeightsAsync(graph: Graph, options: QuantizeAsyncOptions = {}): Promise<QuantizeReport> {
-  const chunkBytes = options.chunkBytes ?? 2 * 1024 * 1024;
-  const pause = options.yieldControl ?? (() => new Promise<void>((resolve) => setImmediate(resolve)));
-  const steps = quantizeSteps(graph, options);
-  let pending = 0;
-  for (;;) {
-    const step = steps.next();
-    if (step.done === true) return step.value;
-    pending += step.value;
-    if (pending >= chunkBytes) {
-      pending = 0;
-      await pause();
-    }
-  }
+  return drainInSlices(quantizeSteps(graph, options), options);
 }
 
 /** The body of both drivers: yields the bytes of each weight right after quantizing it. */

@@ -2,6 +2,8 @@ import {
   GraphBuilder,
   attr,
   concat,
+  drainAtOnce,
+  drainInSlices,
   gather,
   layerNorm,
   reshape,
@@ -97,11 +99,7 @@ function addAttention(dst: Float32Array, cols: number, col: number, w: Float32Ar
  * @throws {@link PolicyWeightsError} (`ESPER_TAMIYO_POLICY_WEIGHTS`) when a weight is missing or misshapen.
  */
 export function buildPolicyGraph(params: ParameterSet, dims: PolicyDims = REFERENCE_DIMS): Graph {
-  const steps = policyGraphSteps(params, dims);
-  for (;;) {
-    const step = steps.next();
-    if (step.done === true) return step.value;
-  }
+  return drainAtOnce(policyGraphSteps(params, dims));
 }
 
 /** Options of {@link buildPolicyGraphAsync}. */
@@ -127,23 +125,7 @@ export const DEFAULT_FOLD_CHUNK_BYTES = 2 * 1024 * 1024;
  * @throws {@link PolicyWeightsError} (`ESPER_TAMIYO_POLICY_WEIGHTS`) when a weight is missing or misshapen.
  */
 export async function buildPolicyGraphAsync(params: ParameterSet, dims: PolicyDims = REFERENCE_DIMS, options: BuildPolicyGraphOptions = {}): Promise<Graph> {
-  const chunkBytes = options.chunkBytes ?? DEFAULT_FOLD_CHUNK_BYTES;
-  const pause = options.yieldControl ?? nextTurn;
-  const steps = policyGraphSteps(params, dims);
-  let pending = 0;
-  for (;;) {
-    const step = steps.next();
-    if (step.done === true) return step.value;
-    pending += step.value;
-    if (pending >= chunkBytes) {
-      pending = 0;
-      await pause();
-    }
-  }
-}
-
-function nextTurn(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
+  return drainInSlices(policyGraphSteps(params, dims), { chunkBytes: options.chunkBytes ?? DEFAULT_FOLD_CHUNK_BYTES, ...(options.yieldControl !== undefined ? { yieldControl: options.yieldControl } : {}) });
 }
 
 /**
