@@ -10,17 +10,21 @@ import type { CommandLogLine } from 'esper';
 import { describe, expect, it } from 'vitest';
 import { here, readRun, runQuickstart, type CliResult } from './test-helpers.js';
 
+/** Runs the quickstart with `controller: 'gnn'` plus `extra` (source text) in its tamiyo section, for `epochs` epochs. */
+async function runGnnQuickstart(extra: string, epochs: number): Promise<{ result: CliResult; out: string }> {
+  const file = join(here, `.gnn-${randomBytes(4).toString('hex')}.config.ts`);
+  writeFileSync(file, `import base from './esper.config.js';\nexport default { ...base, tamiyo: { ...base.tamiyo, controller: 'gnn'${extra} } };\n`);
+  const out = mkdtempSync(join(tmpdir(), 'esper-quickstart-gnn-'));
+  try {
+    return { result: await runQuickstart(file, epochs, out), out };
+  } finally {
+    rmSync(file, { force: true });
+  }
+}
+
 describe('examples/quickstart with the GNN controller', () => {
   it('esper run, shortened to 3 epochs, completes with the policy deciding at every epoch', { timeout: 180_000 }, async () => {
-    const file = join(here, `.gnn-${randomBytes(4).toString('hex')}.config.ts`);
-    writeFileSync(file, `import base from './esper.config.js';\nexport default { ...base, tamiyo: { ...base.tamiyo, controller: 'gnn' } };\n`);
-    const out = mkdtempSync(join(tmpdir(), 'esper-quickstart-gnn-'));
-    let result: CliResult;
-    try {
-      result = await runQuickstart(file, 3, out);
-    } finally {
-      rmSync(file, { force: true });
-    }
+    const { result, out } = await runGnnQuickstart('', 3);
     const { code, stdout, stderr } = result;
     expect(stderr).toBe('');
     expect(code).toBe(0);
@@ -41,15 +45,7 @@ describe('examples/quickstart with the GNN controller', () => {
   });
 
   it('with tamiyo.gnn.precision int8 the run completes on the int8 policy and its telemetry says so', { timeout: 180_000 }, async () => {
-    const file = join(here, `.gnn-int8-${randomBytes(4).toString('hex')}.config.ts`);
-    writeFileSync(file, `import base from './esper.config.js';\nexport default { ...base, tamiyo: { ...base.tamiyo, controller: 'gnn', gnn: { precision: 'int8' } } };\n`);
-    const out = mkdtempSync(join(tmpdir(), 'esper-quickstart-gnn-int8-'));
-    let result: CliResult;
-    try {
-      result = await runQuickstart(file, 2, out);
-    } finally {
-      rmSync(file, { force: true });
-    }
+    const { result, out } = await runGnnQuickstart(", gnn: { precision: 'int8' }", 2);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     const { dir, summary } = readRun(out);
