@@ -48,6 +48,7 @@ export class TestExecutor implements SeedExecutor {
   readonly commands: AdaptationCommand[] = [];
   readonly epochs: number[] = [];
   private cache: ComposedModel | undefined;
+  private readonly frozen = new Set<string>();
 
   constructor(private readonly options: { reject?: boolean } = {}) {}
 
@@ -61,6 +62,12 @@ export class TestExecutor implements SeedExecutor {
 
   graftSeed(slot: string, alpha = 0): void {
     this.grafted.set(slot, { alpha });
+    this.topologyVersion++;
+  }
+
+  /** Marks a grafted seed's parameters frozen (as Kasmina does for a paused seed). */
+  freezeSeed(slot: string): void {
+    this.frozen.add(slot);
     this.topologyVersion++;
   }
 
@@ -99,7 +106,8 @@ export class TestExecutor implements SeedExecutor {
       seedParameters[slot.id] = [`${prefix}/down`, `${prefix}/up`];
       controlInputs.push(`${prefix}/alpha`);
     }
-    this.cache = { graph, topologyVersion: this.topologyVersion, controlInputs, seedParameters };
+    const frozenParameters = [...this.frozen].flatMap((id) => seedParameters[id] ?? []);
+    this.cache = { graph, topologyVersion: this.topologyVersion, controlInputs, seedParameters, ...(frozenParameters.length > 0 ? { frozenParameters } : {}) };
     return this.cache;
   }
 

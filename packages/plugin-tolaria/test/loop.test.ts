@@ -242,6 +242,24 @@ describe('the epoch loop', () => {
     expect(packets[1]!.seedStates.find((s) => s.seedId === 'hidden1')!.metrics[COUNTERFACTUAL_METRIC]).toBeUndefined();
   });
 
+  it('keeps frozen parameters (a paused seed) fixed: no update, no optimizer state, no gradient norm reported', async () => {
+    const executor = new TestExecutor();
+    const t = trainer(settings({ maxEpochs: 2 }), { executor, controller: new ScriptedController() });
+    executor.graftSeed('hidden2', 0.5);
+    executor.freezeSeed('hidden2');
+    await collect(t.run());
+    await t.dispose();
+    const dir = (t as unknown as { settings: TolariaTrainerSettings }).settings.checkpointDir;
+    const [e0, e1] = await Promise.all([readCheckpoint(join(dir, 'epoch-0.ckpt')), readCheckpoint(join(dir, 'epoch-1.ckpt'))]);
+    for (const name of ['seed/hidden2/down', 'seed/hidden2/up']) {
+      expect(Array.from(e1.state.parameters.get(name).data), name).toEqual(Array.from(e0.state.parameters.get(name).data));
+      expect([...e1.state.optimizerState.keys()].some((k) => k.includes(name)), name).toBe(false);
+    }
+    // The host still trains.
+    expect(Array.from(e1.state.parameters.get('host/fc1.w').data)).not.toEqual(Array.from(e0.state.parameters.get('host/fc1.w').data));
+    expect(executor.observations.every((o) => !('hidden2' in o.seedGradNorms))).toBe(true);
+  });
+
   it('stops at the next chunk after an abort, with a checkpoint, and a later run() goes on', async () => {
     const executor = new TestExecutor();
     const rec = recorder();

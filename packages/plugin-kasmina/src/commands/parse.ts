@@ -14,6 +14,8 @@ export type ParsedCommand =
       /** The command's annotations, `signature` left out (blend mode, controller notes, …). */
       readonly annotations: Readonly<Record<string, string>>;
     }
+  /** `COMMAND_PAUSE` of seed `seedId`: identity substitution, or its end when `resume` (annotation `resume=true`). */
+  | { readonly kind: 'pause'; readonly seedId: string; readonly resume: boolean }
   /** Something this executor does not act on, with the reason it gives. */
   | { readonly kind: 'unsupported'; readonly reason: string };
 
@@ -30,14 +32,16 @@ export function commandTypeName(type: CommandType): string {
 /**
  * Reads a command (after its signature was verified) into what to do. `COMMAND_SEED` needs a
  * `seed_operation` and a target; the target seed id is `target_seed_id` (seed id = slot id).
- * `COMMAND_PAUSE` with an empty target is WAIT. Everything else is unsupported, with a reason
+ * `COMMAND_PAUSE` with an empty target is WAIT; with a target it pauses that seed, or resumes it
+ * when the annotation `resume` is `true` (any case). Everything else is unsupported, with a reason
  * (`unsupported_command:<type>`, `missing_seed_operation`, `missing_target_seed`, …).
  */
 export function parseCommand(command: AdaptationCommand): ParsedCommand {
   switch (command.commandType) {
     case CommandType.COMMAND_PAUSE:
       if (command.targetSeedId === '') return { kind: 'wait' };
-      return { kind: 'unsupported', reason: `unsupported_command:COMMAND_PAUSE of seed ${command.targetSeedId} (pausing a seed is not implemented; only the empty-target WAIT is)` };
+      // The reference reads `resume` case-insensitively; anything but "true" pauses (kasmina §6.2).
+      return { kind: 'pause', seedId: command.targetSeedId, resume: (command.annotations.resume ?? '').trim().toLowerCase() === 'true' };
     case CommandType.COMMAND_SEED: {
       if (command.payload.case !== 'seedOperation') return { kind: 'unsupported', reason: 'missing_seed_operation' };
       const op = command.payload.value;

@@ -212,7 +212,8 @@ export class KasminaExecutor implements SeedExecutor {
    * (`/alpha_vec` of the slot's width, `/residual`, `/confidence`, `/gate_k`, `/gate_tau`,
    * `/alpha_lo`, `/alpha_hi`) by its blend configuration from BLENDING on. With
    * `counterfactual`, that seed gets α = 0, the CONVEX blend and no straight-through term (the
-   * model without it).
+   * model without it). A paused seed always gets those counterfactual values (identity
+   * substitution).
    *
    * @throws {@link UnknownSeedError} when `counterfactual` names no grafted seed.
    * @throws {@link HostNotAttachedError} before {@link attachHost}.
@@ -227,7 +228,8 @@ export class KasminaExecutor implements SeedExecutor {
     const feeds: Record<string, TensorData> = {};
     for (const seed of grafted) {
       const features = seed.slot.features;
-      const values: ControlValues = seed.slot.id === cf ? COUNTERFACTUAL_CONTROLS : controlValues(seed.stage, seed.alpha, resolveBlend(seed.blend, features).values);
+      // A paused seed is substituted by the identity: the controls of the model without it.
+      const values: ControlValues = seed.slot.id === cf || seed.paused ? COUNTERFACTUAL_CONTROLS : controlValues(seed.stage, seed.alpha, resolveBlend(seed.blend, features).values);
       for (const key of CONTROL_KEYS) {
         const name = controlInputName(seed.slot.id, key);
         if (key !== 'alphaVec') feeds[name] = tensor('float32', [], Float32Array.of(values[key] as number));
@@ -277,7 +279,8 @@ export class KasminaExecutor implements SeedExecutor {
     this.lastLoss = observation.loss;
     this.lastHostGradNorm = observation.hostGradNorm;
     for (const seed of this.seeds.values()) {
-      if (!isGrafted(seed.stage)) continue;
+      // A paused seed is out of the computation: nothing it does advances (and its gradient is 0).
+      if (!isGrafted(seed.stage) || seed.paused) continue;
       const norm = observation.seedGradNorms[seed.slot.id];
       if (norm !== undefined) seed.seedGradNorm = norm;
       if (seed.stage === S.SEED_STAGE_TRAINING) {
@@ -291,10 +294,10 @@ export class KasminaExecutor implements SeedExecutor {
     }
   }
 
-  /** Advances α of a BLENDING seed by `steps` optimizer steps (other stages: no change). */
+  /** Advances α of a BLENDING seed by `steps` optimizer steps (other stages and paused seeds: no change). */
   advanceAlpha(seedId: string, steps = 1): void {
     const seed = this.seeds.get(seedId);
-    if (seed === undefined || seed.stage !== S.SEED_STAGE_BLENDING) return;
+    if (seed === undefined || seed.stage !== S.SEED_STAGE_BLENDING || seed.paused) return;
     seed.blendSteps += Math.max(0, steps);
     seed.alpha = alphaAt(seed.blendSteps, this.settings);
   }
@@ -342,6 +345,9 @@ export class KasminaExecutor implements SeedExecutor {
       const parsed = parseCommand(command);
       if (parsed.kind === 'wait') {
         outcome = { applied: true, commandId };
+      } else if (parsed.kind === 'pause') {
+        outcome = this.pauseOrResume(commandId, parsed.seedId, parsed.resume);
+        if (!outcome.applied) this.event('seed_operation_rejected', TelemetryLevel.WARNING, { seed_id: parsed.seedId, operation: parsed.resume ? 'resume' : 'pause', reason: outcome.reason, command_id: commandId });
       } else if (parsed.kind === 'unsupported') {
         this.event('unsupported_command', TelemetryLevel.WARNING, { reason: parsed.reason, command_id: commandId });
         outcome = rejected(commandId, parsed.reason);
@@ -421,6 +427,9 @@ export class KasminaExecutor implements SeedExecutor {
     if (seed === undefined) return rejected(commandId, this.host === undefined ? 'host_not_attached' : `unknown_seed:${seedId}`);
     const op = operationName(operation);
     this.event('seed_operation', TelemetryLevel.INFO, { operation: op, seed_id: seedId, blueprint_id: blueprintId, command_id: commandId });
+    if (seed.paused && operation !== Op.SEED_OP_CULL && operation !== Op.SEED_OP_CANCEL) {
+      return rejected(commandId, `seed_paused:${seedId}: resume it first (COMMAND_PAUSE with annotation resume=true), or cull it`);
+    }
     switch (operation) {
       case Op.SEED_OP_GERMINATE:
         return this.germinate(commandId, seed, blueprintId, parameters);
@@ -446,6 +455,35 @@ export class KasminaExecutor implements SeedExecutor {
       default:
         return rejected(commandId, `unsupported_operation:${op}`);
     }
+  }
+
+  /**
+   * `COMMAND_PAUSE` of a seed (reference kasmina §7.8, decision 0068). Pause: the seed is
+   * substituted by the identity through its control inputs, and its parameters are listed as
+   * frozen in the composition (topology +1, so the trainer stops updating them); its stage and
+   * parameter values are kept; `seed_paused` WARNING. Resume: the seed's own
+   * controls return from the next `controlFeeds()` and its parameters train again (topology +1);
+   * `seed_resumed` INFO (`cache=hit`: the kernel never left the graph). Both are idempotent. Only a grafted seed can be paused or resumed.
+   */
+  private pauseOrResume(commandId: string, seedId: string, resume: boolean): CommandOutcome {
+    const seed = this.seeds.get(seedId);
+    if (seed === undefined) return rejected(commandId, this.host === undefined ? 'host_not_attached' : `unknown_seed:${seedId}`);
+    if (!isGrafted(seed.stage) || seed.seed === undefined) {
+      return rejected(commandId, `not_grafted:${seedId}: a ${stageName(seed.stage)} slot has no seed to ${resume ? 'resume' : 'pause'}`);
+    }
+    // Freezing or thawing the seed's parameters changes what the trainer trains: a new version.
+    if (seed.paused === resume) {
+      this.version += 1;
+      this.composed = undefined;
+    }
+    if (resume) {
+      seed.paused = false;
+      this.event('seed_resumed', TelemetryLevel.INFO, { seed_id: seedId, blueprint_id: seed.blueprintId ?? '', cache: 'hit', command_id: commandId });
+    } else {
+      seed.paused = true;
+      this.event('seed_paused', TelemetryLevel.WARNING, { seed_id: seedId, stage: stageName(seed.stage), command_id: commandId });
+    }
+    return { applied: true, commandId };
   }
 
   /** GERMINATE: G0 on the blueprint and its kernel at the slot, then GERMINATED and the graft (topology +1). */
@@ -575,6 +613,7 @@ export class KasminaExecutor implements SeedExecutor {
 
   /** CULLED (removed from the graph: topology +1), then EMBARGOED from this epoch on. */
   private retire(seed: SeedContext, reason: string): void {
+    seed.paused = false;
     if (isGrafted(seed.stage)) {
       seed.seed = undefined;
       seed.alpha = 0;
@@ -662,9 +701,9 @@ export class KasminaExecutor implements SeedExecutor {
    * One Leyline `SeedState` per slot, in slot order (DORMANT ones are the free slots): stage,
    * last seed gradient norm, slot depth, epochs since germination, the blueprint's risk and
    * `metrics` `alpha`, `epochs_in_stage`, `blend_steps`, `training_steps`, `seed_grad_norm`,
-   * `isolation_violations`, `parameters` (scalar count), `kernel_latency_ms` and `slot_features`
+   * `isolation_violations`, `parameters` (scalar count), `kernel_latency_ms`, `slot_features`
    * (the slot's width: the length a CHANNEL `alpha_vec` must have, which a controller cannot
-   * learn from the slot-independent blueprint descriptors).
+   * learn from the slot-independent blueprint descriptors) and `paused` (1 while paused).
    */
   exportSeedStates(): readonly SeedState[] {
     return [...this.seeds.values()].map((seed) =>
@@ -685,6 +724,7 @@ export class KasminaExecutor implements SeedExecutor {
           parameters: seed.seed?.parameterCount ?? 0,
           kernel_latency_ms: seed.kernelLatencyMs,
           slot_features: seed.slot.features,
+          paused: seed.paused ? 1 : 0,
         },
       }),
     );
@@ -705,6 +745,7 @@ export class KasminaExecutor implements SeedExecutor {
     if (this.telemetry === undefined) return;
     const metrics: MetricInput[] = [
       { name: 'kasmina.seeds.active', value: [...this.seeds.values()].filter((s) => isGrafted(s.stage)).length, unit: 'count' },
+      { name: 'kasmina.seeds.paused', value: [...this.seeds.values()].filter((s) => s.paused).length, unit: 'count' },
       { name: 'kasmina.isolation.violations', value: this.totalViolations, unit: 'count' },
       { name: 'kasmina.topology.version', value: this.version, unit: 'count' },
     ];
@@ -768,7 +809,7 @@ export class KasminaExecutor implements SeedExecutor {
   private graftedSeeds(): GraftedSeed[] {
     const out: GraftedSeed[] = [];
     for (const seed of this.seeds.values()) {
-      if (isGrafted(seed.stage) && seed.seed !== undefined) out.push({ seedId: seed.slot.id, slot: seed.slot, seed: seed.seed });
+      if (isGrafted(seed.stage) && seed.seed !== undefined) out.push({ seedId: seed.slot.id, slot: seed.slot, seed: seed.seed, paused: seed.paused });
     }
     return out;
   }

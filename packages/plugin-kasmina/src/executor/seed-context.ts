@@ -38,6 +38,13 @@ export class SeedContext {
   seedGradNorm: number | undefined;
   /** Mean training loss when the seed entered BLENDING (G4). */
   lossAtBlendingStart: number | undefined;
+  /**
+   * Paused by `COMMAND_PAUSE` (identity substitution, reference kasmina §7.8): the seed keeps its
+   * stage, parameters and place in the graph, but its control inputs are those of the model
+   * without it, so the slot passes the host's value through and the seed's parameters get no
+   * gradient; α, blending and training steps stand still until it is resumed.
+   */
+  paused = false;
   /** Reason of the last failed gate. */
   lastGateFailure: string | undefined;
   /**
@@ -63,5 +70,6 @@ export class SeedContext {
     this.isolationViolations = 0;
     this.seedGradNorm = undefined;
     this.lossAtBlendingStart = undefined;
+    this.paused = false;
   }
 }

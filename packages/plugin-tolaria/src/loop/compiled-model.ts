@@ -46,9 +46,15 @@ export class CompiledModel {
   static async build(runtime: OnnxRuntime, composed: ComposedModel, host: ClassifierHost, options: CompileOptions, previous?: TrainerState): Promise<CompiledModel> {
     const graph = composed.graph;
     const seedOwned = new Set(Object.values(composed.seedParameters).flat());
-    const groups: Record<string, string[]> = { [HOST_GROUP]: [...graph.parameters.keys()].filter((p) => !seedOwned.has(p)) };
-    for (const [id, names] of Object.entries(composed.seedParameters)) if (names.length > 0) groups[seedGroup(id)] = [...names];
+    // A paused seed's parameters keep their values and get no update (ComposedModel.frozenParameters).
+    const frozen = new Set(composed.frozenParameters ?? []);
+    const groups: Record<string, string[]> = { [HOST_GROUP]: [...graph.parameters.keys()].filter((p) => !seedOwned.has(p) && !frozen.has(p)) };
+    for (const [id, names] of Object.entries(composed.seedParameters)) {
+      const training = names.filter((n) => !frozen.has(n));
+      if (training.length > 0) groups[seedGroup(id)] = training;
+    }
     const spec = buildTrainingGraph(graph, {
+      ...(frozen.size > 0 ? { trainable: [...graph.parameters.keys()].filter((p) => !frozen.has(p)) } : {}),
       loss: host.loss,
       optimizer: options.optimizer,
       metrics: [host.correct],

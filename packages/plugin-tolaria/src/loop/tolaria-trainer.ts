@@ -273,8 +273,10 @@ export class TolariaTrainer implements Trainer {
       lr = rates[rates.length - 1] as number;
       gradNorm = lastStep?.gradNorms[HOST_GROUP] ?? 0;
       const seedGradNorms: Record<string, number> = {};
+      const frozen = new Set(model.composed.frozenParameters ?? []);
       for (const [id, names] of Object.entries(model.composed.seedParameters)) {
-        if (names.length > 0) seedGradNorms[id] = lastStep?.gradNorms[seedGroup(id)] ?? Number.NaN;
+        // A seed whose parameters are all frozen (paused) takes no step: it has no norm to report.
+        if (names.some((n) => !frozen.has(n))) seedGradNorms[id] = lastStep?.gradNorms[seedGroup(id)] ?? Number.NaN;
       }
       const meanLoss = batchLoss / results.length;
       executor.observeSteps({ steps: results.length, globalStep: trainer.stepCount, epoch, loss: meanLoss, hostGradNorm: gradNorm, seedGradNorms });

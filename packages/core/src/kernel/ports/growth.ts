@@ -61,12 +61,21 @@ export interface HostModel {
  */
 export interface ComposedModel {
   readonly graph: ComputeGraph;
-  /** Changes exactly when a seed is grafted or removed; equal versions mean equal graphs. */
+  /**
+   * Changes exactly when a seed is grafted or removed, or a seed's parameters are frozen or
+   * thawed ({@link frozenParameters}); equal versions mean equal graphs and equal trainable sets.
+   */
   readonly topologyVersion: number;
   /** Graph inputs the executor feeds at every step ({@link SeedExecutor.controlFeeds}): α, blend and gradient gates. */
   readonly controlInputs: readonly string[];
   /** Parameter names owned by each grafted seed, by seed id (host parameters are the rest). */
   readonly seedParameters: Readonly<Record<string, readonly string[]>>;
+  /**
+   * Parameters the trainer must keep fixed, with no optimizer update (a paused seed's; Kasmina,
+   * decision 0068). Absent or empty: every parameter trains. A trainer keeps their values and
+   * may drop their optimizer state.
+   */
+  readonly frozenParameters?: readonly string[];
 }
 
 /** What the trainer tells the executor after a run of optimizer steps. */
