@@ -64,4 +64,27 @@ describe('full-size GNN policy updates do not block decisions for the whole mode
       await session.dispose();
     }
   });
+
+  test('an update prepared at int8 precision loads the quantized model (tamiyo.gnn.precision, decision 0067)', async () => {
+    const backend = new OnnxPolicyBackend({ devices: ['cpu'], worker: false });
+    let loaded: Uint8Array | undefined;
+    const load = backend.load.bind(backend);
+    backend.load = (model, ...rest) => ((loaded = model), load(model, ...rest));
+    const payload = {
+      format: 'safetensors' as const,
+      weights: parseSafetensors(encodePolicyWeights(weights, REFERENCE_DIMS)),
+      header: { architecture_version: ARCHITECTURE_VERSION },
+    } as Parameters<typeof preparePolicySession>[0];
+    let yields = 0;
+    const session = await preparePolicySession(payload, { dims: REFERENCE_DIMS, precision: 'int8', backend, builder: new PolicyGraphBuilder(), yieldControl: async () => void yields++ });
+    try {
+      const bytes = Buffer.from(loaded!);
+      expect(bytes.byteLength).toBeLessThan(sync.byteLength / 3);
+      expect(bytes.includes('DynamicQuantizeMatMul')).toBe(true);
+      expect(bytes.includes('esper.tamiyo.precision')).toBe(true);
+      expect(yields).toBeGreaterThanOrEqual(3 + foldYields);
+    } finally {
+      await session.dispose();
+    }
+  });
 });
