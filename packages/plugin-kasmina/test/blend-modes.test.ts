@@ -2,13 +2,12 @@
 // applies them to seeds grafted into the tiny host, and the composed model's forward output is
 // checked against the same model computed by hand (float64 JavaScript).
 import type { StepObservation } from '@esper/core';
-import { SeedLifecycleStage, SeedOperation, TelemetryLevel, type TelemetryPacket } from '@esper/core/leyline';
+import { SeedLifecycleStage, SeedOperation, TelemetryLevel } from '@esper/core/leyline';
 import { OnnxRuntime, ParameterSet, Prng, toNumbers } from '@esper/onnx';
 import { afterAll, describe, expect, test } from 'vitest';
-import { KasminaExecutor } from '../src/index.js';
-import { security } from './fixtures/commands.js';
+import { recordingExecutor } from './fixtures/recording.js';
 import { Harness, bytesOf } from './fixtures/harness.js';
-import { CLASSES, INPUTS, WIDTH, batches, tinyHost } from './fixtures/tiny-host.js';
+import { CLASSES, INPUTS, WIDTH, batches } from './fixtures/tiny-host.js';
 
 const Op = SeedOperation;
 const S = SeedLifecycleStage;
@@ -16,16 +15,12 @@ const runtime = new OnnxRuntime({ defaults: { intraOpThreads: 1 } });
 afterAll(() => runtime.dispose());
 
 function setup() {
-  const sec = security();
-  const packets: TelemetryPacket[] = [];
-  const executor = new KasminaExecutor({ verifier: sec.verifier, runSeed: 42, clock: sec.clock, settings: { blendingOptimizerSteps: 8 }, telemetry: { emit: (p) => void packets.push(p) } });
-  const host = tinyHost();
-  executor.attachHost(host);
+  const t = recordingExecutor({ blendingOptimizerSteps: 8 });
+  const { executor, packets } = t;
   const observe = (over: Partial<StepObservation> = {}) =>
     executor.observeSteps({ steps: 4, globalStep: 4, epoch: 0, loss: 0.5, hostGradNorm: 1, seedGradNorms: { hidden1: 0.2, hidden2: 0.2 }, ...over });
-  const events = (description: string) => packets.flatMap((p) => p.events).filter((e) => e.description === description);
   const lastPacketEvents = (description: string) => packets[packets.length - 1]!.events.filter((e) => e.description === description).map((e) => e.attributes);
-  return { ...sec, executor, host, packets, observe, events, lastPacketEvents };
+  return { ...t, observe, lastPacketEvents };
 }
 
 // --- the tiny host and the residual-mlp seed, by hand (row-major matrices, float64) ---------
@@ -221,10 +216,8 @@ describe('blend annotations through the executor (K7)', () => {
   });
 
   test('CONFIDENCE values a command leaves out come from the executor settings (the confidenceGate config)', async () => {
-    const sec = security();
-    const executor = new KasminaExecutor({ verifier: sec.verifier, runSeed: 1, clock: sec.clock, settings: { confidenceGate: { gateK: 2, gateTau: 0.5, alphaLo: 0.05, alphaHi: 0.7 } } });
-    executor.attachHost(tinyHost());
-    await executor.applyCommand(sec.seed(Op.SEED_OP_GERMINATE, 'hidden1', 'residual-mlp', {}, { blend_mode: 'CONFIDENCE', gate_k: '6' }));
+    const { executor, seed } = recordingExecutor({ confidenceGate: { gateK: 2, gateTau: 0.5, alphaLo: 0.05, alphaHi: 0.7 } });
+    await executor.applyCommand(seed(Op.SEED_OP_GERMINATE, 'hidden1', 'residual-mlp', {}, { blend_mode: 'CONFIDENCE', gate_k: '6' }));
     expect(executor.blendOf('hidden1')!.config).toEqual({ mode: 'CONFIDENCE', confidence: { gateK: 6, gateTau: 0.5, alphaLo: 0.05, alphaHi: 0.7 } });
   });
 

@@ -1,13 +1,12 @@
 // Seed pause and resume (COMMAND_PAUSE with a target; reference kasmina §7.8, decision 0068),
 // through the public surface with real ONNX training on the tiny host.
 import { create } from '@bufbuild/protobuf';
-import { AdaptationCommandSchema, CommandType, SeedLifecycleStage, SeedOperation, type TelemetryPacket } from '@esper/core/leyline';
+import { AdaptationCommandSchema, CommandType, SeedLifecycleStage, SeedOperation } from '@esper/core/leyline';
 import { OnnxRuntime } from '@esper/onnx';
 import { afterAll, describe, expect, test } from 'vitest';
-import { KasminaExecutor } from '../src/index.js';
-import { security } from './fixtures/commands.js';
+import { recordingExecutor } from './fixtures/recording.js';
 import { Harness, bytesOf } from './fixtures/harness.js';
-import { batches, tinyHost } from './fixtures/tiny-host.js';
+import { batches } from './fixtures/tiny-host.js';
 
 const Op = SeedOperation;
 const S = SeedLifecycleStage;
@@ -15,22 +14,12 @@ const runtime = new OnnxRuntime({ defaults: { intraOpThreads: 1 } });
 afterAll(() => runtime.dispose());
 
 function setup() {
-  const sec = security();
-  const packets: TelemetryPacket[] = [];
-  const executor = new KasminaExecutor({
-    verifier: sec.verifier,
-    runSeed: 42,
-    clock: sec.clock,
-    settings: { blendingOptimizerSteps: 16 },
-    telemetry: { emit: (p) => void packets.push(p) },
-  });
-  const host = tinyHost();
-  executor.attachHost(host);
+  const t = recordingExecutor({ blendingOptimizerSteps: 16 });
   const pause = (target: string, annotations: Record<string, string> = {}) =>
-    executor.applyCommand(sec.sign(create(AdaptationCommandSchema, { commandType: CommandType.COMMAND_PAUSE, targetSeedId: target, issuedBy: 'test', annotations })));
-  const state = (id = 'hidden1') => executor.exportSeedStates().find((s) => s.seedId === id)!;
-  const events = (name: string) => packets.flatMap((p) => p.events).filter((e) => e.description === name).map((e) => e.attributes);
-  return { ...sec, executor, host, packets, pause, state, events };
+    t.executor.applyCommand(t.sign(create(AdaptationCommandSchema, { commandType: CommandType.COMMAND_PAUSE, targetSeedId: target, issuedBy: 'test', annotations })));
+  const state = (id = 'hidden1') => t.executor.exportSeedStates().find((s) => s.seedId === id)!;
+  const events = (name: string) => t.events(name).map((e) => e.attributes);
+  return { ...t, pause, state, events };
 }
 
 describe('pausing a seed substitutes the identity', () => {
