@@ -23,6 +23,12 @@ describe('full-size GNN policy updates do not block decisions for the whole mode
   const largestWeight = 4 * Math.max(...policyWeightSpecs(REFERENCE_DIMS).map((s) => s.dims.reduce((a, b) => a * b, 1)));
   const sageBytes = 2 * RELATIONS.length * 2 * 4 * REFERENCE_DIMS.sageHidden ** 2;
   const foldYields = Math.floor(sageBytes / (DEFAULT_FOLD_CHUNK_BYTES + largestWeight));
+  // The same weights as a verified safetensors update payload.
+  const payload = {
+    format: 'safetensors' as const,
+    weights: parseSafetensors(encodePolicyWeights(weights, REFERENCE_DIMS)),
+    header: { architecture_version: ARCHITECTURE_VERSION },
+  } as Parameters<typeof preparePolicySession>[0];
 
   test('the chunked writer gives the bytes of serializeModel on the real policy model', async () => {
     let yields = 0;
@@ -44,11 +50,6 @@ describe('full-size GNN policy updates do not block decisions for the whole mode
 
   test('preparing a full-size safetensors update yields between stages and inside the model write', async () => {
     const backend = new OnnxPolicyBackend({ devices: ['cpu'], worker: false });
-    const payload = {
-      format: 'safetensors' as const,
-      weights: parseSafetensors(encodePolicyWeights(weights, REFERENCE_DIMS)),
-      header: { architecture_version: ARCHITECTURE_VERSION },
-    } as Parameters<typeof preparePolicySession>[0];
     let yields = 0;
     const session = await preparePolicySession(payload, {
       dims: REFERENCE_DIMS,
@@ -70,11 +71,6 @@ describe('full-size GNN policy updates do not block decisions for the whole mode
     let loaded: Uint8Array | undefined;
     const load = backend.load.bind(backend);
     backend.load = (model, ...rest) => ((loaded = model), load(model, ...rest));
-    const payload = {
-      format: 'safetensors' as const,
-      weights: parseSafetensors(encodePolicyWeights(weights, REFERENCE_DIMS)),
-      header: { architecture_version: ARCHITECTURE_VERSION },
-    } as Parameters<typeof preparePolicySession>[0];
     let yields = 0;
     const session = await preparePolicySession(payload, { dims: REFERENCE_DIMS, precision: 'int8', backend, builder: new PolicyGraphBuilder(), yieldControl: async () => void yields++ });
     try {
