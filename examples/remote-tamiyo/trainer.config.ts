@@ -12,6 +12,8 @@ import { tolaria } from '@esper/plugin-tolaria';
 
 export default defineConfig({
   plugins: [oonaRedis(), telemetryFile(), tolaria(), kasmina(), tamiyo()],
+  // On a machine whose cores it shares with the service, add `nice: 10` here (ESPER_NICE=10): the
+  // trainer then yields the CPU to the service's decisions (docs/tamiyo.md, decision 0067).
   run: { name: 'remote-trainer', dir: './runs', seed: 42 },
   // One group per trainer (OONA_GROUP): a group's consumers share entries, trainers must not.
   oona: { group: 'trainer' },
