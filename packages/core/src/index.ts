@@ -18,7 +18,19 @@ export { EsperError, isEsperError } from './errors.js';
 
 // ---------------------------------------------------------------- runs and plugins
 export { createEsper, Esper, EsperRun, type CreateEsperOptions, type StartOptions } from './kernel/kernel.js';
-export { lowerProcessPriority, MAX_NICE, type PriorityFailure, type PriorityResult, type PrioritySystem } from './kernel/process-priority.js';
+export {
+  currentThreadId,
+  lowerProcessPriority,
+  MAX_NICE,
+  MAX_REALTIME_PRIORITY,
+  setThreadRealtime,
+  type ExecFile,
+  type PriorityFailure,
+  type PriorityResult,
+  type PrioritySystem,
+  type RealtimeOptions,
+  type RealtimeResult,
+} from './kernel/process-priority.js';
 export {
   definePlugin,
   LIFECYCLE_EVENT_HOOKS,

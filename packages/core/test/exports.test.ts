@@ -19,17 +19,17 @@ describe('public surface of @esper/core', () => {
       'Esper', 'EsperError', 'EsperRun', 'EventBus', 'HEALTHY_SUMMARY', 'HookFailedError',
       'HookTimeoutError', 'InvalidPluginError', 'JsonLogger', 'JsonlTelemetrySink', 'LEYLINE_SECRET_ENV',
       'LEYLINE_SIGNATURE_HEADER', 'LIFECYCLE_EVENTS', 'LIFECYCLE_EVENT_HOOKS', 'LIFECYCLE_HOOKS',
-      'LeylineSigner', 'MASK', 'MAX_NICE', 'ManualClock', 'MissingProviderError', 'MultiPortResolveError', 'NonceLedger',
+      'LeylineSigner', 'MASK', 'MAX_NICE', 'MAX_REALTIME_PRIORITY', 'ManualClock', 'MissingProviderError', 'MultiPortResolveError', 'NonceLedger',
       'PLUGIN_HOOKS', 'PORT_NAME_PATTERN', 'PRIORITY_INDICATOR', 'PortConflictError', 'PortNameError',
       'PortUnavailableError', 'ProvidesMismatchError', 'ResolvedConfig', 'RunStoppedError',
       'SIGNATURE_ANNOTATION', 'SecurityConfigError', 'SettingMetaError', 'SigningSecretMissingError',
       'SystemClock', 'TeardownError', 'TelemetryPacketBuilder', 'TelemetryPacketInvalidError', 'Tokens',
       'UnknownHookError', 'buildTelemetryPacket', 'catalogBlueprintMetadata', 'checkFreshness', 'commandSigningPayload',
-      'coreConfigSchema', 'createEsper', 'defineConfig', 'definePlugin', 'definePort', 'deriveHealth',
+      'coreConfigSchema', 'createEsper', 'currentThreadId', 'defineConfig', 'definePlugin', 'definePort', 'deriveHealth',
       'describeSettings', 'formatIssue', 'isEsperError', 'listPorts', 'loadConfig', 'loadConfigFile', 'lowerProcessPriority',
       'maskValue', 'parsePriorityName', 'portInfo', 'priorityForEvents', 'priorityForLevel',
       'priorityForPacket', 'priorityFromIndicator', 'priorityName', 'redact', 'resolveConfig',
-      'secretSettings', 'settingsEnv', 'signCommand', 'telemetryFile', 'telemetryFileSchema', 'writeFileAtomic',
+      'secretSettings', 'setThreadRealtime', 'settingsEnv', 'signCommand', 'telemetryFile', 'telemetryFileSchema', 'writeFileAtomic',
     ]);
   });
 

@@ -11,6 +11,8 @@
 //   --trainer-nice N     that trainer lowers its CPU priority to niceness N first, as `run.nice: N`
 //                        does for `esper run` (every thread of it; default 0; decision 0067)
 //   --devices LIST       the policy's device fallback order (default cpu; P7: webgpu, cuda)
+//   --realtime           SCHED_FIFO for the inference worker and this (main) thread, as
+//                        tamiyo.gnn.realtime does for `esper serve` (Linux; CAP_SYS_NICE)
 //   --precision LIST     policy precisions to measure, one table each (default fp32,int8: the
 //                        reference's float32 and tamiyo.gnn.precision int8; decision 0067)
 // On the GPU machine: bash packages/plugin-tamiyo/bench/device-bundle.sh here, then carry
@@ -19,7 +21,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { create } from '@bufbuild/protobuf';
-import { LeylineSigner, SystemClock } from '@esper/core';
+import { LeylineSigner, SystemClock, setThreadRealtime } from '@esper/core';
 import { SeedStateSchema, SystemStatePacketSchema, type SystemStatePacket } from '@esper/core/leyline';
 import { OnnxPolicyBackend, GnnController, PackScratch, type PolicyDevice, PolicyGraphBuilder, hmacCommandSigning, initPolicyWeights, packGraph, policyParameterCount, POLICY_PRECISIONS, type PolicyPrecision, warmUpGraph } from '../src/index.js';
 
@@ -34,6 +36,7 @@ const withTrainer = process.argv.includes('--trainer');
 const trainerThreads = arg('trainer-threads', '1');
 const trainerNice = Number(arg('trainer-nice', '0'));
 const devices = arg('devices', 'cpu').split(',') as PolicyDevice[];
+const realtime = process.argv.includes('--realtime');
 const precisions = arg('precision', 'fp32,int8').split(',') as PolicyPrecision[];
 for (const p of precisions) if (!(POLICY_PRECISIONS as readonly string[]).includes(p)) throw new Error(`--precision takes ${POLICY_PRECISIONS.join(', ')} (comma-separated), got ${p}`);
 const BUDGET_MS = 5;
@@ -76,6 +79,10 @@ async function main(): Promise<void> {
     if (niceLine !== undefined) console.log(`trainer: ${niceLine}`);
   }
   const weights = initPolicyWeights(42);
+  if (realtime) {
+    const rt = setThreadRealtime(1);
+    console.log(`main thread: ${rt.applied ? 'SCHED_FIFO' : `normal priority (${rt.reason})`}`);
+  }
   for (const precision of precisions) await measure(weights, precision);
   if (trainer !== undefined) {
     trainer.kill();
@@ -88,7 +95,7 @@ async function main(): Promise<void> {
 /** One table: the controller at `precision`, 1, 4 and 16 seeds. */
 async function measure(weights: ReturnType<typeof initPolicyWeights>, precision: PolicyPrecision): Promise<void> {
   const t0 = performance.now();
-  const backend = new OnnxPolicyBackend({ devices, threads, worker, warmUpFeeds: packGraph(warmUpGraph()) });
+  const backend = new OnnxPolicyBackend({ devices, threads, worker, warmUpFeeds: packGraph(warmUpGraph()), ...(realtime ? { realtimePriority: 1 } : {}) });
   const controller = await GnnController.create({
     weights,
     precision,
@@ -101,6 +108,7 @@ async function measure(weights: ReturnType<typeof initPolicyWeights>, precision:
     `\nGNN policy: ${policyParameterCount().toLocaleString('en')} parameters, loaded in ${(performance.now() - t0).toFixed(0)} ms ` +
       `(warm-up ${controller.session.warmUpMs.toFixed(1)} ms) on ${controller.session.device} (asked: ${devices.join(', ')}), ${precision}, ${threads} ORT thread(s), ${worker ? 'worker thread' : 'main thread'}${withTrainer ? `, Tolaria training beside it (${trainerThreads} thread(s)${trainerNice !== 0 ? `, nice ${trainerNice}` : ''})` : ''}`,
   );
+  if (realtime) console.log(`inference worker: ${controller.session.realtime?.applied === true ? 'SCHED_FIFO' : `normal priority (${controller.session.realtime?.applied === false ? controller.session.realtime.reason : 'in-thread runner'})`}`);
   console.log(`budget ${BUDGET_MS} ms (TAMIYO_STEP_TIMEOUT_MS default); ${runs} decisions per row after 20 warm-up decisions`);
   console.log('seeds | decision p50    p99 |  inference p50    p99 | build+pack p50    p99 | p99 ≤ budget');
   for (const seeds of [1, 4, 16]) {

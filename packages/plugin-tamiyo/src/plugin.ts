@@ -1,4 +1,4 @@
-import { definePlugin, Tokens, type Controller, type Resolver, type SetupContext } from '@esper/core';
+import { definePlugin, setThreadRealtime, Tokens, type Controller, type Resolver, type SetupContext } from '@esper/core';
 import { z } from 'zod';
 import { tamiyoConfigSchema } from './config.js';
 import { resolveBlueprintRotation } from './heuristic/blueprints.js';
@@ -7,7 +7,7 @@ import { heuristicOptionsSchema } from './heuristic/options.js';
 import { openFieldReports } from './field-reports/plugin-glue.js';
 import type { FieldReportLifecycle } from './field-reports/lifecycle.js';
 import { gnnOptionsSchema } from './gnn/options.js';
-import { createGnnController } from './gnn/plugin-glue.js';
+import { createGnnController, REALTIME_PRIORITY } from './gnn/plugin-glue.js';
 import { policyUpdateDelivery, type PolicyUpdateDelivery } from './policy-updates/plugin-glue.js';
 import { remoteOptionsSchema, serviceOptionsSchema } from './service/options.js';
 import { createRemoteController, startTamiyoService } from './service/plugin-glue.js';
@@ -103,6 +103,12 @@ export function tamiyo(options: Partial<TamiyoPluginInput> = {}) {
               };
             };
             service = await startTamiyoService(ctx, hc.resolver, perRun);
+            // The service's main thread builds, decodes and signs every decision: real-time too (decision 0067).
+            if (ctx.options.controller === 'gnn' && ctx.options.gnn.realtime) {
+              const rt = setThreadRealtime(REALTIME_PRIORITY);
+              if (rt.applied) ctx.logger.info('tamiyo: the service thread runs under SCHED_FIFO (tamiyo.gnn.realtime)', { tid: rt.tid, priority: rt.priority });
+              else ctx.logger.warn('tamiyo: tamiyo.gnn.realtime was refused for the service thread; it runs at normal priority', { reason: rt.reason });
+            }
           }
           await updates?.start();
         },

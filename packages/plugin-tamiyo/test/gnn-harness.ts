@@ -33,6 +33,8 @@ export function statePacket(stages: readonly number[], epoch: number, loss = 0.3
 export type HarnessOptions = Partial<Omit<GnnControllerInit, 'backend' | 'signer'>> & {
   readonly createRunner?: PolicyRunnerFactory;
   readonly worker?: boolean;
+  /** SCHED_FIFO for the worker runner's thread (`tamiyo.gnn.realtime`). */
+  readonly realtimePriority?: number;
   readonly seed?: number;
   readonly weights?: ParameterSet;
   /** Where telemetry goes besides the recorded list. */
@@ -49,6 +51,7 @@ export async function gnnHarness(options: HarnessOptions = {}) {
     worker: options.worker ?? false,
     warmUpFeeds: packGraph(warmUpGraph(), SMALL),
     ...(options.createRunner ? { createRunner: options.createRunner } : {}),
+    ...(options.realtimePriority !== undefined ? { realtimePriority: options.realtimePriority } : {}),
   });
   const controller = await GnnController.create({
     blueprints: ['BP001', 'BP002'],

@@ -107,3 +107,20 @@ describe('int8 policy precision (decision 0067)', () => {
     }
   });
 });
+
+describe('real-time decision threads (tamiyo.gnn.realtime, decision 0067)', () => {
+  test('the worker thread is put under SCHED_FIFO where allowed, and telemetry says whether it was', async () => {
+    const { controller, telemetry } = await gnnHarness({ worker: true, realtimePriority: 1 });
+    const rt = controller.session.realtime!;
+    expect(rt).toBeDefined();
+    await controller.evaluateEpoch(statePacket([DORMANT], 3));
+    expect(telemetry[0]!.packet.systemHealth?.indicators.policy_realtime).toBe(rt.applied ? 'on' : 'refused');
+    if (!rt.applied) expect(rt.reason).not.toBe('');
+    await controller.dispose();
+    const plain = await gnnHarness({ worker: true });
+    expect(plain.controller.session.realtime).toBeUndefined();
+    await plain.controller.evaluateEpoch(statePacket([DORMANT], 3));
+    expect(plain.telemetry[0]!.packet.systemHealth?.indicators.policy_realtime).toBeUndefined();
+    await plain.controller.dispose();
+  });
+});

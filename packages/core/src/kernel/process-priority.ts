@@ -1,4 +1,5 @@
-import { readdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readlinkSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
 
 /** Highest niceness {@link lowerProcessPriority} accepts (the lowest CPU priority on Linux and macOS). */
@@ -78,4 +79,77 @@ export function lowerProcessPriority(nice: number, system: PrioritySystem = node
     }
   }
   return { nice, lowered, unchanged, failed };
+}
+
+/** Highest SCHED_FIFO priority Linux accepts. */
+export const MAX_REALTIME_PRIORITY = 99;
+
+/** What {@link setThreadRealtime} did. */
+export type RealtimeResult =
+  | { readonly applied: true; readonly tid: number; readonly priority: number }
+  | { readonly applied: false; readonly tid: number | undefined; readonly reason: string };
+
+/** Options of {@link setThreadRealtime}. */
+export interface RealtimeOptions {
+  /** The thread: absent for the calling one; `null` when its id is unknown (nothing is changed). */
+  readonly tid?: number | null;
+  /** Runs `chrt` (tests inject one). */
+  readonly exec?: ExecFile;
+  /** The platform (tests). */
+  readonly platform?: NodeJS.Platform;
+}
+
+/** Runs a program (injectable for tests); throws as `execFileSync` does. */
+export type ExecFile = (file: string, args: readonly string[]) => void;
+
+const runChrt: ExecFile = (file, args) => {
+  execFileSync(file, args, { stdio: ['ignore', 'ignore', 'pipe'], timeout: 5_000 });
+};
+
+/** This thread's Linux thread id (`/proc/thread-self`), or undefined elsewhere. */
+export function currentThreadId(): number | undefined {
+  if (process.platform !== 'linux') return undefined;
+  try {
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    return Number.isInteger(tid) && tid > 0 ? tid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Puts one thread (`options.tid`; default: the calling one) under the real-time `SCHED_FIFO` policy at
+ * `priority` (1–99), so it runs as soon as it is woken, ahead of every normal thread on the
+ * machine (decision 0067: Tamiyo's decision threads beside a trainer). Linux only, through
+ * util-linux's `chrt` (Node has no call for it). It needs `CAP_SYS_NICE` or an `RLIMIT_RTPRIO`
+ * of at least `priority` (`docker run --cap-add SYS_NICE`, systemd `LimitRTPRIO=`); the kernel's
+ * real-time throttling still leaves normal threads 5 % of each second.
+ *
+ * Never throws for a refusal: the result says why (permission, no `chrt`, another platform).
+ *
+ * @throws RangeError when `priority` is not an integer in 1–99.
+ */
+export function setThreadRealtime(priority: number, options: RealtimeOptions = {}): RealtimeResult {
+  const tid = options.tid === undefined ? currentThreadId() : (options.tid ?? undefined);
+  const exec = options.exec ?? runChrt;
+  const platform = options.platform ?? process.platform;
+  if (!Number.isInteger(priority) || priority < 1 || priority > MAX_REALTIME_PRIORITY) {
+    throw new RangeError(`setThreadRealtime: priority must be an integer from 1 to ${MAX_REALTIME_PRIORITY}, got ${priority}`);
+  }
+  if (platform !== 'linux') return { applied: false, tid, reason: `real-time scheduling is set on Linux only (this is ${platform})` };
+  if (tid === undefined) return { applied: false, tid, reason: 'the thread id is unknown (/proc/thread-self is not readable)' };
+  try {
+    exec('chrt', ['-f', '-p', String(priority), String(tid)]);
+    return { applied: true, tid, priority };
+  } catch (error) {
+    const e = error as { code?: string; stderr?: Buffer | string; message?: string };
+    if (e.code === 'ENOENT') return { applied: false, tid, reason: 'chrt was not found: install util-linux' };
+    const said = String(e.stderr ?? e.message ?? error).trim().split('\n')[0] ?? '';
+    const denied = /not permitted|permission/i.test(said);
+    return {
+      applied: false,
+      tid,
+      reason: denied ? `${said}: grant CAP_SYS_NICE or an RLIMIT_RTPRIO of at least ${priority} (docker run --cap-add SYS_NICE, systemd LimitRTPRIO=${priority})` : said,
+    };
+  }
 }

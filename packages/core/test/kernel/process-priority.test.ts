@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { createEsper, lowerProcessPriority, ManualClock, MAX_NICE, type PrioritySystem } from '../../src/index.js';
+import { createEsper, lowerProcessPriority, ManualClock, MAX_NICE, setThreadRealtime, type PrioritySystem } from '../../src/index.js';
 
 /** A fake system of threads with niceness values; `fail` maps a thread to the errno its set call raises. */
 function fakeSystem(nice: Record<number, number>, fail: Record<number, string> = {}, platform: NodeJS.Platform = 'linux') {
@@ -114,5 +114,47 @@ describe('run.nice', () => {
   it('rejects a niceness outside 0–19 at validation with the path', () => {
     expect(() => createEsper({ plugins: [], run: { nice: 20 } }, { env: {} })).toThrow(/run\.nice/);
     expect(() => createEsper({ plugins: [] }, { env: { ESPER_NICE: '-3' } })).toThrow(/ESPER_NICE/);
+  });
+});
+
+describe('setThreadRealtime', () => {
+  it.runIf(process.platform === 'linux')('puts the calling thread under SCHED_FIFO for real (in a child process), or says why it may not', () => {
+    const script = `
+      const { setThreadRealtime, currentThreadId } = await import(${JSON.stringify(new URL('../../src/kernel/process-priority.ts', import.meta.url).href)});
+      const { readFileSync } = await import('node:fs');
+      const r = setThreadRealtime(1);
+      const stat = readFileSync('/proc/thread-self/stat', 'utf8');
+      const policy = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38]);
+      console.log(JSON.stringify({ r, policy, tid: currentThreadId(), pid: process.pid }));
+    `;
+    const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
+    const { r, policy, tid, pid } = JSON.parse(out.trim().split('\n').at(-1) as string) as { r: { applied: boolean; tid: number; reason?: string }; policy: number; tid: number; pid: number };
+    expect(tid).toBe(pid); // the main thread's id is the process id
+    expect(r.tid).toBe(tid);
+    // Where the machine allows it (CI runs as root) the policy is SCHED_FIFO; elsewhere the reason names the fix.
+    if (r.applied) expect(policy).toBe(1);
+    else {
+      expect(policy).toBe(0);
+      expect(r.reason).toMatch(/CAP_SYS_NICE|chrt was not found/);
+    }
+  });
+
+  it('runs chrt on the given thread and reports refusals without throwing', () => {
+    const calls: string[][] = [];
+    expect(setThreadRealtime(3, { tid: 1234, exec: (file, args) => void calls.push([file, ...args]), platform: 'linux' })).toEqual({ applied: true, tid: 1234, priority: 3 });
+    expect(calls).toEqual([['chrt', '-f', '-p', '3', '1234']]);
+    const refuse = () => {
+      throw Object.assign(new Error('Command failed'), { stderr: Buffer.from("chrt: failed to set pid 7's policy: Operation not permitted\n") });
+    };
+    const denied = setThreadRealtime(1, { tid: 7, exec: refuse, platform: 'linux' });
+    expect(denied).toMatchObject({ applied: false, tid: 7 });
+    expect((denied as { reason: string }).reason).toMatch(/^chrt: failed to set pid 7's policy: Operation not permitted: grant CAP_SYS_NICE or an RLIMIT_RTPRIO of at least 1/);
+    const missing = () => {
+      throw Object.assign(new Error('spawn chrt ENOENT'), { code: 'ENOENT' });
+    };
+    expect(setThreadRealtime(1, { tid: 7, exec: missing, platform: 'linux' })).toEqual({ applied: false, tid: 7, reason: 'chrt was not found: install util-linux' });
+    expect(setThreadRealtime(1, { tid: 7, exec: () => {}, platform: 'darwin' })).toMatchObject({ applied: false, reason: expect.stringMatching(/Linux only/) });
+    expect(setThreadRealtime(1, { tid: null, exec: () => {}, platform: 'linux' })).toMatchObject({ applied: false, reason: expect.stringMatching(/thread id is unknown/) });
+    for (const bad of [0, 100, 1.5]) expect(() => setThreadRealtime(bad, { tid: 1, exec: () => {}, platform: 'linux' })).toThrow(RangeError);
   });
 });

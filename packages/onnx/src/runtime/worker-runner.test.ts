@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GraphBuilder } from '../ir/builder.js';
 import { f32, toNumbers } from '../ir/tensor-data.js';
@@ -67,6 +68,30 @@ describe('WorkerSessionRunner', () => {
     clearInterval(timer);
     // A blocking run would let no timer fire; here timers keep firing during the run.
     expect(ticks).toBeGreaterThan(Math.min(3, ms / 10));
+  });
+
+  it('realtimePriority puts the worker thread (and no other) under SCHED_FIFO where allowed, and reports a refusal otherwise', async () => {
+    const runner = await WorkerSessionRunner.create(tiny(), { realtimePriority: 1 });
+    runners.push(runner);
+    const rt = runner.realtime!;
+    expect(rt).toBeDefined();
+    const policy = (tid: number) => {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38]);
+    };
+    if (process.platform === 'linux') {
+      expect(rt.tid).not.toBe(process.pid); // the worker's thread, never the caller's
+      expect(policy(process.pid)).toBe(0);
+      if (rt.applied) expect(policy(rt.tid)).toBe(1);
+      else expect(rt.reason).toMatch(/CAP_SYS_NICE|chrt was not found/);
+    } else {
+      expect(rt.applied).toBe(false);
+    }
+    expect(toNumbers((await runner.run({ x: f32([1, 3], [1, 1, 1]) })).y!)).toEqual([9, 12]);
+    // Without the option nothing is asked.
+    const plain = await WorkerSessionRunner.create(tiny());
+    runners.push(plain);
+    expect(plain.realtime).toBeUndefined();
   });
 
   it('reports a model the CPU cannot run as a typed error', async () => {

@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { setThreadRealtime, type RealtimeResult } from '@esper/core';
 import { Worker } from 'node:worker_threads';
 import { OnnxBackendUnavailableError, OnnxDeadlineError, OnnxDisposedError, OnnxRunError, OnnxSessionCreateError } from '../errors.js';
 import { modelDigest } from '../ir/digest.js';
@@ -13,6 +14,14 @@ import { serializeModel } from '../ir/serialize.js';
 export interface WorkerRunnerOptions extends SessionOptions {
   /** Default deadline of every run in milliseconds (none when omitted). */
   readonly deadlineMs?: number;
+  /**
+   * Put the worker's thread under `SCHED_FIFO` at this priority (1–99) once its session exists
+   * (`setThreadRealtime` of `@esper/core`; Linux, needs `CAP_SYS_NICE` or `RLIMIT_RTPRIO`), so a
+   * run starts as soon as it is posted even when other processes keep every core busy. ONNX
+   * Runtime's own pool threads (more than one intra-op thread) keep the normal policy. A refusal
+   * is reported in {@link WorkerSessionRunner.realtime} and the runner works on at normal priority.
+   */
+  readonly realtimePriority?: number;
   /** Called when a backend fails in the worker and the next is tried. */
   readonly onFallback?: (event: BackendFallbackEvent) => void;
 }
@@ -29,7 +38,9 @@ let session = null;
   for (const item of workerData.plan) {
     try {
       session = await ort.InferenceSession.create(workerData.model, item.options);
-      parentPort.postMessage({ type: 'ready', backend: item.backend, attempts });
+      let tid = null;
+      try { tid = Number(require('node:fs').readlinkSync('/proc/thread-self').split('/').pop()) || null; } catch {}
+      parentPort.postMessage({ type: 'ready', backend: item.backend, attempts, tid });
       break;
     } catch (e) {
       attempts.push({ backend: item.backend, reason: String(e && e.message || e).split('\\n')[0].slice(0, 300) });
@@ -90,6 +101,7 @@ export class WorkerSessionRunner {
   private readonly abandoned = new Map<Worker, Promise<void>>();
   /** Runs that passed their deadline (each abandoned its worker). */
   deadlineMisses = 0;
+  private realtimeResult: RealtimeResult | undefined;
 
   private constructor(
     private readonly model: Uint8Array,
@@ -109,6 +121,11 @@ export class WorkerSessionRunner {
   /** The backend the worker's session runs on. */
   get backend(): BackendName | null {
     return this.currentBackend;
+  }
+
+  /** How `realtimePriority` went for the current worker (undefined when not asked for). */
+  get realtime(): RealtimeResult | undefined {
+    return this.realtimeResult;
   }
 
   /** Runs the model in the worker. `deadlineMs` overrides the default deadline. */
@@ -159,7 +176,8 @@ export class WorkerSessionRunner {
     const order = this.options.backends ?? ['cpu'];
     const plan = order.map((backend) => ({ backend, options: ortSessionOptions(backend, this.options) }));
     const ortPath = createRequire(import.meta.url).resolve('onnxruntime-node');
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { model: this.model, plan, ortPath } });
+    // The source is CommonJS: a host started with --input-type=module must not pass that on.
+    const worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: workerExecArgv(), workerData: { model: this.model, plan, ortPath } });
     this.worker = worker;
     this.ready = new Promise<void>((resolve, reject) => {
       worker.on('message', (msg: WorkerMessage) => {
@@ -171,6 +189,8 @@ export class WorkerSessionRunner {
         }
         if (msg.type === 'ready') {
           this.currentBackend = msg.backend;
+          const priority = this.options.realtimePriority;
+          if (priority !== undefined) this.realtimeResult = setThreadRealtime(priority, { tid: msg.tid });
           resolve();
         } else if (msg.type === 'failed') {
           void worker.terminate();
@@ -236,10 +256,22 @@ export class WorkerSessionRunner {
 }
 
 type WorkerMessage =
-  | { type: 'ready'; backend: BackendName; attempts: { backend: BackendName; reason: string }[] }
+  | { type: 'ready'; backend: BackendName; attempts: { backend: BackendName; reason: string }[]; tid: number | null }
   | { type: 'failed'; attempts: { backend: BackendName; reason: string }[] }
   | { type: 'result'; id: number; results: { name: string; dtype: DType; dims: number[]; data: unknown }[] }
   | { type: 'error'; id: number; message: string };
 
 
 export type { TensorData };
+
+/** The process's Node options without `--input-type`, which would make the eval'd worker source ESM. */
+function workerExecArgv(): string[] {
+  const out: string[] = [];
+  const argv = process.execArgv;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (a === '--input-type') i++;
+    else if (!a.startsWith('--input-type=')) out.push(a);
+  }
+  return out;
+}

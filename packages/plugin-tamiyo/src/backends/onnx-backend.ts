@@ -1,4 +1,4 @@
-import type { PolicyBackend, PolicySession, PolicyTensor } from '@esper/core';
+import type { PolicyBackend, PolicySession, PolicyTensor, RealtimeResult } from '@esper/core';
 import { OnnxDeadlineError, OnnxRuntime, WorkerSessionRunner, tensor, type BackendName, type Feeds, type Results, type TensorData } from '@esper/onnx';
 import { PolicyBackendError } from '../policy/errors.js';
 
@@ -11,6 +11,8 @@ export type PolicyDevice = (typeof POLICY_DEVICES)[number];
 /** A loaded model on one device, as the backend layer runs it. */
 export interface PolicyRunner {
   readonly device: PolicyDevice;
+  /** How real-time scheduling of the inference thread went, when it was asked for. */
+  readonly realtime?: RealtimeResult | undefined;
   run(feeds: Feeds, options: { deadlineMs?: number | undefined }): Promise<Results>;
   dispose(): Promise<void>;
 }
@@ -34,6 +36,12 @@ export interface OnnxPolicyBackendOptions {
   readonly worker?: boolean;
   /** ONNX Runtime intra-op threads (default 1: the trainer runs beside the policy). */
   readonly threads?: number;
+  /**
+   * Run the worker's inference thread under `SCHED_FIFO` at this priority (`tamiyo.gnn.realtime`,
+   * decision 0067). Worker runners only; a refusal leaves it at normal priority and is reported
+   * on the session ({@link OnnxPolicySession.realtime}).
+   */
+  readonly realtimePriority?: number;
   /** Feeds of the warm-up run after session creation (P2); none: no warm-up. */
   readonly warmUpFeeds?: Feeds;
   /** Called on every fallback. */
@@ -46,14 +54,22 @@ const toOnnx = (t: PolicyTensor): TensorData => tensor(t.type, t.dims, t.data as
 const toPolicy = (t: TensorData): PolicyTensor => ({ type: t.dtype === 'int64' ? 'int64' : 'float32', data: t.data as Float32Array | BigInt64Array, dims: t.dims });
 
 /** The default runner: `WorkerSessionRunner` (abandonable) or an in-thread ORT session, on exactly one device. */
-export function onnxRunnerFactory(options: { worker?: boolean; threads?: number } = {}): PolicyRunnerFactory {
+export function onnxRunnerFactory(options: { worker?: boolean; threads?: number; realtimePriority?: number | undefined } = {}): PolicyRunnerFactory {
   const threads = options.threads ?? 1;
   return async (device, model) => {
     const backends: BackendName[] = [device];
     if (options.worker ?? true) {
-      const runner = await WorkerSessionRunner.create(model, { backends, intraOpThreads: threads, interOpThreads: 1 });
+      const runner = await WorkerSessionRunner.create(model, {
+        backends,
+        intraOpThreads: threads,
+        interOpThreads: 1,
+        ...(options.realtimePriority === undefined ? {} : { realtimePriority: options.realtimePriority }),
+      });
       return {
         device,
+        get realtime() {
+          return runner.realtime;
+        },
         run: (feeds, o) => runner.run(feeds, o.deadlineMs === undefined ? {} : { deadlineMs: o.deadlineMs }),
         dispose: () => runner.dispose(),
       };
@@ -96,6 +112,11 @@ export class OnnxPolicySession implements PolicySession {
   /** The device the next run uses. */
   get device(): string {
     return this.runner.device;
+  }
+
+  /** How real-time scheduling of the inference thread went (undefined when not asked for, or not a worker runner). */
+  get realtime(): RealtimeResult | undefined {
+    return this.runner.realtime;
   }
 
   /** Runs the port's way: Leyline-neutral tensors in and out. */

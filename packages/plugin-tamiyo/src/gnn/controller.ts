@@ -479,6 +479,7 @@ export class GnnController implements Controller {
           fallbacks: session.fallbacks,
           device: session.device,
           precision: this.init.precision ?? 'fp32',
+          ...(session.realtime === undefined ? {} : { realtime: session.realtime.applied ? 'on' : 'refused' }),
           architecture: ARCHITECTURE_VERSION,
           policyVersion: this.policyVersion,
           budgetMs: d.budgetMs ?? this.init.stepTimeoutMs,

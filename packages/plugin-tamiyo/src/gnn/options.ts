@@ -36,6 +36,12 @@ export const gnnOptionsSchema = z
       description:
         'Precision of the large policy weights: `fp32` (the reference, PyG parity to 1e-7) or `int8` (per-column int8 GraphSAGE and GAT projections on the CPU provider: about 2.5× faster inference; outputs move by up to about 1 % of their range).',
     }),
+    realtime: z.boolean().default(false).meta({
+      env: 'TAMIYO_GNN_REALTIME',
+      reference: 'decision 0067',
+      description:
+        'Run the decision threads under SCHED_FIFO (Linux; needs CAP_SYS_NICE or RLIMIT_RTPRIO ≥ 1): the inference worker always, and the main thread of `esper serve`. Keeps the p99 inside the step budget when trainers share the cores; refused, it logs why and runs at normal priority.',
+    }),
     worker: z.boolean().default(true).meta({
       reference: 'tamiyo §14 P1',
       description: 'Run inference on a worker thread, so a decision past the step budget is abandoned instead of blocking the trainer.',

@@ -118,13 +118,14 @@ export function createGnnController(ctx: SetupContext<GnnPluginOptions>, r: Reso
     devices,
     threads: gnn.threads,
     worker: gnn.worker,
+    ...(gnn.realtime ? { realtimePriority: REALTIME_PRIORITY } : {}),
     warmUpFeeds: packGraph(warmUpGraph()),
     onFallback: (e) => ctx.logger.info(`tamiyo: GNN policy ${e.phase === 'load' ? 'could not load' : 'failed to run'} on ${e.from}${e.to === null ? '' : `; using ${e.to}`}`, { reason: e.reason }),
   });
   const controller = new DeferredGnnController(async () => {
     // The metadata file first: a bad one fails the start before the policy is loaded.
     const metadataSource = await gnnBlueprintMetadata(ctx, providedMetadata, catalog);
-    return GnnController.create({
+    const created = await GnnController.create({
       weights: gnn.weightsPath !== undefined ? await loadPolicyWeights(gnn.weightsPath) : initPolicyWeights(gnn.seed ?? ctx.run.seed),
       precision: gnn.precision,
       backend,
@@ -147,6 +148,15 @@ export function createGnnController(ctx: SetupContext<GnnPluginOptions>, r: Reso
       telemetry: r.resolve(Tokens.Telemetry),
       logger: ctx.logger,
     });
+    const rt = created.session.realtime;
+    if (rt !== undefined) {
+      if (rt.applied) ctx.logger.info('tamiyo: the GNN policy worker runs under SCHED_FIFO (tamiyo.gnn.realtime)', { tid: rt.tid, priority: rt.priority });
+      else ctx.logger.warn('tamiyo: tamiyo.gnn.realtime was refused; the policy worker runs at normal priority', { reason: rt.reason });
+    }
+    return created;
   });
   return controller;
 }
+
+/** SCHED_FIFO priority of `tamiyo.gnn.realtime`: the lowest real-time one, above every normal thread. */
+export const REALTIME_PRIORITY = 1;

@@ -101,6 +101,8 @@ export interface GnnTelemetryInput {
   readonly device: string;
   /** Precision of the policy's large weights; `policy_precision` is reported when it is not `fp32`. */
   readonly precision?: string;
+  /** `tamiyo.gnn.realtime` outcome of the inference thread (`on` / `refused`); `policy_realtime` when asked for. */
+  readonly realtime?: string;
   /** Architecture version (`policy_arch`). */
   readonly architecture: string;
   /** The service's policy version (`policy` indicator: its first 8 characters). */
@@ -238,6 +240,7 @@ export function gnnDecisionTelemetry(input: GnnTelemetryInput, clock: Clock): Te
   indicators.controller = 'gnn';
   indicators.policy_device = input.device;
   if (input.precision !== undefined && input.precision !== 'fp32') indicators.policy_precision = input.precision;
+  if (input.realtime !== undefined) indicators.policy_realtime = input.realtime;
   indicators.decision = decision;
   indicators.priority = priorityName(priorityForEvents(levels));
   return buildTelemetryPacket(
