@@ -2,7 +2,7 @@
 // (policy-update-delivery.test.ts) and a real redis-server (policy-update-redis.test.ts).
 import { CommandVerifier, LeylineSigner, ManualClock, signCommand, SystemClock, type CommandSigner, type Oona, type PolicyUpdateResult } from '@esper/core';
 import { PolicyUpdateSchema, type PolicyUpdate } from '@esper/core/leyline';
-import { OonaClient, type StreamBackend } from '@esper/core/oona';
+import { type OonaClient, type StreamBackend } from '@esper/core/oona';
 import { afterEach, describe, expect, test } from 'vitest';
 import type { GnnController } from '../src/gnn/controller.js';
 import { signPolicyUpdate } from '../src/policy-updates/bundle.js';
@@ -17,7 +17,7 @@ import {
 import { HeuristicController, RemoteController, TamiyoService } from '../src/index.js';
 import { ARCHITECTURE_VERSION, initPolicyWeights } from '../src/policy/architecture.js';
 import { encodePolicyWeights } from '../src/policy/weights.js';
-import { prefixedStreams } from './oona-streams.js';
+import { scenarioClient } from './oona-streams.js';
 import { SECRET, SMALL, gnnHarness } from './gnn-harness.js';
 import { policyStatePacket } from './policy-packet.js';
 
@@ -79,19 +79,7 @@ export function describeDeliveryScenarios(name: string, target: DeliveryTarget, 
     });
 
     async function oona(group: string, extra: Record<string, unknown> = {}): Promise<OonaClient> {
-      const client = new OonaClient({
-        backend: await target.backend(),
-        clock: new SystemClock(),
-        signer,
-        settings: {
-          group,
-          consumer: `${group}-1`,
-          ...prefixedStreams(prefix),
-          retryBackoffMs: 0,
-          ...extra,
-        },
-      });
-      await client.ensureGroups();
+      const client = await scenarioClient({ backend: await target.backend(), clock: new SystemClock(), signer, prefix, group, extra });
       open.push(client);
       return client;
     }

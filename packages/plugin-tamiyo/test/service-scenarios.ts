@@ -2,7 +2,7 @@
 // broker (service.test.ts) and a real redis-server (service-redis.test.ts). Real components
 // only: Oona clients on the backend, heuristic controllers, core's command signing and verifier.
 import { CommandVerifier, LeylineSigner, signCommand, SystemClock, type CommandSigner, type Controller } from '@esper/core';
-import { OonaClient, type StreamBackend } from '@esper/core/oona';
+import { type OonaClient, type StreamBackend } from '@esper/core/oona';
 import { AdaptationCommandSchema, CommandType, SystemStatePacketSchema, type AdaptationCommand, type SystemStatePacket } from '@esper/core/leyline';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -18,7 +18,7 @@ import {
   type RemoteOptions,
   type ServiceOptions,
 } from '../src/index.js';
-import { prefixedStreams } from './oona-streams.js';
+import { scenarioClient } from './oona-streams.js';
 import { flat, packet, summary, type EpochSpec } from './packets.js';
 
 /** Makes a fresh backend on the suite's store; `prefix` keeps one test's streams apart from another's. */
@@ -85,19 +85,7 @@ export function describeServiceScenarios(name: string, target: ServiceScenarioTa
     });
 
     async function oona(group: string, consumer = `${group}-1`, extra: Record<string, unknown> = {}): Promise<OonaClient> {
-      const client = new OonaClient({
-        backend: await target.backend(),
-        clock,
-        signer: new LeylineSigner(SECRET),
-        settings: {
-          group,
-          consumer,
-          ...prefixedStreams(prefix),
-          retryBackoffMs: 0,
-          ...extra,
-        },
-      });
-      await client.ensureGroups();
+      const client = await scenarioClient({ backend: await target.backend(), clock, signer: new LeylineSigner(SECRET), prefix, group, consumer, extra });
       open.push(client);
       return client;
     }
